@@ -1,0 +1,60 @@
+//! Every environment variable jube reads, in one place, so that no other code spells a
+//! variable's name and the test harness can clear them all.
+
+/// Names of the environment variables jube reads.
+pub struct EnvVars;
+
+impl EnvVars {
+    /// jube's own data: containers, port leases, the object store. Default: the platform's local
+    /// data folder plus `jube`.
+    pub const JUBE_HOME: &'static str = "JUBE_HOME";
+    /// The Maven local repository, overriding settings.xml `localRepository` and `~/.m2/repository`.
+    pub const JUBE_LOCAL_REPO: &'static str = "JUBE_LOCAL_REPO";
+    /// Remote repositories, a comma list in Jube syntax: `[user:pass@]url[@id=ID][@snapshots][@noreleases]`.
+    pub const JUBE_REMOTE_MAVEN_REPOS: &'static str = "JUBE_REMOTE_MAVEN_REPOS";
+    /// The Maven settings file. Default: `~/.m2/settings.xml`.
+    pub const JUBE_MAVEN_SETTINGS: &'static str = "JUBE_MAVEN_SETTINGS";
+    /// The groupId prefix image names map under. Default: `io.fabric8.jube.images`.
+    pub const JUBE_IMAGE_GROUP_PREFIX: &'static str = "JUBE_IMAGE_GROUP_PREFIX";
+    /// First host port jube leases. Default: 48000.
+    pub const JUBE_PORT_START: &'static str = "JUBE_PORT_START";
+    /// Last host port jube leases. Default: 65535.
+    pub const JUBE_PORT_END: &'static str = "JUBE_PORT_END";
+    /// Seconds to wait for a TCP connection to a repository. Default: 10.
+    pub const JUBE_CONNECT_TIMEOUT: &'static str = "JUBE_CONNECT_TIMEOUT";
+    /// Seconds a repository may stay silent while sending. Default: 60.
+    pub const JUBE_READ_TIMEOUT: &'static str = "JUBE_READ_TIMEOUT";
+    /// How often a transient download failure is retried. Default: 3.
+    pub const JUBE_HTTP_RETRIES: &'static str = "JUBE_HTTP_RETRIES";
+    /// Seconds a lock may be waited for before giving up. Default: 300.
+    pub const JUBE_LOCK_TIMEOUT: &'static str = "JUBE_LOCK_TIMEOUT";
+    /// Test switch: no delay between retries.
+    pub const JUBE_TEST_NO_RETRY_DELAY: &'static str = "JUBE_TEST_NO_RETRY_DELAY";
+    /// Proxies as curl reads them (used when settings.xml declares none).
+    pub const HTTP_PROXY: &'static str = "HTTP_PROXY";
+    pub const HTTPS_PROXY: &'static str = "HTTPS_PROXY";
+    pub const NO_PROXY: &'static str = "NO_PROXY";
+    /// Turns off colour in jube's own output.
+    pub const NO_COLOR: &'static str = "NO_COLOR";
+
+    /// Every `JUBE_*` variable, for test harnesses that must start from a clean slate.
+    pub const ALL_JUBE: &'static [&'static str] = &[
+        Self::JUBE_HOME,
+        Self::JUBE_LOCAL_REPO,
+        Self::JUBE_REMOTE_MAVEN_REPOS,
+        Self::JUBE_MAVEN_SETTINGS,
+        Self::JUBE_IMAGE_GROUP_PREFIX,
+        Self::JUBE_PORT_START,
+        Self::JUBE_PORT_END,
+        Self::JUBE_CONNECT_TIMEOUT,
+        Self::JUBE_READ_TIMEOUT,
+        Self::JUBE_HTTP_RETRIES,
+        Self::JUBE_LOCK_TIMEOUT,
+        Self::JUBE_TEST_NO_RETRY_DELAY,
+    ];
+}
+
+/// Reads a variable, treating an empty value as unset.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

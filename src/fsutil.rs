@@ -1,0 +1,187 @@
+//! File helpers shared by every module: atomic writes and named, time-limited file locks.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::env_vars::{self, EnvVars};
+
+/// Writes `contents` to a temp file beside `path`, then renames it into place, so a reader sees
+/// either the old file or the new one, never a torn one.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| with_path(e, dir))?;
+    tmp.write_all(contents).map_err(|e| with_path(e, path))?;
+    tmp.as_file().sync_data().map_err(|e| with_path(e, path))?;
+    tmp.persist(path).map_err(|e| with_path(e.error, path))?;
+    Ok(())
+}
+
+/// Like [`write_atomic`], keeping the unix mode given (scripts such as env.sh stay executable).
+pub fn write_atomic_mode(path: &Path, contents: &[u8], mode: Option<u32>) -> io::Result<()> {
+    write_atomic(path, contents)?;
+    if let Some(mode) = mode {
+        set_mode(path, mode)?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| with_path(e, path))
+}
+
+#[cfg(not(unix))]
+pub fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+pub fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+pub fn mode_of(_path: &Path) -> Option<u32> {
+    None
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Adds the path to an I/O error's message, so "No such file" always says which file.
+pub fn with_path(err: io::Error, path: &Path) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+}
+
+/// An exclusive lock on a file, released when dropped.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct LockedFile {
+    file: File,
+    path: PathBuf,
+}
+
+/// Why a lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("could not open lock file {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error(
+        "timed out after {secs}s waiting for the lock on {resource} ({path}); another jube process may be \
+         running. Raise {var} to wait longer"
+    )]
+    Timeout { resource: String, path: PathBuf, secs: u64, var: &'static str },
+}
+
+impl LockedFile {
+    /// Takes an exclusive lock on `path` (created if missing). Tries at once, then waits, giving up
+    /// after `JUBE_LOCK_TIMEOUT` seconds with an error that names `resource`.
+    pub fn acquire(path: &Path, resource: &str) -> Result<Self, LockError> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|source| LockError::Open { path: path.to_owned(), source })?;
+        if file.try_lock().is_ok() {
+            return Ok(Self { file, path: path.to_owned() });
+        }
+        let secs = lock_timeout_secs();
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if file.try_lock().is_ok() {
+                return Ok(Self { file, path: path.to_owned() });
+            }
+            if Instant::now() >= deadline {
+                return Err(LockError::Timeout {
+                    resource: resource.to_owned(),
+                    path: path.to_owned(),
+                    secs,
+                    var: EnvVars::JUBE_LOCK_TIMEOUT,
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Takes the lock if it is free right now; `None` when another process holds it.
+    pub fn try_acquire(path: &Path) -> Result<Option<Self>, LockError> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|source| LockError::Open { path: path.to_owned(), source })?;
+        Ok(match file.try_lock() {
+            Ok(()) => Some(Self { file, path: path.to_owned() }),
+            Err(_) => None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+impl Drop for LockedFile {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+fn lock_timeout_secs() -> u64 {
+    env_vars::var(EnvVars::JUBE_LOCK_TIMEOUT)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        write_atomic(&p, b"first version, rather long").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp file is left beside the target");
+    }
+
+    #[test]
+    fn second_lock_is_refused_while_first_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let first = LockedFile::acquire(&p, "test").unwrap();
+        assert!(LockedFile::try_acquire(&p).unwrap().is_none());
+        drop(first);
+        assert!(LockedFile::try_acquire(&p).unwrap().is_some());
+    }
+}

@@ -1,0 +1,293 @@
+//! Image names and the Jube convention that maps them to Maven coordinates.
+//!
+//! `[REGISTRY/]NAMESPACE/NAME[:TAG]` → `<prefix>.NAMESPACE:NAME:TAG:image:zip`, and explicit
+//! coordinates as `mvn:GROUP/ARTIFACT[/VERSION[/TYPE[/CLASSIFIER]]]`.
+
+use std::fmt;
+
+use crate::maven::coordinates::{Coordinates, is_snapshot_version};
+
+/// The groupId prefix image names map under, unless `JUBE_IMAGE_GROUP_PREFIX` says otherwise.
+pub const DEFAULT_GROUP_PREFIX: &str = "io.fabric8.jube.images";
+pub const IMAGE_CLASSIFIER: &str = "image";
+pub const IMAGE_EXTENSION: &str = "zip";
+
+/// Which version of an image a tag asks for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", content = "version", rename_all = "snake_case")]
+pub enum VersionRequest {
+    /// No tag, `latest` or `RELEASE`: the newest version that is not a snapshot.
+    NewestRelease,
+    /// `LATEST`: the newest version, snapshots included.
+    Latest,
+    /// `X-SNAPSHOT`: the newest build of that snapshot.
+    Snapshot(String),
+    /// A concrete release version.
+    Exact(String),
+}
+
+impl VersionRequest {
+    pub fn from_tag(tag: Option<&str>) -> Self {
+        match tag {
+            None | Some("latest") | Some("RELEASE") => Self::NewestRelease,
+            Some("LATEST") => Self::Latest,
+            Some(v) if is_snapshot_version(v) => Self::Snapshot(v.to_owned()),
+            Some(v) => Self::Exact(v.to_owned()),
+        }
+    }
+
+    /// The version when the tag names one, without asking any repository.
+    pub fn concrete(&self) -> Option<&str> {
+        match self {
+            Self::Exact(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for VersionRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NewestRelease => f.write_str("latest"),
+            Self::Latest => f.write_str("LATEST"),
+            Self::Snapshot(v) | Self::Exact(v) => f.write_str(v),
+        }
+    }
+}
+
+/// A parsed image name: the artifact it means and the version it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// What the user typed.
+    pub original: String,
+    pub group_id: String,
+    pub artifact_id: String,
+    pub classifier: Option<String>,
+    pub extension: String,
+    pub version: VersionRequest,
+}
+
+impl ImageRef {
+    /// The coordinates at a given (resolved) version.
+    pub fn at(&self, version: &str) -> Coordinates {
+        Coordinates::new(&self.group_id, &self.artifact_id, version, self.classifier.as_deref(), &self.extension)
+    }
+
+    /// The name without its tag, as `jube images` shows it.
+    pub fn repository(&self, prefix: &str) -> String {
+        image_name(&self.group_id, &self.artifact_id, prefix)
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.original)
+    }
+}
+
+/// What is wrong with an image name.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid image name `{name}`: {problem}")]
+pub struct ImageNameError {
+    pub name: String,
+    pub problem: String,
+}
+
+/// The short image name for coordinates: `fabric8/java` when the group is under `prefix`,
+/// otherwise explicit `mvn:` coordinates.
+pub fn image_name(group_id: &str, artifact_id: &str, prefix: &str) -> String {
+    match group_id.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('.')) {
+        Some(ns) if !ns.contains('.') && !ns.is_empty() => format!("{ns}/{artifact_id}"),
+        _ => format!("mvn:{group_id}/{artifact_id}"),
+    }
+}
+
+/// Parses an image name under the given groupId prefix.
+pub fn parse(name: &str, prefix: &str) -> Result<ImageRef, ImageNameError> {
+    let err = |problem: String| ImageNameError { name: name.to_owned(), problem };
+    if name.trim().is_empty() {
+        return Err(err("the name is empty; give one such as `fabric8/java` or `fabric8/java:2.0.3`".into()));
+    }
+    if name.chars().any(char::is_whitespace) {
+        return Err(err("it contains whitespace".into()));
+    }
+    if let Some(rest) = name.strip_prefix("mvn:") {
+        return parse_mvn(name, rest).map_err(err);
+    }
+    if name.contains('@') {
+        return Err(err("digests (`@sha256:...`) are not supported; name a version as the tag".into()));
+    }
+
+    if let Some(empty) = name.split('/').position(str::is_empty) {
+        return Err(err(format!("path part {} is empty", empty + 1)));
+    }
+    if let Some(dots) = name.split('/').find(|p| p.contains("..")) {
+        return Err(err(format!("path part `{dots}` contains `..`")));
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    let last = parts.pop().unwrap_or_default();
+    let (artifact, tag) = match last.split_once(':') {
+        Some((a, t)) => (a, Some(t)),
+        None => (last, None),
+    };
+    // A first part that looks like a host (a dot, a port or `localhost`) is a registry, as in docker.
+    if parts.first().is_some_and(|p| looks_like_registry(p)) {
+        parts.remove(0);
+    }
+    let namespace = match parts.last() {
+        Some(ns) => *ns,
+        None => "library",
+    };
+    check_part("namespace", namespace).map_err(err)?;
+    check_part("name", artifact).map_err(err)?;
+    if let Some(tag) = tag {
+        check_version("tag", tag).map_err(err)?;
+    }
+    Ok(ImageRef {
+        original: name.to_owned(),
+        group_id: format!("{prefix}.{namespace}"),
+        artifact_id: artifact.to_owned(),
+        classifier: Some(IMAGE_CLASSIFIER.to_owned()),
+        extension: IMAGE_EXTENSION.to_owned(),
+        version: VersionRequest::from_tag(tag),
+    })
+}
+
+fn parse_mvn(name: &str, rest: &str) -> Result<ImageRef, String> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    if parts.len() < 2 || parts.len() > 5 {
+        return Err("explicit coordinates are `mvn:GROUP/ARTIFACT[/VERSION[/TYPE[/CLASSIFIER]]]`".into());
+    }
+    let group = parts[0];
+    if group.contains("..") {
+        return Err(format!("the groupId `{group}` contains `..`"));
+    }
+    for (i, g) in group.split('.').enumerate() {
+        check_part("groupId", g).map_err(|e| format!("{e} (segment {} of the groupId)", i + 1))?;
+    }
+    check_part("artifactId", parts[1])?;
+    let version = parts.get(2).copied().filter(|v| !v.is_empty());
+    if let Some(v) = version {
+        check_version("version", v)?;
+    }
+    let extension = parts.get(3).copied().filter(|t| !t.is_empty()).unwrap_or(IMAGE_EXTENSION);
+    check_part("type", extension)?;
+    let classifier = match parts.get(4) {
+        Some(c) if !c.is_empty() => {
+            check_part("classifier", c)?;
+            Some((*c).to_owned())
+        }
+        Some(_) => None,
+        // Jube's default: a zip is the `image` classifier unless another type is named.
+        None if parts.get(3).is_none() => Some(IMAGE_CLASSIFIER.to_owned()),
+        None => None,
+    };
+    Ok(ImageRef {
+        original: name.to_owned(),
+        group_id: group.to_owned(),
+        artifact_id: parts[1].to_owned(),
+        classifier,
+        extension: extension.to_owned(),
+        version: VersionRequest::from_tag(version),
+    })
+}
+
+fn looks_like_registry(part: &str) -> bool {
+    part.contains('.') || part.contains(':') || part == "localhost"
+}
+
+fn check_part(what: &str, part: &str) -> Result<(), String> {
+    if part.is_empty() {
+        return Err(format!("the {what} is empty"));
+    }
+    if part == "." || part == ".." || part.contains("..") {
+        return Err(format!("the {what} `{part}` contains `..`"));
+    }
+    if let Some(bad) = part.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!(
+            "the {what} `{part}` contains `{bad}`; use letters, digits, `.`, `_` and `-`"
+        ));
+    }
+    if part.starts_with(['.', '-']) {
+        return Err(format!("the {what} `{part}` must start with a letter, digit or `_`"));
+    }
+    Ok(())
+}
+
+fn check_version(what: &str, v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Err(format!("the {what} is empty; leave out the `:` for the newest version"));
+    }
+    check_part(what, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(name: &str) -> ImageRef {
+        parse(name, DEFAULT_GROUP_PREFIX).unwrap()
+    }
+
+    #[test]
+    fn namespace_and_name_map_to_group_and_artifact() {
+        let r = p("fabric8/java:2.0.3");
+        assert_eq!(r.at("2.0.3").path(), "io/fabric8/jube/images/fabric8/java/2.0.3/java-2.0.3-image.zip");
+        assert_eq!(r.version, VersionRequest::Exact("2.0.3".into()));
+    }
+
+    #[test]
+    fn registry_host_is_dropped_and_one_part_names_are_library() {
+        assert_eq!(p("docker.io/fabric8/java").group_id, "io.fabric8.jube.images.fabric8");
+        assert_eq!(p("localhost:5000/fabric8/java:1").group_id, "io.fabric8.jube.images.fabric8");
+        assert_eq!(p("localhost/fabric8/java").artifact_id, "java");
+        assert_eq!(p("redis").group_id, "io.fabric8.jube.images.library");
+        assert_eq!(p("quay.io/redis").group_id, "io.fabric8.jube.images.library");
+        assert_eq!(p("a/b/c/d").group_id, "io.fabric8.jube.images.c");
+    }
+
+    #[test]
+    fn tags_choose_the_version_rule() {
+        assert_eq!(p("fabric8/java").version, VersionRequest::NewestRelease);
+        assert_eq!(p("fabric8/java:latest").version, VersionRequest::NewestRelease);
+        assert_eq!(p("fabric8/java:RELEASE").version, VersionRequest::NewestRelease);
+        assert_eq!(p("fabric8/java:LATEST").version, VersionRequest::Latest);
+        assert_eq!(p("fabric8/java:1.0-SNAPSHOT").version, VersionRequest::Snapshot("1.0-SNAPSHOT".into()));
+    }
+
+    #[test]
+    fn explicit_maven_coordinates() {
+        let r = p("mvn:com.example/app/1.2");
+        assert_eq!(r.at("1.2").path(), "com/example/app/1.2/app-1.2-image.zip");
+        let r = p("mvn:com.example/app/1.2/tar.gz");
+        assert_eq!(r.at("1.2").file_name(), "app-1.2.tar.gz");
+        let r = p("mvn:com.example/app/1.2/zip/dist");
+        assert_eq!(r.at("1.2").file_name(), "app-1.2-dist.zip");
+        assert_eq!(p("mvn:com.example/app").version, VersionRequest::NewestRelease);
+    }
+
+    #[test]
+    fn bad_names_say_which_part_is_wrong() {
+        for (name, needle) in [
+            ("", "empty"),
+            ("fabric8/ja va", "whitespace"),
+            ("fabric8//java", "path part 2 is empty"),
+            ("../java", "`..`"),
+            ("fabric8/java:", "tag is empty"),
+            ("fabric8/ja$va", "name `ja$va` contains `$`"),
+            ("fabric8/java:1.0/x", "namespace `java:1.0` contains `:`"),
+            ("mvn:com.example", "explicit coordinates"),
+            ("mvn:com..example/app", "`..`"),
+            ("fabric8/java@sha256:abc", "digests"),
+        ] {
+            let e = parse(name, DEFAULT_GROUP_PREFIX).unwrap_err().to_string();
+            assert!(e.contains(needle), "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn image_name_reverses_the_mapping() {
+        assert_eq!(image_name("io.fabric8.jube.images.fabric8", "java", DEFAULT_GROUP_PREFIX), "fabric8/java");
+        assert_eq!(image_name("com.example", "app", DEFAULT_GROUP_PREFIX), "mvn:com.example/app");
+    }
+}

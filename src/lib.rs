@@ -1,0 +1,10 @@
+//! jube runs applications packaged as image zips from Maven repositories, and apps described as
+//! Kubernetes manifests, as plain local processes.
+
+pub mod cli;
+pub mod env_vars;
+pub mod fsutil;
+pub mod image;
+pub mod layout;
+pub mod maven;
+pub mod reporter;

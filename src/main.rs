@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(jube::cli::run(std::env::args_os()));
+}
