@@ -44,7 +44,9 @@ pub fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
 #[cfg(unix)]
 pub fn mode_of(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
 }
 
 #[cfg(not(unix))]
@@ -81,7 +83,12 @@ pub enum LockError {
         "timed out after {secs}s waiting for the lock on {resource} ({path}); another jube process may be \
          running. Raise {var} to wait longer"
     )]
-    Timeout { resource: String, path: PathBuf, secs: u64, var: &'static str },
+    Timeout {
+        resource: String,
+        path: PathBuf,
+        secs: u64,
+        var: &'static str,
+    },
 }
 
 impl LockedFile {
@@ -97,16 +104,25 @@ impl LockedFile {
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|source| LockError::Open { path: path.to_owned(), source })?;
+            .map_err(|source| LockError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         if file.try_lock().is_ok() {
-            return Ok(Self { file, path: path.to_owned() });
+            return Ok(Self {
+                file,
+                path: path.to_owned(),
+            });
         }
         let secs = lock_timeout_secs();
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut pause = Duration::from_millis(1);
         loop {
             if file.try_lock().is_ok() {
-                return Ok(Self { file, path: path.to_owned() });
+                return Ok(Self {
+                    file,
+                    path: path.to_owned(),
+                });
             }
             if Instant::now() >= deadline {
                 return Err(LockError::Timeout {
@@ -132,9 +148,15 @@ impl LockedFile {
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|source| LockError::Open { path: path.to_owned(), source })?;
+            .map_err(|source| LockError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         Ok(match file.try_lock() {
-            Ok(()) => Some(Self { file, path: path.to_owned() }),
+            Ok(()) => Some(Self {
+                file,
+                path: path.to_owned(),
+            }),
             Err(_) => None,
         })
     }

@@ -70,7 +70,13 @@ pub struct ImageRef {
 impl ImageRef {
     /// The coordinates at a given (resolved) version.
     pub fn at(&self, version: &str) -> Coordinates {
-        Coordinates::new(&self.group_id, &self.artifact_id, version, self.classifier.as_deref(), &self.extension)
+        Coordinates::new(
+            &self.group_id,
+            &self.artifact_id,
+            version,
+            self.classifier.as_deref(),
+            &self.extension,
+        )
     }
 
     /// The name without its tag, as `jube images` shows it.
@@ -96,7 +102,10 @@ pub struct ImageNameError {
 /// The short image name for coordinates: `fabric8/java` when the group is under `prefix`,
 /// otherwise explicit `mvn:` coordinates.
 pub fn image_name(group_id: &str, artifact_id: &str, prefix: &str) -> String {
-    match group_id.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('.')) {
+    match group_id
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('.'))
+    {
         Some(ns) if !ns.contains('.') && !ns.is_empty() => format!("{ns}/{artifact_id}"),
         _ => format!("mvn:{group_id}/{artifact_id}"),
     }
@@ -104,9 +113,14 @@ pub fn image_name(group_id: &str, artifact_id: &str, prefix: &str) -> String {
 
 /// Parses an image name under the given groupId prefix.
 pub fn parse(name: &str, prefix: &str) -> Result<ImageRef, ImageNameError> {
-    let err = |problem: String| ImageNameError { name: name.to_owned(), problem };
+    let err = |problem: String| ImageNameError {
+        name: name.to_owned(),
+        problem,
+    };
     if name.trim().is_empty() {
-        return Err(err("the name is empty; give one such as `fabric8/java` or `fabric8/java:2.0.3`".into()));
+        return Err(err(
+            "the name is empty; give one such as `fabric8/java` or `fabric8/java:2.0.3`".into(),
+        ));
     }
     if name.chars().any(char::is_whitespace) {
         return Err(err("it contains whitespace".into()));
@@ -115,7 +129,9 @@ pub fn parse(name: &str, prefix: &str) -> Result<ImageRef, ImageNameError> {
         return parse_mvn(name, rest).map_err(err);
     }
     if name.contains('@') {
-        return Err(err("digests (`@sha256:...`) are not supported; name a version as the tag".into()));
+        return Err(err(
+            "digests (`@sha256:...`) are not supported; name a version as the tag".into(),
+        ));
     }
 
     if let Some(empty) = name.split('/').position(str::is_empty) {
@@ -170,7 +186,11 @@ fn parse_mvn(name: &str, rest: &str) -> Result<ImageRef, String> {
     if let Some(v) = version {
         check_version("version", v)?;
     }
-    let extension = parts.get(3).copied().filter(|t| !t.is_empty()).unwrap_or(IMAGE_EXTENSION);
+    let extension = parts
+        .get(3)
+        .copied()
+        .filter(|t| !t.is_empty())
+        .unwrap_or(IMAGE_EXTENSION);
     check_part("type", extension)?;
     let classifier = match parts.get(4) {
         Some(c) if !c.is_empty() => {
@@ -203,20 +223,27 @@ fn check_part(what: &str, part: &str) -> Result<(), String> {
     if part == "." || part == ".." || part.contains("..") {
         return Err(format!("the {what} `{part}` contains `..`"));
     }
-    if let Some(bad) = part.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+    if let Some(bad) = part
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
         return Err(format!(
             "the {what} `{part}` contains `{bad}`; use letters, digits, `.`, `_` and `-`"
         ));
     }
     if part.starts_with(['.', '-']) {
-        return Err(format!("the {what} `{part}` must start with a letter, digit or `_`"));
+        return Err(format!(
+            "the {what} `{part}` must start with a letter, digit or `_`"
+        ));
     }
     Ok(())
 }
 
 fn check_version(what: &str, v: &str) -> Result<(), String> {
     if v.is_empty() {
-        return Err(format!("the {what} is empty; leave out the `:` for the newest version"));
+        return Err(format!(
+            "the {what} is empty; leave out the `:` for the newest version"
+        ));
     }
     check_part(what, v)
 }
@@ -232,14 +259,23 @@ mod tests {
     #[test]
     fn namespace_and_name_map_to_group_and_artifact() {
         let r = p("fabric8/java:2.0.3");
-        assert_eq!(r.at("2.0.3").path(), "io/fabric8/jube/images/fabric8/java/2.0.3/java-2.0.3-image.zip");
+        assert_eq!(
+            r.at("2.0.3").path(),
+            "io/fabric8/jube/images/fabric8/java/2.0.3/java-2.0.3-image.zip"
+        );
         assert_eq!(r.version, VersionRequest::Exact("2.0.3".into()));
     }
 
     #[test]
     fn registry_host_is_dropped_and_one_part_names_are_library() {
-        assert_eq!(p("docker.io/fabric8/java").group_id, "io.fabric8.jube.images.fabric8");
-        assert_eq!(p("localhost:5000/fabric8/java:1").group_id, "io.fabric8.jube.images.fabric8");
+        assert_eq!(
+            p("docker.io/fabric8/java").group_id,
+            "io.fabric8.jube.images.fabric8"
+        );
+        assert_eq!(
+            p("localhost:5000/fabric8/java:1").group_id,
+            "io.fabric8.jube.images.fabric8"
+        );
         assert_eq!(p("localhost/fabric8/java").artifact_id, "java");
         assert_eq!(p("redis").group_id, "io.fabric8.jube.images.library");
         assert_eq!(p("quay.io/redis").group_id, "io.fabric8.jube.images.library");
@@ -252,7 +288,10 @@ mod tests {
         assert_eq!(p("fabric8/java:latest").version, VersionRequest::NewestRelease);
         assert_eq!(p("fabric8/java:RELEASE").version, VersionRequest::NewestRelease);
         assert_eq!(p("fabric8/java:LATEST").version, VersionRequest::Latest);
-        assert_eq!(p("fabric8/java:1.0-SNAPSHOT").version, VersionRequest::Snapshot("1.0-SNAPSHOT".into()));
+        assert_eq!(
+            p("fabric8/java:1.0-SNAPSHOT").version,
+            VersionRequest::Snapshot("1.0-SNAPSHOT".into())
+        );
     }
 
     #[test]
@@ -287,7 +326,13 @@ mod tests {
 
     #[test]
     fn image_name_reverses_the_mapping() {
-        assert_eq!(image_name("io.fabric8.jube.images.fabric8", "java", DEFAULT_GROUP_PREFIX), "fabric8/java");
-        assert_eq!(image_name("com.example", "app", DEFAULT_GROUP_PREFIX), "mvn:com.example/app");
+        assert_eq!(
+            image_name("io.fabric8.jube.images.fabric8", "java", DEFAULT_GROUP_PREFIX),
+            "fabric8/java"
+        );
+        assert_eq!(
+            image_name("com.example", "app", DEFAULT_GROUP_PREFIX),
+            "mvn:com.example/app"
+        );
     }
 }

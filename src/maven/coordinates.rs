@@ -13,7 +13,13 @@ pub struct Coordinates {
 }
 
 impl Coordinates {
-    pub fn new(group: &str, artifact: &str, version: &str, classifier: Option<&str>, extension: &str) -> Self {
+    pub fn new(
+        group: &str,
+        artifact: &str,
+        version: &str,
+        classifier: Option<&str>,
+        extension: &str,
+    ) -> Self {
         Self {
             group_id: group.to_owned(),
             artifact_id: artifact.to_owned(),
@@ -25,7 +31,10 @@ impl Coordinates {
 
     /// The same artifact at another version.
     pub fn with_version(&self, version: &str) -> Self {
-        Self { version: version.to_owned(), ..self.clone() }
+        Self {
+            version: version.to_owned(),
+            ..self.clone()
+        }
     }
 
     /// `io/fabric8/jube/images/fabric8/java`: the folder holding every version.
@@ -59,7 +68,11 @@ impl Coordinates {
 
     /// The pom beside the artifact.
     pub fn pom(&self) -> Self {
-        Self { classifier: None, extension: "pom".into(), ..self.clone() }
+        Self {
+            classifier: None,
+            extension: "pom".into(),
+            ..self.clone()
+        }
     }
 
     pub fn is_snapshot(&self) -> bool {
@@ -117,10 +130,25 @@ mod tests {
 
     #[test]
     fn image_zip_path_follows_maven_layout() {
-        let c = Coordinates::new("io.fabric8.jube.images.fabric8", "java", "2.0.3", Some("image"), "zip");
-        assert_eq!(c.path(), "io/fabric8/jube/images/fabric8/java/2.0.3/java-2.0.3-image.zip");
-        assert_eq!(c.to_string(), "io.fabric8.jube.images.fabric8:java:zip:image:2.0.3");
-        assert_eq!(c.pom().path(), "io/fabric8/jube/images/fabric8/java/2.0.3/java-2.0.3.pom");
+        let c = Coordinates::new(
+            "io.fabric8.jube.images.fabric8",
+            "java",
+            "2.0.3",
+            Some("image"),
+            "zip",
+        );
+        assert_eq!(
+            c.path(),
+            "io/fabric8/jube/images/fabric8/java/2.0.3/java-2.0.3-image.zip"
+        );
+        assert_eq!(
+            c.to_string(),
+            "io.fabric8.jube.images.fabric8:java:zip:image:2.0.3"
+        );
+        assert_eq!(
+            c.pom().path(),
+            "io/fabric8/jube/images/fabric8/java/2.0.3/java-2.0.3.pom"
+        );
     }
 
     #[test]
