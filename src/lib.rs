@@ -2,9 +2,11 @@
 //! Kubernetes manifests, as plain local processes.
 
 pub mod cli;
+pub mod container;
 pub mod env_vars;
 pub mod fsutil;
 pub mod image;
 pub mod layout;
 pub mod maven;
+pub mod registry;
 pub mod reporter;

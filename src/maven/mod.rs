@@ -1,4 +1,12 @@
 //! Maven repositories: coordinates, versions, metadata, settings, and the resolver that turns an
 //! image reference into a verified zip in the local repository.
 
+pub mod checksum;
 pub mod coordinates;
+pub mod http;
+pub mod local;
+pub mod metadata;
+pub mod repository;
+pub mod resolver;
+pub mod settings;
+pub mod version;

@@ -1,0 +1,357 @@
+//! HTTP access to remote repositories: one blocking client with timeouts, per-repository
+//! credentials and proxies, and a retry policy that retries only what is transient.
+
+use std::error::Error as _;
+use std::io;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+
+use crate::env_vars::{self, EnvVars};
+use crate::maven::repository::{Credentials, RemoteRepository};
+
+/// Timeouts and retries, from the environment.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub connect_timeout: Duration,
+    /// Longest silence while waiting for a response head or body bytes.
+    pub read_timeout: Duration,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+    /// Zero in tests, so fault tests stay fast.
+    pub retry_base_delay: Duration,
+}
+
+impl HttpConfig {
+    pub fn from_env() -> Self {
+        let secs = |name: &str, default: f64| {
+            let v = env_vars::var(name)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(default);
+            Duration::from_secs_f64(v.max(0.001))
+        };
+        Self {
+            connect_timeout: secs(EnvVars::JUBE_CONNECT_TIMEOUT, 5.0),
+            read_timeout: secs(EnvVars::JUBE_READ_TIMEOUT, 60.0),
+            retries: env_vars::var(EnvVars::JUBE_HTTP_RETRIES)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3),
+            retry_base_delay: if env_vars::var(EnvVars::JUBE_TEST_NO_RETRY_DELAY).is_some() {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(250)
+            },
+        }
+    }
+}
+
+/// What a remote repository answered, reduced to what the resolver branches on.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum FetchError {
+    #[error("404 Not Found")]
+    NotFound,
+    #[error(
+        "{0} (check the credentials for this repository: settings.xml <server> or user:pass@ in JUBE_REMOTE_MAVEN_REPOS)"
+    )]
+    Unauthorized(String),
+    #[error("HTTP {0}")]
+    Status(String),
+    #[error("connection refused")]
+    Refused,
+    #[error("host not found ({0})")]
+    Dns(String),
+    #[error("timed out ({0})")]
+    Timeout(String),
+    #[error("TLS error: {0}")]
+    Tls(String),
+    #[error("transfer failed: {0}")]
+    Transfer(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl FetchError {
+    /// Whether trying again may help: resets, truncated bodies, timeouts while reading, 5xx, 408, 429.
+    /// Refused connections and unknown hosts fail fast, so an unreachable repository costs little.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transfer(_) => true,
+            Self::Timeout(what) => what != "connect",
+            Self::Status(s) => {
+                let code: u16 = s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                code >= 500 || code == 408 || code == 429
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the repository cannot be reached at all (as opposed to answering).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Refused | Self::Dns(_)) || matches!(self, Self::Timeout(w) if w == "connect")
+    }
+
+    pub fn from_status(status: StatusCode) -> Self {
+        let text = match status.canonical_reason() {
+            Some(r) => format!("{} {r}", status.as_u16()),
+            None => status.as_u16().to_string(),
+        };
+        match status.as_u16() {
+            404 | 410 => Self::NotFound,
+            401 | 403 => Self::Unauthorized(text),
+            _ => Self::Status(text),
+        }
+    }
+
+    /// Classifies an error of the client by walking its whole source chain.
+    pub fn from_reqwest(err: &reqwest::Error) -> Self {
+        let chain = error_chain(err);
+        let lower = chain.to_ascii_lowercase();
+        if let Some(kind) = io_kind(err) {
+            match kind {
+                io::ErrorKind::ConnectionRefused => return Self::Refused,
+                io::ErrorKind::TimedOut => {
+                    return Self::Timeout(if err.is_connect() { "connect" } else { "read" }.into());
+                }
+                _ => {}
+            }
+        }
+        if lower.contains("dns error") || lower.contains("failed to lookup address") {
+            return Self::Dns(last_cause(err));
+        }
+        if err.is_timeout() {
+            return Self::Timeout(if err.is_connect() { "connect" } else { "read" }.into());
+        }
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            return Self::Tls(last_cause(err));
+        }
+        if lower.contains("connection refused") {
+            return Self::Refused;
+        }
+        if err.is_connect() {
+            return Self::Other(format!("could not connect: {}", last_cause(err)));
+        }
+        Self::Transfer(last_cause(err))
+    }
+
+    /// Classifies an error met while reading a response body.
+    pub fn from_io(err: &io::Error) -> Self {
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<reqwest::Error>());
+        match inner {
+            Some(e) if e.is_timeout() => Self::Timeout("read".into()),
+            Some(e) => Self::from_reqwest(e),
+            None if err.kind() == io::ErrorKind::TimedOut => Self::Timeout("read".into()),
+            None => Self::Transfer(err.to_string()),
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn last_cause(err: &dyn std::error::Error) -> String {
+    let mut last = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last
+}
+
+fn io_kind(err: &reqwest::Error) -> Option<io::ErrorKind> {
+    let mut source = err.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return Some(io.kind());
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The HTTP client shared by every repository of one jube run.
+pub struct Http {
+    client: Client,
+    config: HttpConfig,
+}
+
+impl Http {
+    pub fn new(config: HttpConfig, repositories: &[RemoteRepository]) -> Result<Self, FetchError> {
+        let proxies: Vec<(String, String)> = repositories
+            .iter()
+            .filter_map(|r| {
+                let proxy = r.proxy.as_ref()?;
+                let mut url = proxy.url.url().clone();
+                if let Some(c) = &proxy.credentials {
+                    let _ = url.set_username(&c.username);
+                    let _ = url.set_password(Some(c.password()));
+                }
+                Some((r.url.without_credentials().to_string(), url.to_string()))
+            })
+            .collect();
+        let mut builder = Client::builder()
+            .user_agent(concat!("jube/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.read_timeout)
+            .no_proxy()
+            .tcp_nodelay(true);
+        if !proxies.is_empty() {
+            // Proxies are chosen per repository (settings.xml, NO_PROXY), so match on the URL prefix.
+            builder = builder.proxy(reqwest::Proxy::custom(move |url| {
+                let url = url.as_str();
+                proxies
+                    .iter()
+                    .find(|(prefix, _)| url.starts_with(prefix.as_str()))
+                    .and_then(|(_, proxy)| reqwest::Url::parse(proxy).ok())
+            }));
+        }
+        let client = builder
+            .build()
+            .map_err(|e| FetchError::Other(format!("cannot set up HTTP: {e}")))?;
+        Ok(Self { client, config })
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        url: &url::Url,
+        creds: Option<&Credentials>,
+    ) -> RequestBuilder {
+        let req = self.client.request(method, url.as_str());
+        match creds {
+            Some(c) => req.basic_auth(&c.username, Some(c.password())),
+            None => req,
+        }
+    }
+
+    /// GETs `url` and returns the response once its head says 2xx, retrying transient failures.
+    pub fn get(&self, url: &url::Url, creds: Option<&Credentials>) -> Result<Response, FetchError> {
+        self.with_retries(|| {
+            let resp = self
+                .request(reqwest::Method::GET, url, creds)
+                .send()
+                .map_err(|e| FetchError::from_reqwest(&e))?;
+            if resp.status().is_success() {
+                Ok(resp)
+            } else {
+                Err(FetchError::from_status(resp.status()))
+            }
+        })
+    }
+
+    /// GETs a small file (metadata, checksums) whole.
+    pub fn get_bytes(&self, url: &url::Url, creds: Option<&Credentials>) -> Result<Vec<u8>, FetchError> {
+        self.with_retries(|| {
+            let resp = self
+                .request(reqwest::Method::GET, url, creds)
+                .send()
+                .map_err(|e| FetchError::from_reqwest(&e))?;
+            if !resp.status().is_success() {
+                return Err(FetchError::from_status(resp.status()));
+            }
+            resp.bytes()
+                .map(|b| b.to_vec())
+                .map_err(|e| FetchError::from_reqwest(&e))
+        })
+    }
+
+    /// PUTs `body` (with a Content-Length, as maven-deploy-plugin does).
+    pub fn put(&self, url: &url::Url, creds: Option<&Credentials>, body: Vec<u8>) -> Result<(), FetchError> {
+        self.with_retries(|| {
+            let resp = self
+                .request(reqwest::Method::PUT, url, creds)
+                .header(reqwest::header::CONTENT_LENGTH, body.len())
+                .body(body.clone())
+                .send()
+                .map_err(|e| FetchError::from_reqwest(&e))?;
+            if resp.status().is_success() {
+                Ok(())
+            } else {
+                Err(FetchError::from_status(resp.status()))
+            }
+        })
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries are used up.
+    pub fn with_retries<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T, FetchError>,
+    ) -> Result<T, FetchError> {
+        let mut tries = 0;
+        loop {
+            match attempt() {
+                Err(e) if e.is_transient() && tries < self.config.retries => {
+                    tries += 1;
+                    std::thread::sleep(self.backoff(tries));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter, bounded, so that many clients don't retry in lockstep.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.config.retry_base_delay;
+        if base.is_zero() {
+            return base;
+        }
+        let exp = base
+            .saturating_mul(1 << attempt.min(5))
+            .min(Duration::from_secs(5));
+        let jitter = rand::random_range(0.5..1.0);
+        exp.mul_f64(jitter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        assert!(FetchError::Status("503 Service Unavailable".into()).is_transient());
+        assert!(FetchError::Status("429".into()).is_transient());
+        assert!(FetchError::Status("408 Request Timeout".into()).is_transient());
+        assert!(FetchError::Transfer("connection reset".into()).is_transient());
+        assert!(FetchError::Timeout("read".into()).is_transient());
+        assert!(!FetchError::NotFound.is_transient());
+        assert!(!FetchError::Status("400 Bad Request".into()).is_transient());
+        assert!(!FetchError::Refused.is_transient());
+        assert!(!FetchError::Timeout("connect".into()).is_transient());
+        assert!(!FetchError::Tls("bad certificate".into()).is_transient());
+        assert!(!FetchError::Unauthorized("401 Unauthorized".into()).is_transient());
+    }
+
+    #[test]
+    fn statuses_map_to_what_the_resolver_needs() {
+        assert_eq!(
+            FetchError::from_status(StatusCode::NOT_FOUND),
+            FetchError::NotFound
+        );
+        assert!(matches!(
+            FetchError::from_status(StatusCode::UNAUTHORIZED),
+            FetchError::Unauthorized(_)
+        ));
+        assert_eq!(
+            FetchError::from_status(StatusCode::INTERNAL_SERVER_ERROR).to_string(),
+            "HTTP 500 Internal Server Error"
+        );
+    }
+}
