@@ -28,6 +28,12 @@ impl EnvVars {
     pub const JUBE_HTTP_RETRIES: &'static str = "JUBE_HTTP_RETRIES";
     /// Seconds a lock may be waited for before giving up. Default: 300.
     pub const JUBE_LOCK_TIMEOUT: &'static str = "JUBE_LOCK_TIMEOUT";
+    /// Seconds an image script (start.sh, stop.sh, kill.sh, status.sh) may run. Default: 60.
+    pub const JUBE_SCRIPT_TIMEOUT: &'static str = "JUBE_SCRIPT_TIMEOUT";
+    /// Seconds to wait for an app to write its pid file after start.sh. Default: 10.
+    pub const JUBE_PID_TIMEOUT: &'static str = "JUBE_PID_TIMEOUT";
+    /// Maven Central's URL, or `off` to leave it out of the repositories.
+    pub const JUBE_MAVEN_CENTRAL: &'static str = "JUBE_MAVEN_CENTRAL";
     /// Test switch: no delay between retries.
     pub const JUBE_TEST_NO_RETRY_DELAY: &'static str = "JUBE_TEST_NO_RETRY_DELAY";
     /// Proxies as curl reads them (used when settings.xml declares none).
@@ -50,6 +56,9 @@ impl EnvVars {
         Self::JUBE_READ_TIMEOUT,
         Self::JUBE_HTTP_RETRIES,
         Self::JUBE_LOCK_TIMEOUT,
+        Self::JUBE_SCRIPT_TIMEOUT,
+        Self::JUBE_PID_TIMEOUT,
+        Self::JUBE_MAVEN_CENTRAL,
         Self::JUBE_TEST_NO_RETRY_DELAY,
     ];
 }

@@ -11,8 +11,7 @@ use crate::env_vars::{self, EnvVars};
 /// either the old file or the new one, never a torn one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     let dir = parent_dir(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+    let mut tmp = temp_builder(".tmp-")
         .tempfile_in(dir)
         .map_err(|e| with_path(e, dir))?;
     tmp.write_all(contents).map_err(|e| with_path(e, path))?;
@@ -52,6 +51,19 @@ pub fn mode_of(path: &Path) -> Option<u32> {
 #[cfg(not(unix))]
 pub fn mode_of(_path: &Path) -> Option<u32> {
     None
+}
+
+/// A temp-file builder whose files get the usual 0644 instead of tempfile's private 0600, so a
+/// file renamed into the Maven repository or a container is readable like any other.
+pub fn temp_builder(prefix: &str) -> tempfile::Builder<'_, '_> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    b
 }
 
 fn parent_dir(path: &Path) -> &Path {

@@ -107,14 +107,7 @@ impl Registry {
         ImageSummary {
             image: image::image_name(&c.group_id, &c.artifact_id, &self.prefix),
             version: c.version.clone(),
-            coordinates: format!(
-                "{}:{}:{}:{}:{}",
-                c.group_id,
-                c.artifact_id,
-                c.version,
-                c.classifier.as_deref().unwrap_or(""),
-                c.extension
-            ),
+            coordinates: c.to_string(),
             size: a.size,
             pulled_at: a.modified.map(|t| {
                 jiff::Timestamp::try_from(t)

@@ -1,6 +1,7 @@
 //! The command line: clap definitions and the wiring from arguments to the library. Nothing here
 //! does work the library could do; it parses, calls, and prints.
 
+mod containers;
 mod images;
 pub mod output;
 pub mod progress;
@@ -22,9 +23,6 @@ pub const EXIT_NOT_RUNNING: i32 = 3;
     propagate_version = true
 )]
 pub struct Cli {
-    /// Print less: no progress bars, no notes.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -60,6 +58,93 @@ pub enum Command {
         #[arg(short, long)]
         all: bool,
     },
+    /// Create a container from an image, without starting it; prints its ID.
+    Create {
+        image: String,
+        #[command(flatten)]
+        flags: containers::CreateFlags,
+    },
+    /// Start containers, or create a container from an image and start it.
+    Start {
+        /// Containers (ID, ID prefix or name), or one image.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        #[command(flatten)]
+        flags: containers::CreateFlags,
+    },
+    /// Run an image in the foreground through its run.sh; Ctrl-C stops it.
+    Run {
+        image: String,
+        /// Start in the background instead (as `jube start IMAGE`).
+        #[arg(short, long)]
+        detach: bool,
+        /// Remove the container when the app exits.
+        #[arg(long)]
+        rm: bool,
+        #[command(flatten)]
+        flags: containers::CreateFlags,
+    },
+    /// Stop running containers: stop.sh, then kill.sh, then signals.
+    Stop {
+        #[arg(required = true)]
+        containers: Vec<String>,
+        /// Seconds to wait for the app to exit before killing it.
+        #[arg(short = 't', long = "time", default_value_t = 10)]
+        time: u64,
+    },
+    /// Kill running containers at once.
+    Kill {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Stop and start containers again, keeping their ports.
+    Restart {
+        #[arg(required = true)]
+        containers: Vec<String>,
+        #[arg(short = 't', long = "time", default_value_t = 10)]
+        time: u64,
+    },
+    /// Show whether a container runs: exit 0 when it does, 3 when not.
+    Status { container: String },
+    /// Remove containers and give back their ports.
+    Rm {
+        #[arg(required = true)]
+        containers: Vec<String>,
+        /// Kill running containers first.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List containers.
+    Ps {
+        /// Show all containers, not only running ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Only print IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: output::Format,
+    },
+    /// Show a container's logs: console.log and the app's logs/*.log.
+    Logs {
+        container: String,
+        /// Keep printing what is appended.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines of each file.
+        #[arg(short = 'n', long)]
+        tail: Option<usize>,
+        /// Only this log file (`console.log`, `app.log`, ...).
+        #[arg(long)]
+        file: Option<String>,
+    },
+    /// Show containers' records as JSON.
+    Inspect {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// List a container's port mappings: `NAME CONTAINER_PORT -> HOST_PORT`.
+    Port { container: String, name: Option<String> },
     /// Remove image zips from the local repository.
     Rmi {
         /// `IMAGE[:VERSION]`; without a version every cached version is removed.
@@ -81,11 +166,33 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             return code;
         }
     };
-    let reporter = progress::TerminalReporter::new(cli.quiet);
+    let reporter = progress::TerminalReporter::new(false);
     let result = match cli.command {
         Command::Pull { image, flags } => images::pull(&image, &flags, &reporter),
         Command::Images { format, all } => images::list(format, all),
         Command::Rmi { images, force } => images::remove(&images, force),
+        Command::Create { image, flags } => containers::create(&image, &flags, &reporter),
+        Command::Start { targets, flags } => containers::start(&targets, &flags, &reporter),
+        Command::Run {
+            image,
+            detach,
+            rm,
+            flags,
+        } => containers::run(&image, detach, rm, &flags, &reporter),
+        Command::Stop { containers, time } => containers::stop(&containers, time),
+        Command::Kill { containers } => containers::kill(&containers),
+        Command::Restart { containers, time } => containers::restart(&containers, time),
+        Command::Status { container } => containers::status(&container),
+        Command::Rm { containers, force } => containers::rm(&containers, force),
+        Command::Ps { all, quiet, format } => containers::ps(all, quiet, format),
+        Command::Logs {
+            container,
+            follow,
+            tail,
+            file,
+        } => containers::logs(&container, follow, tail, file.as_deref()),
+        Command::Inspect { containers } => containers::inspect(&containers),
+        Command::Port { container, name } => containers::port(&container, name.as_deref()),
     };
     match result {
         Ok(code) => code,

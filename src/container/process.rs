@@ -151,6 +151,74 @@ fn procfs_stat(pid: u32) -> Option<ProcStat> {
     parse_stat(pid, &line)
 }
 
+/// The session a running process belongs to.
+pub fn session_of(pid: u32) -> Option<u32> {
+    stat(pid).and_then(|s| s.session)
+}
+
+/// The clock as process start times read it (ticks since boot on Linux), so a container can
+/// remember when it launched and later tell its own processes from newer ones.
+pub fn now_ticks() -> Option<u64> {
+    if !has_procfs() {
+        return None;
+    }
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let secs: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    let hz = clock_ticks_per_second()?;
+    Some((secs * hz as f64) as u64)
+}
+
+#[cfg(unix)]
+fn clock_ticks_per_second() -> Option<u64> {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|v| u64::try_from(v).ok())
+}
+
+#[cfg(not(unix))]
+fn clock_ticks_per_second() -> Option<u64> {
+    None
+}
+
+/// What is still running of a container in session `sid`: the members whose environment carries
+/// `marker` (`JUBE_CONTAINER_ID=<id>`, inherited by everything the scripts start), or, where the
+/// environment cannot be read or was cleared, members that started at or after `since`. A session
+/// id can be reused once the session is empty; the marker keeps another container's processes safe.
+pub fn container_leftovers(sid: u32, marker: &str, since: Option<u64>) -> Vec<ProcessId> {
+    processes()
+        .into_iter()
+        .filter(|s| !s.exited && s.session == Some(sid))
+        .filter(|s| match environ_has(s.pid, marker) {
+            Some(has) => {
+                has || (!environ_has_name(s.pid, marker) && since.is_some_and(|t| s.start_time >= t))
+            }
+            None => since.is_none_or(|t| s.start_time >= t),
+        })
+        .map(|s| ProcessId {
+            pid: s.pid,
+            start_time: s.start_time,
+        })
+        .collect()
+}
+
+/// Whether `/proc/<pid>/environ` holds exactly `entry`; `None` when it cannot be read.
+fn environ_has(pid: u32, entry: &str) -> Option<bool> {
+    let bytes = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    Some(bytes.split(|b| *b == 0).any(|e| e == entry.as_bytes()))
+}
+
+/// Whether the environment sets the variable of `entry` at all (to any container's id).
+fn environ_has_name(pid: u32, entry: &str) -> bool {
+    let name = entry.split_once('=').map_or(entry, |(n, _)| n);
+    let Ok(bytes) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    bytes
+        .split(|b| *b == 0)
+        .any(|e| e.starts_with(name.as_bytes()) && e.get(name.len()) == Some(&b'='))
+}
+
 /// Parses `/proc/<pid>/stat`. The command name (field 2) may hold spaces and parentheses, so the
 /// fields are counted from the last `)`.
 fn parse_stat(pid: u32, line: &str) -> Option<ProcStat> {

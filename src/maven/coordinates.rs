@@ -86,13 +86,13 @@ impl Coordinates {
 }
 
 impl fmt::Display for Coordinates {
-    /// Maven's own order: `group:artifact:extension[:classifier]:version`.
+    /// Jube's order, as image coordinates are written: `group:artifact:version[:classifier]:extension`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.group_id, self.artifact_id, self.extension)?;
+        write!(f, "{}:{}:{}", self.group_id, self.artifact_id, self.version)?;
         if let Some(c) = &self.classifier {
             write!(f, ":{c}")?;
         }
-        write!(f, ":{}", self.version)
+        write!(f, ":{}", self.extension)
     }
 }
 

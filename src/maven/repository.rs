@@ -14,8 +14,7 @@ use crate::maven::settings::{Mirror, Password, ProxySetting, Settings, SettingsE
 pub const MAVEN_CENTRAL_URL: &str = "https://repo.maven.apache.org/maven2/";
 pub const MAVEN_CENTRAL_ID: &str = "central";
 
-/// Maven Central's URL, or `off` to leave it out. (Moves to `EnvVars` when the lead adds it.)
-const JUBE_MAVEN_CENTRAL: &str = "JUBE_MAVEN_CENTRAL";
+const JUBE_MAVEN_CENTRAL: &str = EnvVars::JUBE_MAVEN_CENTRAL;
 
 /// Proxy variables as curl reads them, lower case first; those `EnvVars` lacks are named here.
 const HTTPS_PROXY_VARS: [&str; 2] = ["https_proxy", EnvVars::HTTPS_PROXY];

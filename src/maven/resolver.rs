@@ -476,8 +476,7 @@ fn stream_to_temp(
     label: &str,
 ) -> Result<(tempfile::NamedTempFile, String), StreamError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(PARTIAL_PREFIX)
+    let mut tmp = fsutil::temp_builder(PARTIAL_PREFIX)
         .tempfile_in(dir)
         .map_err(|e| StreamError::Local(fsutil::with_path(e, dir)))?;
     let expected_len = response.content_length();

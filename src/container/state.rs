@@ -1,0 +1,277 @@
+//! `state.json`: jube's record of one container, and the status machine every command checks.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::ports::Lease;
+use crate::container::process::{Liveness, ProcessId};
+use crate::fsutil;
+use crate::layout::FORMAT_VERSION;
+use crate::maven::coordinates::Coordinates;
+
+/// Where a container is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Installed, never started (or reset by a failed start that started nothing).
+    Created,
+    Running,
+    /// Its process ended; `exit_code` when known.
+    Exited,
+    /// A script failed or timed out; `error` says why.
+    Failed,
+}
+
+impl Status {
+    pub fn can_start(self) -> bool {
+        self != Status::Running
+    }
+
+    pub fn can_stop(self) -> bool {
+        self == Status::Running
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the app is launched: through `start.sh` (which writes `process.pid`), or, for images with
+/// only `run.sh`, by jube detaching `run.sh` itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Launch {
+    StartScript,
+    RunScript,
+}
+
+/// jube's record of a container, written temp-then-rename.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it.
+    pub image: String,
+    pub coordinates: Coordinates,
+    /// The zip it was installed from (what `rmi` checks).
+    pub image_path: PathBuf,
+    /// APP_BASE relative to the container folder (`root`, or `root/<folder>` for images whose files
+    /// sit in one top-level folder).
+    pub app_base: PathBuf,
+    pub launch: Launch,
+    pub created: jiff::Timestamp,
+    pub status: Status,
+    #[serde(default)]
+    pub process: Option<ProcessId>,
+    /// The session the app runs in, so a stop reaches children even after the main process died.
+    #[serde(default)]
+    pub session: Option<u32>,
+    /// The OS clock (process start-time units) just before the app was launched.
+    #[serde(default)]
+    pub launched_ticks: Option<u64>,
+    #[serde(default)]
+    pub started_at: Option<jiff::Timestamp>,
+    #[serde(default)]
+    pub finished_at: Option<jiff::Timestamp>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<Lease>,
+    /// The variables jube gives the app (APP_BASE, ports, `-e`), in order.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// Free-form labels; the daemon marks the containers it owns.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub restart_count: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{path} is not a valid container record ({source}); remove the container folder {folder} if it is left over"
+    )]
+    Corrupt {
+        path: PathBuf,
+        folder: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} was written by a newer jube (format {found}, this jube reads {FORMAT_VERSION}); upgrade jube"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+impl State {
+    pub fn load(path: &Path) -> Result<Self, StateError> {
+        let bytes = std::fs::read(path).map_err(|source| StateError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let state: State = serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
+            path: path.to_owned(),
+            folder: path.parent().map(Path::to_owned).unwrap_or_default(),
+            source,
+        })?;
+        if state.version > FORMAT_VERSION {
+            return Err(StateError::TooNew {
+                path: path.to_owned(),
+                found: state.version,
+            });
+        }
+        Ok(state)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(|e| StateError::Write {
+            path: path.to_owned(),
+            source: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        fsutil::write_atomic(path, &bytes).map_err(|source| StateError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The status as the OS sees it now: a running container whose process is gone (or a zombie)
+    /// has exited. Returns whether anything changed, so callers save only then.
+    pub fn refresh(&mut self) -> bool {
+        if self.status != Status::Running {
+            return false;
+        }
+        let alive = self.process.is_some_and(|p| p.liveness() == Liveness::Running);
+        if alive {
+            return false;
+        }
+        self.status = Status::Exited;
+        self.finished_at = Some(jiff::Timestamp::now());
+        true
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+
+    /// `HTTP:48000, JOLOKIA:48001`
+    pub fn ports_summary(&self) -> String {
+        self.ports
+            .iter()
+            .map(|l| format!("{}:{}", l.name, l.host_port))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Whether the daemon owns this container (a pod's), so plain `jube rm` must not touch it.
+    pub fn owner_pod(&self) -> Option<&str> {
+        self.labels.get(POD_LABEL).map(String::as_str)
+    }
+}
+
+/// The label the daemon puts on a pod's containers: `namespace/name`.
+pub const POD_LABEL: &str = "jube.io/pod";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> State {
+        State {
+            version: FORMAT_VERSION,
+            id: "a".repeat(64),
+            name: "brave_turing".into(),
+            image: "fabric8/java".into(),
+            coordinates: Coordinates::new("g", "a", "1", Some("image"), "zip"),
+            image_path: "/repo/a-1-image.zip".into(),
+            app_base: "root".into(),
+            launch: Launch::StartScript,
+            created: jiff::Timestamp::now(),
+            status: Status::Running,
+            process: Some(ProcessId {
+                pid: u32::MAX - 1,
+                start_time: 1,
+            }),
+            session: None,
+            launched_ticks: None,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            error: None,
+            ports: vec![Lease {
+                name: "HTTP".into(),
+                container_port: 8080,
+                host_port: 48000,
+            }],
+            env: vec![],
+            labels: BTreeMap::new(),
+            restart_count: 0,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_refreshes_a_dead_process_to_exited() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut s = sample();
+        s.save(&path).unwrap();
+        let mut loaded = State::load(&path).unwrap();
+        assert_eq!(loaded.ports_summary(), "HTTP:48000");
+        assert!(loaded.refresh(), "a pid that does not exist is not running");
+        assert_eq!(loaded.status, Status::Exited);
+        assert!(!loaded.refresh(), "refreshing again changes nothing");
+        s.status = Status::Created;
+        assert!(!s.refresh());
+    }
+
+    #[test]
+    fn own_process_stays_running() {
+        let mut s = sample();
+        s.process = ProcessId::capture(std::process::id());
+        assert!(!s.refresh());
+        assert_eq!(s.status, Status::Running);
+    }
+
+    #[test]
+    fn corrupt_and_newer_records_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, b"{ not json").unwrap();
+        let e = State::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("state.json") && e.contains("not a valid container record"),
+            "{e}"
+        );
+        let mut s = sample();
+        s.version = FORMAT_VERSION + 1;
+        s.save(&path).unwrap();
+        assert!(State::load(&path).unwrap_err().to_string().contains("newer jube"));
+    }
+
+    #[test]
+    fn transitions_are_guarded() {
+        assert!(Status::Created.can_start() && Status::Exited.can_start() && Status::Failed.can_start());
+        assert!(!Status::Running.can_start());
+        assert!(Status::Running.can_stop() && !Status::Exited.can_stop());
+    }
+}
