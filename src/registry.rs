@@ -47,7 +47,10 @@ pub struct ImageSummary {
     #[serde(skip)]
     pub pulled: Option<SystemTime>,
     pub pulled_at: Option<String>,
+    /// The file in the local repository; empty for a built-in image not yet installed.
     pub path: PathBuf,
+    /// One of the stock images built into jube (listed by `jube images --all`).
+    pub builtin: bool,
 }
 
 impl Registry {
@@ -80,6 +83,7 @@ impl Registry {
 
     pub fn resolver<'r>(&self, mut options: ResolveOptions, reporter: &'r dyn Reporter) -> Resolver<'r> {
         options.offline |= self.offline;
+        options.builtin_prefix = Some(self.prefix.clone());
         Resolver::new(self.local.clone(), self.remotes.clone(), options, reporter)
     }
 
@@ -116,7 +120,27 @@ impl Registry {
             }),
             pulled: a.modified,
             path: a.path,
+            builtin: false,
         }
+    }
+
+    /// The stock images built into jube.
+    pub fn builtin(&self) -> Vec<ImageSummary> {
+        crate::maven::builtin::all()
+            .map(|b| {
+                let c = b.coordinates(&self.prefix);
+                ImageSummary {
+                    image: image::image_name(&c.group_id, &c.artifact_id, &self.prefix),
+                    version: c.version.clone(),
+                    coordinates: c.to_string(),
+                    size: b.zip.len() as u64,
+                    pulled: None,
+                    pulled_at: None,
+                    path: PathBuf::new(),
+                    builtin: true,
+                }
+            })
+            .collect()
     }
 
     /// The cached files an image reference names: one version, or every version without a tag.

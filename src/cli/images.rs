@@ -14,6 +14,7 @@ impl PullFlags {
             offline: self.offline,
             refresh: self.refresh,
             strict_checksums: self.strict_checksums,
+            ..Default::default()
         }
     }
 }
@@ -36,9 +37,12 @@ pub fn pull(name: &str, flags: &PullFlags, reporter: &dyn Reporter) -> anyhow::R
     Ok(0)
 }
 
-pub fn list(format: Format, _all: bool) -> anyhow::Result<i32> {
+pub fn list(format: Format, all: bool) -> anyhow::Result<i32> {
     let registry = Registry::from_env()?;
-    let images = registry.list();
+    let mut images = registry.list();
+    if all {
+        images.extend(registry.builtin());
+    }
     match format {
         Format::Json => output::print_json(&images)?,
         Format::Table => {
@@ -46,11 +50,11 @@ pub fn list(format: Format, _all: bool) -> anyhow::Result<i32> {
             let rows: Vec<Vec<String>> = images
                 .iter()
                 .map(|i| {
-                    let pulled = i
-                        .pulled
-                        .and_then(|t| now.duration_since(t).ok())
-                        .map(|d| format!("{} ago", output::human_duration(d)))
-                        .unwrap_or_default();
+                    let pulled = match (i.builtin, i.pulled.and_then(|t| now.duration_since(t).ok())) {
+                        (true, _) => "built in".to_owned(),
+                        (false, Some(d)) => format!("{} ago", output::human_duration(d)),
+                        (false, None) => String::new(),
+                    };
                     vec![
                         i.image.clone(),
                         i.version.clone(),

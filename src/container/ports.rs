@@ -71,7 +71,7 @@ fn at_line(line: Option<usize>) -> String {
 /// The ports an image declares in ports.properties, `name=container port`, in file order (a
 /// repeated name keeps its first place and its last value). A missing file declares none.
 pub fn read_ports(path: &Path) -> Result<Vec<(String, u16)>, PortError> {
-    let file = match fs_err::File::open(path) {
+    let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => {
@@ -329,7 +329,7 @@ fn is_free(port: u16) -> bool {
 }
 
 fn read_table(path: &Path) -> Result<BTreeMap<String, Vec<Lease>>, PortError> {
-    let bytes = match fs_err::read(path) {
+    let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(source) => {

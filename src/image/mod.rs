@@ -3,6 +3,8 @@
 //! `[REGISTRY/]NAMESPACE/NAME[:TAG]` → `<prefix>.NAMESPACE:NAME:TAG:image:zip`, and explicit
 //! coordinates as `mvn:GROUP/ARTIFACT[/VERSION[/TYPE[/CLASSIFIER]]]`.
 
+pub mod pack;
+
 use std::fmt;
 
 use crate::maven::coordinates::{Coordinates, is_snapshot_version};

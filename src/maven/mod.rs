@@ -1,6 +1,7 @@
 //! Maven repositories: coordinates, versions, metadata, settings, and the resolver that turns an
 //! image reference into a verified zip in the local repository.
 
+pub mod builtin;
 pub mod checksum;
 pub mod coordinates;
 pub mod http;

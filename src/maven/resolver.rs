@@ -1,7 +1,8 @@
 //! Turns an image reference into a verified zip in the local repository: pick the version (from
 //! merged metadata when the tag does not name one), then find the file locally or download it.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -9,10 +10,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::fsutil::{self, LockError};
 use crate::image::{ImageRef, VersionRequest};
+use crate::maven::builtin::{self, BUILTIN_ID};
 use crate::maven::checksum::{self, Algorithm};
 use crate::maven::coordinates::Coordinates;
 use crate::maven::http::{FetchError, Http, HttpConfig};
-use crate::maven::local::LocalRepo;
+use crate::maven::local::{LOCAL_INSTALL, LocalRepo};
 use crate::maven::metadata::{self, Metadata};
 use crate::maven::repository::RemoteRepository;
 use crate::reporter::Reporter;
@@ -31,6 +33,8 @@ pub struct ResolveOptions {
     pub refresh: bool,
     /// A missing checksum is an error, not a warning.
     pub strict_checksums: bool,
+    /// The image group prefix, under which the built-in images are served; `None` serves none.
+    pub builtin_prefix: Option<String>,
 }
 
 /// A resolved artifact in the local repository.
@@ -92,6 +96,8 @@ pub struct Resolver<'r> {
     http_config: HttpConfig,
     /// Built on first use: a cached pull of a concrete version never sets up HTTP at all.
     http: OnceCell<Result<Http, FetchError>>,
+    /// Repositories that could not be reached: warned about once, then skipped for this run.
+    unreachable: RefCell<HashSet<String>>,
 }
 
 impl<'r> Resolver<'r> {
@@ -108,6 +114,7 @@ impl<'r> Resolver<'r> {
             reporter,
             http_config: HttpConfig::from_env(),
             http: OnceCell::new(),
+            unreachable: RefCell::new(HashSet::new()),
         }
     }
 
@@ -155,6 +162,14 @@ impl<'r> Resolver<'r> {
         if let Some(m) = read_metadata(&self.local.metadata_file(&probe, None, false)) {
             add(m);
         }
+        if let Some(m) = self
+            .options
+            .builtin_prefix
+            .as_deref()
+            .and_then(|p| builtin::metadata_for(&probe, p))
+        {
+            add(m);
+        }
         for repo in &self.remotes {
             if !(repo.releases || snapshots && repo.snapshots) {
                 continue;
@@ -199,17 +214,7 @@ impl<'r> Resolver<'r> {
             };
         }
         let url = repo.url.join_path(remote_path);
-        let fetched = self.http().map_err(|e| e.to_string()).and_then(|http| {
-            http.get_bytes(&url, repo.credentials.as_ref()).map_err(|e| {
-                if e.is_unreachable() {
-                    self.reporter.warn(&format!(
-                        "repository {} is unreachable ({e}); going on without it",
-                        repo.url
-                    ));
-                }
-                e.to_string()
-            })
-        });
+        let fetched = self.get_small(repo, &url).map_err(|e| e.to_string());
         match fetched {
             Ok(bytes) => {
                 let parsed = metadata::parse(&bytes)
@@ -291,10 +296,13 @@ impl<'r> Resolver<'r> {
             });
         }
         if self.options.offline {
-            return Err(ResolveError::Offline {
-                what: c.to_string(),
-                local: self.local.root().to_owned(),
-            });
+            return match self.install_builtin(c)? {
+                Some(resolved) => Ok(resolved),
+                None => Err(ResolveError::Offline {
+                    what: c.to_string(),
+                    local: self.local.root().to_owned(),
+                }),
+            };
         }
         let version_dir = self.local.version_dir(c);
         fs_err::create_dir_all(&version_dir)?;
@@ -318,6 +326,13 @@ impl<'r> Resolver<'r> {
                 .collect(),
         };
         for repo in candidates {
+            if self.unreachable.borrow().contains(&repo.id) {
+                attempts.push(Attempt {
+                    repository: repo_label(repo),
+                    answer: "unreachable (see above)".into(),
+                });
+                continue;
+            }
             match self.download(repo, c, &path) {
                 Ok(()) => {
                     self.local.record_origin(c, &c.file_name(), &repo.id)?;
@@ -330,10 +345,7 @@ impl<'r> Resolver<'r> {
                 }
                 Err(DownloadError::Local(e)) => return Err(ResolveError::Io(e)),
                 Err(DownloadError::Remote(answer)) => {
-                    if let FetchError::Refused | FetchError::Dns(_) = answer {
-                        self.reporter
-                            .warn(&format!("repository {} is unreachable ({answer})", repo.url));
-                    }
+                    self.note_unreachable(repo, &answer);
                     attempts.push(Attempt {
                         repository: repo_label(repo),
                         answer: answer.to_string(),
@@ -345,11 +357,62 @@ impl<'r> Resolver<'r> {
                 }),
             }
         }
+        drop(_lock);
+        if let Some(resolved) = self.install_builtin(c)? {
+            return Ok(resolved);
+        }
         let _ = std::fs::remove_dir(&version_dir); // only if we left it empty
         Err(ResolveError::NotFound {
             coordinates: c.to_string(),
             attempts: Attempts(attempts),
         })
+    }
+
+    /// Installs a built-in image into the local repository, recorded as a local install so that
+    /// Maven accepts the file too. `None` when no built-in image has these coordinates.
+    fn install_builtin(&self, c: &Coordinates) -> Result<Option<Resolved>, ResolveError> {
+        let Some(zip) = self
+            .options
+            .builtin_prefix
+            .as_deref()
+            .and_then(|p| builtin::zip_for(c, p))
+        else {
+            return Ok(None);
+        };
+        let path = self.local.file(c);
+        fs_err::create_dir_all(self.local.version_dir(c))?;
+        fsutil::write_atomic(&path, zip)?;
+        let sha1 = Algorithm::Sha1.digest_hex(zip);
+        let _ = fsutil::write_atomic(
+            &path.with_file_name(format!("{}.sha1", c.file_name())),
+            sha1.as_bytes(),
+        );
+        self.local.record_origin(c, &c.file_name(), LOCAL_INSTALL)?;
+        Ok(Some(Resolved {
+            coordinates: c.clone(),
+            path,
+            downloaded_from: Some(BUILTIN_ID.to_owned()),
+        }))
+    }
+
+    /// GETs a small file from a repository, unless it was found unreachable earlier in this run.
+    fn get_small(&self, repo: &RemoteRepository, url: &url::Url) -> Result<Vec<u8>, FetchError> {
+        if self.unreachable.borrow().contains(&repo.id) {
+            return Err(FetchError::Other("unreachable (see above)".into()));
+        }
+        let http = self.http().map_err(|e| FetchError::Other(e.to_string()))?;
+        http.get_bytes(url, repo.credentials.as_ref())
+            .inspect_err(|e| self.note_unreachable(repo, e))
+    }
+
+    /// Warns once about a repository that cannot be reached, and skips it from then on.
+    fn note_unreachable(&self, repo: &RemoteRepository, error: &FetchError) {
+        if error.is_unreachable() && self.unreachable.borrow_mut().insert(repo.id.clone()) {
+            self.reporter.warn(&format!(
+                "repository {} ({}) is unreachable: {error}; going on without it",
+                repo.id, repo.url
+            ));
+        }
     }
 
     /// Downloads the artifact from one repository into place: stream to a temp file beside it while

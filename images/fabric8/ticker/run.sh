@@ -1,0 +1,17 @@
+#!/bin/sh
+# Logs a numbered line every TICK_INTERVAL seconds, in the foreground, until stopped.
+cd "$(dirname "$0")" || exit 1
+. ./env.sh
+if [ -n "${JUBE_COMMAND:-}" ]; then
+  # shellcheck disable=SC2086
+  exec $JUBE_COMMAND ${JUBE_ARGS:-}
+fi
+trap 'echo "ticker stopping after $n lines"; exit 0' TERM INT
+n=0
+echo "ticker started (port $TICKER_PORT, every ${TICK_INTERVAL}s)"
+while :; do
+  n=$((n + 1))
+  echo "$TICK_MESSAGE $n${JUBE_ARGS:+ $JUBE_ARGS}"
+  sleep "$TICK_INTERVAL" &
+  wait $!
+done
