@@ -1,6 +1,7 @@
 //! The command line: clap definitions and the wiring from arguments to the library. Nothing here
 //! does work the library could do; it parses, calls, and prints.
 
+mod build;
 mod containers;
 mod images;
 pub mod output;
@@ -145,6 +146,31 @@ pub enum Command {
     },
     /// List a container's port mappings: `NAME CONTAINER_PORT -> HOST_PORT`.
     Port { container: String, name: Option<String> },
+    /// Package a folder as an image zip and install it in the local repository.
+    Build {
+        /// The image folder (start.sh or run.sh at its root).
+        dir: std::path::PathBuf,
+        /// The image name and version: `-t myteam/app:1.0`.
+        #[arg(short = 't', long = "tag", value_name = "IMAGE:VERSION")]
+        tag: String,
+    },
+    /// Deploy an image from the local repository to a remote repository.
+    Push {
+        /// `IMAGE:VERSION`, as built or pulled.
+        image: String,
+        /// The repository: a URL, or the id of one in JUBE_REMOTE_MAVEN_REPOS or settings.xml.
+        #[arg(long)]
+        repo: Option<String>,
+        /// Overwrite a release version the repository already has.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Package a container's current folder as a new image in the local repository.
+    Commit {
+        container: String,
+        /// `IMAGE:VERSION` of the new image.
+        image: String,
+    },
     /// Remove image zips from the local repository.
     Rmi {
         /// `IMAGE[:VERSION]`; without a version every cached version is removed.
@@ -171,6 +197,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Pull { image, flags } => images::pull(&image, &flags, &reporter),
         Command::Images { format, all } => images::list(format, all),
         Command::Rmi { images, force } => images::remove(&images, force),
+        Command::Build { dir, tag } => build::build(&dir, &tag),
+        Command::Push { image, repo, force } => build::push(&image, repo.as_deref(), force, &reporter),
+        Command::Commit { container, image } => build::commit(&container, &image),
         Command::Create { image, flags } => containers::create(&image, &flags, &reporter),
         Command::Start { targets, flags } => containers::start(&targets, &flags, &reporter),
         Command::Run {
