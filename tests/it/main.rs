@@ -1,0 +1,8 @@
+//! jube's integration tests: the real binary against real servers on 127.0.0.1, in one test
+//! binary (one link; the tests run in parallel threads). `common` is the harness.
+
+mod common;
+
+#[cfg(unix)] // real shells, signals and process groups
+mod harness;
+mod repo_server;
