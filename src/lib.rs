@@ -6,6 +6,7 @@ pub mod container;
 pub mod env_vars;
 pub mod fsutil;
 pub mod image;
+pub mod kube;
 pub mod layout;
 pub mod maven;
 pub mod registry;

@@ -1,0 +1,134 @@
+//! The kinds of object jube understands, and where the Kubernetes API serves each.
+
+use std::fmt;
+
+/// A kind jube stores and serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Namespace,
+    Pod,
+    ReplicationController,
+    Service,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [
+        Kind::Namespace,
+        Kind::Pod,
+        Kind::ReplicationController,
+        Kind::Service,
+    ];
+
+    /// The `kind` field's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Namespace => "Namespace",
+            Kind::Pod => "Pod",
+            Kind::ReplicationController => "ReplicationController",
+            Kind::Service => "Service",
+        }
+    }
+
+    /// The URL segment: `pods`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Namespace => "namespaces",
+            Kind::Pod => "pods",
+            Kind::ReplicationController => "replicationcontrollers",
+            Kind::Service => "services",
+        }
+    }
+
+    /// kubectl's short names: `po`, `rc`, `svc`, `ns`.
+    pub fn short_names(self) -> &'static [&'static str] {
+        match self {
+            Kind::Namespace => &["ns"],
+            Kind::Pod => &["po"],
+            Kind::ReplicationController => &["rc"],
+            Kind::Service => &["svc"],
+        }
+    }
+
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::Namespace => "namespace",
+            Kind::Pod => "pod",
+            Kind::ReplicationController => "replicationcontroller",
+            Kind::Service => "service",
+        }
+    }
+
+    /// `v1` for the core group, `group/version` otherwise.
+    pub fn api_version(self) -> &'static str {
+        "v1"
+    }
+
+    pub fn namespaced(self) -> bool {
+        self != Kind::Namespace
+    }
+
+    /// The kind a `kind` field names.
+    pub fn from_kind(kind: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == kind)
+    }
+
+    /// The kind a command-line word names: `pods`, `pod`, `po`, `Pod`, `rc`, `replicationcontrollers`...
+    pub fn from_word(word: &str) -> Option<Kind> {
+        let w = word.to_ascii_lowercase();
+        let w = w.split('.').next().unwrap_or_default();
+        Kind::ALL.into_iter().find(|k| {
+            k.plural() == w
+                || k.singular() == w
+                || k.short_names().contains(&w)
+                || k.name().eq_ignore_ascii_case(w)
+        })
+    }
+
+    /// The collection's path: `/api/v1/namespaces/{ns}/pods`, or `/api/v1/namespaces` for namespaces.
+    pub fn collection_path(self, namespace: Option<&str>) -> String {
+        match (self.namespaced(), namespace) {
+            (true, Some(ns)) => format!("/api/v1/namespaces/{ns}/{}", self.plural()),
+            _ => format!("/api/v1/{}", self.plural()),
+        }
+    }
+
+    pub fn object_path(self, namespace: Option<&str>, name: &str) -> String {
+        format!("{}/{name}", self.collection_path(namespace))
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The namespace objects go to when none is given.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_name_kinds_as_kubectl_reads_them() {
+        for (word, kind) in [
+            ("pods", Kind::Pod),
+            ("po", Kind::Pod),
+            ("Pod", Kind::Pod),
+            ("rc", Kind::ReplicationController),
+            ("replicationcontroller", Kind::ReplicationController),
+            ("svc", Kind::Service),
+            ("services", Kind::Service),
+            ("ns", Kind::Namespace),
+        ] {
+            assert_eq!(Kind::from_word(word), Some(kind), "{word}");
+        }
+        assert_eq!(Kind::from_word("deployments"), None);
+        assert_eq!(
+            Kind::Pod.object_path(Some("default"), "web"),
+            "/api/v1/namespaces/default/pods/web"
+        );
+        assert_eq!(Kind::Namespace.object_path(None, "dev"), "/api/v1/namespaces/dev");
+    }
+}
