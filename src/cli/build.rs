@@ -1,24 +1,93 @@
-//! `jube build`, `jube push`, `jube commit`.
+//! `jube build`, `jube push`, `jube commit`: each prints the image's coordinates and where the file
+//! now is on stdout; warnings and progress go to stderr.
 
 use std::path::Path;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
+use super::EXIT_USAGE;
+use super::output;
+use super::progress::TerminalReporter;
+use crate::container::lifecycle::Containers;
+use crate::image::{build as image_build, commit as image_commit};
+use crate::layout::Layout;
+use crate::maven::coordinates::Coordinates;
+use crate::maven::deploy;
+use crate::registry::Registry;
 use crate::reporter::Reporter;
 
-pub fn build(_dir: &Path, _tag: &str) -> anyhow::Result<i32> {
-    bail!("jube build is not implemented yet")
+/// The coordinates `IMAGE:VERSION` names, or `Err(code)` after saying what is wrong with it.
+fn tagged(registry: &Registry, flag: &str, tag: &str) -> Result<Coordinates, i32> {
+    let parsed = registry
+        .parse(tag)
+        .map_err(anyhow::Error::from)
+        .and_then(|image| image_build::tag_coordinates(&image).map_err(anyhow::Error::from));
+    parsed.map_err(|e| {
+        eprintln!("error: {flag}{e}");
+        EXIT_USAGE
+    })
 }
 
-pub fn push(
-    _image: &str,
-    _repo: Option<&str>,
-    _force: bool,
-    _reporter: &dyn Reporter,
-) -> anyhow::Result<i32> {
-    bail!("jube push is not implemented yet")
+pub fn build(dir: &Path, tag: &str) -> anyhow::Result<i32> {
+    let reporter = TerminalReporter::new(false);
+    let registry = Registry::from_env()?;
+    let c = match tagged(&registry, "-t: ", tag) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let built = image_build::build(dir, &c, &registry.local)?;
+    for warning in &built.warnings {
+        reporter.warn(warning);
+    }
+    let installed = &built.installed;
+    reporter.info(&format!(
+        "built {} from {} ({}, sha1 {})",
+        tag,
+        dir.display(),
+        output::human_size(installed.size),
+        installed.sha1
+    ));
+    output::print(&format!("{c}\n{}\n", installed.path.display()))?;
+    Ok(0)
 }
 
-pub fn commit(_container: &str, _image: &str) -> anyhow::Result<i32> {
-    bail!("jube commit is not implemented yet")
+pub fn push(image: &str, repo: Option<&str>, force: bool, reporter: &dyn Reporter) -> anyhow::Result<i32> {
+    let registry = Registry::from_env()?;
+    let c = match tagged(&registry, "", image) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    if registry.offline {
+        bail!(
+            "cannot push {image}: settings.xml says <offline>true</offline>; set it to false to reach a repository"
+        );
+    }
+    let settings = registry.settings.as_ref();
+    let candidates = deploy::push_candidates(settings)?;
+    let target = deploy::choose_repository(repo, &candidates, settings)?;
+    reporter.info(&format!("pushing {c} to {target}"));
+    let pushed = deploy::push(&registry.local, &c, &target, force, reporter)
+        .with_context(|| format!("cannot push {image} to {target}"))?;
+    output::print(&format!("{}\n{}\n", pushed.coordinates, pushed.url))?;
+    Ok(0)
+}
+
+pub fn commit(container: &str, image: &str) -> anyhow::Result<i32> {
+    let reporter = TerminalReporter::new(false);
+    let registry = Registry::from_env()?;
+    let c = match tagged(&registry, "", image) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let containers = Containers::new(Layout::from_env());
+    let committed = image_commit::commit(&containers, container, &c, &registry.local)?;
+    if !committed.left_out.is_empty() {
+        reporter.info(&format!(
+            "left out what belongs to the run: {}",
+            committed.left_out.join(", ")
+        ));
+    }
+    reporter.info(&format!("committed container {} as {image}", committed.container));
+    output::print(&format!("{c}\n{}\n", committed.installed.path.display()))?;
+    Ok(0)
 }
