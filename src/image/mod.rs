@@ -3,6 +3,8 @@
 //! `[REGISTRY/]NAMESPACE/NAME[:TAG]` → `<prefix>.NAMESPACE:NAME:TAG:image:zip`, and explicit
 //! coordinates as `mvn:GROUP/ARTIFACT[/VERSION[/TYPE[/CLASSIFIER]]]`.
 
+pub mod build;
+pub mod commit;
 pub mod pack;
 
 use std::fmt;
