@@ -4,7 +4,9 @@
 pub mod builtin;
 pub mod checksum;
 pub mod coordinates;
+pub mod deploy;
 pub mod http;
+pub mod install;
 pub mod local;
 pub mod metadata;
 pub mod repository;
