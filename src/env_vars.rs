@@ -32,8 +32,17 @@ impl EnvVars {
     pub const JUBE_SCRIPT_TIMEOUT: &'static str = "JUBE_SCRIPT_TIMEOUT";
     /// Seconds to wait for an app to write its pid file after start.sh. Default: 10.
     pub const JUBE_PID_TIMEOUT: &'static str = "JUBE_PID_TIMEOUT";
+    /// Most bytes one image may unpack to (zip bombs). Default: 4 GiB.
+    pub const JUBE_UNPACK_MAX_BYTES: &'static str = "JUBE_UNPACK_MAX_BYTES";
+    /// Most entries one image zip may hold. Default: 200000.
+    pub const JUBE_UNPACK_MAX_ENTRIES: &'static str = "JUBE_UNPACK_MAX_ENTRIES";
     /// Maven Central's URL, or `off` to leave it out of the repositories.
     pub const JUBE_MAVEN_CENTRAL: &'static str = "JUBE_MAVEN_CENTRAL";
+    /// Where `jube daemon` listens when --listen is not given. Default: 127.0.0.1:8585, or any free
+    /// port when that one is taken.
+    pub const JUBE_DAEMON_LISTEN: &'static str = "JUBE_DAEMON_LISTEN";
+    /// Seconds before the first restart of a crashing pod container; doubles up to 5 minutes. Default: 10.
+    pub const JUBE_BACKOFF_BASE: &'static str = "JUBE_BACKOFF_BASE";
     /// Test switch: no delay between retries.
     pub const JUBE_TEST_NO_RETRY_DELAY: &'static str = "JUBE_TEST_NO_RETRY_DELAY";
     /// Proxies as curl reads them (used when settings.xml declares none).
@@ -58,7 +67,11 @@ impl EnvVars {
         Self::JUBE_LOCK_TIMEOUT,
         Self::JUBE_SCRIPT_TIMEOUT,
         Self::JUBE_PID_TIMEOUT,
+        Self::JUBE_UNPACK_MAX_BYTES,
+        Self::JUBE_UNPACK_MAX_ENTRIES,
         Self::JUBE_MAVEN_CENTRAL,
+        Self::JUBE_DAEMON_LISTEN,
+        Self::JUBE_BACKOFF_BASE,
         Self::JUBE_TEST_NO_RETRY_DELAY,
     ];
 }

@@ -3,6 +3,7 @@
 
 mod build;
 mod containers;
+mod daemon;
 mod images;
 pub mod output;
 pub mod progress;
@@ -21,7 +22,9 @@ pub const EXIT_NOT_RUNNING: i32 = 3;
     name = "jube",
     version,
     about = "Run image zips from Maven repositories, and apps described as Kubernetes manifests, as local processes",
-    propagate_version = true
+    propagate_version = true,
+    after_help = "Exit codes: 0 success; 1 failure; 2 usage error (bad flags or arguments, a malformed image \
+                  name); 3 `jube status`: the container is not running."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -171,6 +174,17 @@ pub enum Command {
         /// `IMAGE:VERSION` of the new image.
         image: String,
     },
+    /// Run the supervisor for Kubernetes manifests (restarts, replicas, service proxies, the API).
+    Daemon {
+        #[command(subcommand)]
+        action: Option<daemon::DaemonAction>,
+        /// The API's address (default 127.0.0.1:8585; port 0 picks a free one).
+        #[arg(long)]
+        listen: Option<String>,
+        /// The address service proxies listen on (default 127.0.0.1).
+        #[arg(long)]
+        address: Option<std::net::IpAddr>,
+    },
     /// Remove image zips from the local repository.
     Rmi {
         /// `IMAGE[:VERSION]`; without a version every cached version is removed.
@@ -200,6 +214,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Build { dir, tag } => build::build(&dir, &tag),
         Command::Push { image, repo, force } => build::push(&image, repo.as_deref(), force, &reporter),
         Command::Commit { container, image } => build::commit(&container, &image),
+        Command::Daemon { action, listen, address } => daemon::daemon(action, listen, address),
         Command::Create { image, flags } => containers::create(&image, &flags, &reporter),
         Command::Start { targets, flags } => containers::start(&targets, &flags, &reporter),
         Command::Run {
@@ -227,7 +242,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            EXIT_FAILURE
+            if images::is_usage_error(&e) {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Kubernetes-described apps: the object store, manifests, the reconciler that runs pods as jube
 //! containers, service proxies, and the Kubernetes REST API the daemon serves.
 
+pub mod api;
+pub mod client;
+pub mod daemon;
 pub mod kinds;
 pub mod manifest;
 pub mod store;

@@ -1,0 +1,217 @@
+//! The client side of the daemon's API, for jube's own commands: finding the daemon of this
+//! JUBE_HOME, starting it in the background when needed, and plain JSON requests.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client as Http;
+use serde_json::Value;
+
+use crate::kube::daemon;
+use crate::layout::Layout;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no jube daemon runs for {home}; start one with `jube daemon` (jube apply starts it for you)")]
+    NotRunning { home: PathBuf },
+    #[error("the jube daemon did not come up within {secs}s; see {log}")]
+    StartTimeout { secs: u64, log: PathBuf },
+    #[error("cannot start the jube daemon: {0}")]
+    Spawn(std::io::Error),
+    #[error("cannot reach the jube daemon at {addr}: {message}")]
+    Transport { addr: String, message: String },
+    /// The API answered with a Kubernetes `Status` error.
+    #[error("{message}")]
+    Api {
+        code: u16,
+        reason: String,
+        message: String,
+    },
+}
+
+impl ClientError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClientError::Api { code: 404, .. })
+    }
+}
+
+/// A connection to this JUBE_HOME's daemon.
+pub struct Client {
+    http: Http,
+    base: String,
+    addr: String,
+}
+
+impl Client {
+    /// Connects to the running daemon.
+    pub fn connect(layout: &Layout) -> Result<Self, ClientError> {
+        let not_running = || ClientError::NotRunning {
+            home: layout.home().to_owned(),
+        };
+        let addr = daemon::recorded_address(layout).ok_or_else(not_running)?;
+        let client = Self::at(&addr)?;
+        if !daemon::is_running(layout) || client.raw_get("/healthz").is_err() {
+            return Err(not_running());
+        }
+        Ok(client)
+    }
+
+    /// Connects to the daemon, starting it in the background first when none runs.
+    pub fn connect_or_start(layout: &Layout) -> Result<Self, ClientError> {
+        if let Ok(c) = Self::connect(layout) {
+            return Ok(c);
+        }
+        spawn_daemon(layout)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if let Ok(c) = Self::connect(layout) {
+                return Ok(c);
+            }
+            if Instant::now() > deadline {
+                return Err(ClientError::StartTimeout {
+                    secs: START_TIMEOUT.as_secs(),
+                    log: layout.daemon_log(),
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    fn at(addr: &str) -> Result<Self, ClientError> {
+        let http = Http::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(None)
+            .build()
+            .map_err(|e| ClientError::Transport {
+                addr: addr.to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            base: format!("http://{addr}"),
+            addr: addr.to_owned(),
+        })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.addr
+    }
+
+    fn raw_get(&self, path: &str) -> Result<reqwest::blocking::Response, ClientError> {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .map_err(|e| self.transport(e))
+    }
+
+    fn transport(&self, e: reqwest::Error) -> ClientError {
+        ClientError::Transport {
+            addr: self.addr.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Sends a request with an optional JSON body and returns the JSON answer, turning a
+    /// Kubernetes `Status` failure into [`ClientError::Api`].
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().map_err(|e| self.transport(e))?;
+        let status = resp.status();
+        let text = resp.text().map_err(|e| self.transport(e))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(ClientError::Api {
+            code: status.as_u16(),
+            reason: value
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            message: value
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("the daemon answered {status}")),
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value, ClientError> {
+        self.request(reqwest::Method::GET, path, None)
+    }
+
+    /// A streaming GET (logs, watches): the raw response.
+    pub fn stream(&self, path: &str) -> Result<reqwest::blocking::Response, ClientError> {
+        let resp = self.raw_get(path)?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let value: Value = resp.json().unwrap_or(Value::Null);
+        Err(ClientError::Api {
+            code: status.as_u16(),
+            reason: value
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            message: value
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("request failed")
+                .to_owned(),
+        })
+    }
+
+    /// Asks the daemon to stop and waits until it has released its lock.
+    pub fn shutdown(&self, layout: &Layout, stop_pods: bool) -> Result<(), ClientError> {
+        let path = format!("/jube/v1/shutdown?stopPods={stop_pods}");
+        self.request(reqwest::Method::POST, &path, None)?;
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        while daemon::is_running(layout) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Starts `jube daemon` detached, its output going to daemon.log.
+fn spawn_daemon(layout: &Layout) -> Result<(), ClientError> {
+    let exe = std::env::current_exe().map_err(ClientError::Spawn)?;
+    std::fs::create_dir_all(layout.home()).map_err(ClientError::Spawn)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(layout.daemon_log())
+        .map_err(ClientError::Spawn)?;
+    let log2 = log.try_clone().map_err(ClientError::Spawn)?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("daemon")
+        .env(crate::env_vars::EnvVars::JUBE_HOME, layout.home())
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    crate::container::platform::detach(&mut cmd);
+    let mut child = cmd.spawn().map_err(ClientError::Spawn)?;
+    // The daemon outlives us; a thread reaps it should it exit while we still run.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(())
+}

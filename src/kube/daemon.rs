@@ -1,0 +1,228 @@
+//! `jube daemon`: one supervisor per JUBE_HOME. It holds the daemon lock, serves the Kubernetes API,
+//! runs the reconciler and the service proxies, and logs to `JUBE_HOME/daemon.log`.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::env_vars::{self, EnvVars};
+use crate::fsutil::{self, LockedFile};
+use crate::kube::api::{self, ApiState};
+use crate::kube::store::Store;
+use crate::layout::Layout;
+
+/// Where the daemon listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8585";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("a jube daemon already runs for {home}{}; stop it with `jube daemon stop`", addr.as_ref().map(|a| format!(" (at {a})")).unwrap_or_default())]
+    AlreadyRunning { home: PathBuf, addr: Option<String> },
+    #[error(
+        "cannot listen on {addr}: {source}; choose another address with --listen (port 0 picks a free one)"
+    )]
+    Listen { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Store(#[from] crate::kube::store::StoreError),
+    #[error(transparent)]
+    Lock(#[from] crate::fsutil::LockError),
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// The API's address; `None` means the default, falling back to a free port when it is taken.
+    pub listen: Option<String>,
+    /// Where service proxies listen.
+    pub proxy_address: IpAddr,
+    /// The first restart delay of a crashing container; doubles up to five minutes.
+    pub backoff_base: Duration,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            proxy_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            backoff_base: backoff_base_from_env(),
+        }
+    }
+}
+
+/// `JUBE_BACKOFF_BASE` seconds (default 10), so tests need not wait for crash-loop delays.
+pub fn backoff_base_from_env() -> Duration {
+    let secs = env_vars::var(EnvVars::JUBE_BACKOFF_BASE)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(10.0);
+    Duration::from_secs_f64(secs.max(0.0))
+}
+
+/// What a shutdown request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Stop the daemon; pods keep running and are adopted by the next daemon.
+    LeavePods,
+    /// Stop every pod's containers too.
+    StopPods,
+}
+
+/// Appends timestamped lines to `daemon.log`.
+#[derive(Clone)]
+pub struct DaemonLog {
+    file: Arc<Mutex<std::fs::File>>,
+}
+
+impl DaemonLog {
+    pub fn open(layout: &Layout) -> std::io::Result<Self> {
+        let path = layout.daemon_log();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| fsutil::with_path(e, &path))?;
+        Ok(Self {
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    pub fn line(&self, message: &str) {
+        let stamp = jiff::Timestamp::now()
+            .round(jiff::Unit::Millisecond)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        if let Ok(mut f) = self.file.lock() {
+            let _ = writeln!(f, "{stamp} {message}");
+        }
+    }
+}
+
+/// The address a running daemon of this JUBE_HOME listens on, from `daemon.addr`.
+pub fn recorded_address(layout: &Layout) -> Option<String> {
+    std::fs::read_to_string(layout.daemon_addr())
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether a daemon holds this JUBE_HOME's lock right now.
+pub fn is_running(layout: &Layout) -> bool {
+    matches!(LockedFile::try_acquire(&layout.daemon_lock()), Ok(None))
+}
+
+/// Runs the daemon until a shutdown request or SIGTERM/SIGINT.
+pub fn run(layout: Layout, options: DaemonOptions) -> Result<(), DaemonError> {
+    fs_err::create_dir_all(layout.home()).map_err(|e| DaemonError::Setup(e.to_string()))?;
+    let Some(lock) = LockedFile::try_acquire(&layout.daemon_lock())? else {
+        return Err(DaemonError::AlreadyRunning {
+            home: layout.home().to_owned(),
+            addr: recorded_address(&layout),
+        });
+    };
+    let log = DaemonLog::open(&layout).map_err(|e| DaemonError::Setup(e.to_string()))?;
+    let store = Arc::new(Store::open(&layout.store())?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| DaemonError::Setup(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(serve(layout.clone(), options, store, log.clone()));
+    let _ = std::fs::remove_file(layout.daemon_addr());
+    log.line("daemon stopped");
+    drop(lock);
+    result
+}
+
+async fn serve(
+    layout: Layout,
+    options: DaemonOptions,
+    store: Arc<Store>,
+    log: DaemonLog,
+) -> Result<(), DaemonError> {
+    let listener = bind(options.listen.as_deref()).await?;
+    let addr: SocketAddr = listener
+        .local_addr()
+        .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    fsutil::write_atomic(&layout.daemon_addr(), addr.to_string().as_bytes())
+        .map_err(|e| DaemonError::Setup(format!("cannot write {}: {e}", layout.daemon_addr().display())))?;
+    log.line(&format!(
+        "daemon {} listening on {addr} for {}",
+        std::process::id(),
+        layout.home().display()
+    ));
+
+    let (shutdown_tx, mut shutdown_rx) = tokio::sync::watch::channel::<Option<Shutdown>>(None);
+    let state = Arc::new(ApiState {
+        store: store.clone(),
+        layout: layout.clone(),
+        log: log.clone(),
+        shutdown: shutdown_tx.clone(),
+    });
+    let app = api::router(state);
+
+    let mut graceful = shutdown_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = graceful.wait_for(Option::is_some).await;
+            })
+            .await
+    });
+
+    let signals = tokio::spawn(watch_signals(shutdown_tx.clone()));
+    let mode = shutdown_rx
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|m| *m)
+        .unwrap_or(Shutdown::LeavePods);
+    signals.abort();
+    log.line(&format!("shutting down ({mode:?})"));
+    let _ = server.await;
+    let _ = options;
+    Ok(())
+}
+
+async fn bind(listen: Option<&str>) -> Result<tokio::net::TcpListener, DaemonError> {
+    let wanted = listen
+        .map(str::to_owned)
+        .or_else(|| env_vars::var(EnvVars::JUBE_DAEMON_LISTEN));
+    match wanted {
+        Some(addr) => tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| DaemonError::Listen { addr, source }),
+        // The default port may belong to another JUBE_HOME's daemon: any free port will do.
+        None => match tokio::net::TcpListener::bind(DEFAULT_LISTEN).await {
+            Ok(l) => Ok(l),
+            Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|source| DaemonError::Listen {
+                    addr: "127.0.0.1:0".into(),
+                    source,
+                }),
+        },
+    }
+}
+
+#[cfg(unix)]
+async fn watch_signals(shutdown: tokio::sync::watch::Sender<Option<Shutdown>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    let _ = shutdown.send(Some(Shutdown::LeavePods));
+}
+
+#[cfg(not(unix))]
+async fn watch_signals(shutdown: tokio::sync::watch::Sender<Option<Shutdown>>) {
+    let _ = tokio::signal::ctrl_c().await;
+    let _ = shutdown.send(Some(Shutdown::LeavePods));
+}
