@@ -10,14 +10,12 @@ if [ -n "${JUBE_COMMAND:-}" ]; then
   exec $JUBE_COMMAND ${JUBE_ARGS:-}
 fi
 
-if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
-  JAVA="$JAVA_HOME/bin/java"
-elif command -v java >/dev/null 2>&1; then
-  JAVA=java
-else
-  echo "fabric8/java: no Java runtime found: install Java 11 or later (for example 'apt-get install openjdk-17-jre-headless', 'brew install openjdk@17', or https://adoptium.net) and put java on the PATH or set JAVA_HOME" >&2
-  exit 1
+# start.sh found Java already when it started this script.
+if [ -z "${FABRIC8_JAVA:-}" ]; then
+  . ./bin/find-java.sh
+  find_java || exit 1
 fi
+JAVA="$FABRIC8_JAVA"
 
 classpath=""
 for jar in "$APP_BASE"/lib/*.jar "$APP_BASE"/maven/*.jar; do
