@@ -6,3 +6,7 @@ mod common;
 #[cfg(unix)] // real shells, signals and process groups
 mod harness;
 mod repo_server;
+#[cfg(unix)] // image folders with modes and symlinks, real shells
+mod build_helpers;
+#[cfg(unix)]
+mod stock;
