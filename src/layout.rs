@@ -75,6 +75,16 @@ impl Layout {
         self.home.join("names.lock")
     }
 
+    /// Images pulled by explicit `mvn:` coordinates, which `jube images` cannot find by walking
+    /// the image group prefix.
+    pub fn pulled_images(&self) -> PathBuf {
+        self.home.join("images.json")
+    }
+
+    pub fn pulled_images_lock(&self) -> PathBuf {
+        self.home.join("images.lock")
+    }
+
     pub fn daemon_addr(&self) -> PathBuf {
         self.home.join("daemon.addr")
     }

@@ -1,11 +1,14 @@
 //! The image registry as jube sees it: the configuration from the environment and settings.xml,
 //! and the operations on images (pull, list, remove) that the commands call.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::env_vars::{self, EnvVars};
-use crate::image::{self, DEFAULT_GROUP_PREFIX, ImageRef, VersionRequest};
+use crate::fsutil::{self, LockError, LockedFile};
+use crate::image::{self, DEFAULT_GROUP_PREFIX, IMAGE_CLASSIFIER, IMAGE_EXTENSION, ImageRef, VersionRequest};
+use crate::layout::Layout;
 use crate::maven::local::{CachedArtifact, LocalRepo};
 use crate::maven::repository::{self, RemoteRepository};
 use crate::maven::resolver::{ResolveError, ResolveOptions, Resolved, Resolver};
@@ -26,6 +29,10 @@ pub enum RegistryError {
     NotCached(String),
     #[error("cannot remove {path}: {source}")]
     Remove { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("cannot record the pulled image in {path}: {source}")]
+    Record { path: PathBuf, source: std::io::Error },
 }
 
 /// Configuration for reaching images, read once per command.
@@ -35,6 +42,8 @@ pub struct Registry {
     pub local: LocalRepo,
     pub remotes: Vec<RemoteRepository>,
     pub offline: bool,
+    /// jube's own folder, where the images pulled by `mvn:` coordinates are remembered.
+    pub layout: Layout,
 }
 
 /// One cached image, as `jube images` lists it.
@@ -74,6 +83,7 @@ impl Registry {
             local,
             remotes: plan.remotes,
             offline: plan.offline,
+            layout: Layout::from_env(),
         })
     }
 
@@ -87,23 +97,104 @@ impl Registry {
         Resolver::new(self.local.clone(), self.remotes.clone(), options, reporter)
     }
 
-    /// Resolves and, when needed, downloads an image.
+    /// Resolves and, when needed, downloads an image. An image outside the image group convention
+    /// is remembered, so that `jube images` lists it.
     pub fn pull(
         &self,
         image: &ImageRef,
         options: ResolveOptions,
         reporter: &dyn Reporter,
     ) -> Result<Resolved, RegistryError> {
-        Ok(self.resolver(options, reporter).resolve(image)?)
+        let resolved = self.resolver(options, reporter).resolve(image)?;
+        if let Err(e) = self.remember(image) {
+            reporter.warn(&format!("{e}; `jube images` will not list {image}"));
+        }
+        Ok(resolved)
     }
 
-    /// Every image zip in the local repository under the group prefix.
+    /// Every cached image: the image zips under the group prefix, and the artifacts pulled by
+    /// explicit coordinates that are still in the local repository.
     pub fn list(&self) -> Vec<ImageSummary> {
-        self.local
-            .cached_images(&self.prefix)
-            .into_iter()
-            .map(|a| self.summary(a))
-            .collect()
+        let mut found: BTreeMap<PathBuf, CachedArtifact> = BTreeMap::new();
+        for a in self.local.cached_images(&self.prefix) {
+            found.insert(a.path.clone(), a);
+        }
+        for key in read_record(&self.layout.pulled_images()).artifacts {
+            for a in self.cached_files(&key) {
+                found.insert(a.path.clone(), a);
+            }
+        }
+        let mut all: Vec<CachedArtifact> = found.into_values().collect();
+        all.sort_by(|a, b| a.coordinates.cmp(&b.coordinates));
+        all.into_iter().map(|a| self.summary(a)).collect()
+    }
+
+    /// Whether `jube images` finds this image by walking the group prefix:
+    /// `<prefix>.<namespace>:<name>`, classifier `image`, type `zip`.
+    fn is_conventional(&self, key: &ArtifactKey) -> bool {
+        let namespace = key
+            .group_id
+            .strip_prefix(self.prefix.as_str())
+            .and_then(|rest| rest.strip_prefix('.'));
+        namespace.is_some_and(|ns| !ns.is_empty() && !ns.contains('.'))
+            && key.classifier.as_deref() == Some(IMAGE_CLASSIFIER)
+            && key.extension == IMAGE_EXTENSION
+    }
+
+    /// Adds an image pulled by explicit coordinates to `JUBE_HOME/images.json` (once).
+    pub fn remember(&self, image: &ImageRef) -> Result<(), RegistryError> {
+        let key = ArtifactKey::of(image);
+        if self.is_conventional(&key) {
+            return Ok(());
+        }
+        self.change_record(|record| {
+            if record.artifacts.contains(&key) {
+                return false;
+            }
+            record.artifacts.push(key);
+            true
+        })
+    }
+
+    /// Drops an artifact from the record once none of its files are left.
+    fn forget_if_gone(&self, image: &ImageRef) -> Result<(), RegistryError> {
+        let key = ArtifactKey::of(image);
+        if self.is_conventional(&key) || !self.cached_files(&key).is_empty() {
+            return Ok(());
+        }
+        self.change_record(|record| {
+            let before = record.artifacts.len();
+            record.artifacts.retain(|k| *k != key);
+            record.artifacts.len() != before
+        })
+    }
+
+    /// Read, change, write back under a lock, so that two pulls at once both stay recorded.
+    fn change_record(&self, change: impl FnOnce(&mut PulledRecord) -> bool) -> Result<(), RegistryError> {
+        let path = self.layout.pulled_images();
+        let record_error = |source| RegistryError::Record {
+            path: path.clone(),
+            source,
+        };
+        fs_err::create_dir_all(self.layout.home()).map_err(record_error)?;
+        let _lock = LockedFile::acquire(&self.layout.pulled_images_lock(), "the list of pulled images")?;
+        let mut record = read_record(&path);
+        if change(&mut record) {
+            record.version = RECORD_VERSION;
+            let text =
+                serde_json::to_vec_pretty(&record).map_err(|e| record_error(std::io::Error::other(e)))?;
+            fsutil::write_atomic(&path, &text).map_err(record_error)?;
+        }
+        Ok(())
+    }
+
+    fn cached_files(&self, key: &ArtifactKey) -> Vec<CachedArtifact> {
+        self.local.cached_versions(
+            &key.group_id,
+            &key.artifact_id,
+            key.classifier.as_deref(),
+            &key.extension,
+        )
     }
 
     fn summary(&self, a: CachedArtifact) -> ImageSummary {
@@ -145,7 +236,7 @@ impl Registry {
 
     /// The cached files an image reference names: one version, or every version without a tag.
     pub fn cached(&self, image: &ImageRef) -> Vec<ImageSummary> {
-        let all = self.local.cached_versions(&image.group_id, &image.artifact_id);
+        let all = self.cached_files(&ArtifactKey::of(image));
         all.into_iter()
             .filter(|a| match &image.version {
                 VersionRequest::Exact(v) | VersionRequest::Snapshot(v) => {
@@ -159,8 +250,16 @@ impl Registry {
 
     /// Removes an image version's files from the local repository: the zip, its checksums, its
     /// `_remote.repositories` line, and the version folder when nothing else is left in it.
-    pub fn remove(&self, summary: &ImageSummary) -> Result<(), RegistryError> {
-        let path = &summary.path;
+    pub fn remove(&self, image: &ImageRef, summary: &ImageSummary) -> Result<(), RegistryError> {
+        let c = image.at(&summary.version);
+        // Not while a pull of the same version is writing beside it.
+        let _lock = self.local.lock(&c)?;
+        self.remove_files(&summary.path)?;
+        drop(_lock);
+        self.forget_if_gone(image)
+    }
+
+    fn remove_files(&self, path: &Path) -> Result<(), RegistryError> {
         let rm = |p: &Path| match std::fs::remove_file(p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RegistryError::Remove {
                 path: p.to_owned(),
@@ -193,4 +292,43 @@ impl Registry {
         }
         Ok(())
     }
+}
+
+/// The format version of `images.json`.
+const RECORD_VERSION: u32 = 1;
+
+/// `JUBE_HOME/images.json`: the artifacts pulled by explicit coordinates. The local repository has
+/// no index, and walking all of it (it is Maven's too) would be slow and list non-images.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct PulledRecord {
+    version: u32,
+    artifacts: Vec<ArtifactKey>,
+}
+
+/// An artifact without its version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct ArtifactKey {
+    group_id: String,
+    artifact_id: String,
+    classifier: Option<String>,
+    extension: String,
+}
+
+impl ArtifactKey {
+    fn of(image: &ImageRef) -> Self {
+        Self {
+            group_id: image.group_id.clone(),
+            artifact_id: image.artifact_id.clone(),
+            classifier: image.classifier.clone(),
+            extension: image.extension.clone(),
+        }
+    }
+}
+
+/// The record, or an empty one when it is missing or unreadable (it only adds to the listing).
+fn read_record(path: &Path) -> PulledRecord {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }

@@ -143,7 +143,8 @@ mod tests {
         );
         assert_eq!(
             c.to_string(),
-            "io.fabric8.jube.images.fabric8:java:zip:image:2.0.3"
+            "io.fabric8.jube.images.fabric8:java:2.0.3:image:zip",
+            "Jube's order, as the README writes coordinates"
         );
         assert_eq!(
             c.pom().path(),

@@ -49,8 +49,11 @@ impl HttpConfig {
 /// What a remote repository answered, reduced to what the resolver branches on.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FetchError {
-    #[error("404 Not Found")]
+    #[error("not found (404)")]
     NotFound,
+    /// A `file:` repository lacks the file: its "404".
+    #[error("no such file")]
+    NoFile,
     #[error(
         "{0} (check the credentials for this repository: settings.xml <server> or user:pass@ in JUBE_REMOTE_MAVEN_REPOS)"
     )]
@@ -59,6 +62,9 @@ pub enum FetchError {
     Status(String),
     #[error("connection refused")]
     Refused,
+    /// A `file:` repository whose folder does not exist.
+    #[error("the folder {0} does not exist")]
+    NoFolder(String),
     #[error("host not found ({0})")]
     Dns(String),
     #[error("timed out ({0})")]
@@ -90,9 +96,15 @@ impl FetchError {
         }
     }
 
+    /// Whether the repository answered that it has no such file (404, 410, or a missing file).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound | Self::NoFile)
+    }
+
     /// Whether the repository cannot be reached at all (as opposed to answering).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, Self::Refused | Self::Dns(_)) || matches!(self, Self::Timeout(w) if w == "connect")
+        matches!(self, Self::Refused | Self::Dns(_) | Self::NoFolder(_))
+            || matches!(self, Self::Timeout(w) if w == "connect")
     }
 
     pub fn from_status(status: StatusCode) -> Self {

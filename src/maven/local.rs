@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use crate::env_vars::{self, EnvVars};
 use crate::fsutil::{self, LockError, LockedFile};
+use crate::image::{IMAGE_CLASSIFIER, IMAGE_EXTENSION};
 use crate::maven::coordinates::Coordinates;
 use crate::maven::settings::Settings;
 
@@ -23,16 +24,17 @@ impl LocalRepo {
         Self { root: root.into() }
     }
 
-    /// `JUBE_LOCAL_REPO`, else settings.xml `localRepository`, else `~/.m2/repository`.
+    /// `JUBE_LOCAL_REPO`, else settings.xml `localRepository`, else `~/.m2/repository`. Made
+    /// absolute, because containers record the path of the zip they were made from.
     pub fn locate(settings: Option<&Settings>) -> Self {
-        if let Some(dir) = env_vars::var(EnvVars::JUBE_LOCAL_REPO) {
-            return Self::new(dir);
-        }
-        if let Some(dir) = settings.and_then(|s| s.local_repository.clone()) {
-            return Self::new(dir);
-        }
-        let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("."));
-        Self::new(home.join(".m2").join("repository"))
+        let dir = env_vars::var(EnvVars::JUBE_LOCAL_REPO)
+            .map(PathBuf::from)
+            .or_else(|| settings.and_then(|s| s.local_repository.clone()))
+            .unwrap_or_else(|| {
+                let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("."));
+                home.join(".m2").join("repository")
+            });
+        Self::new(std::path::absolute(&dir).unwrap_or(dir))
     }
 
     pub fn root(&self) -> &Path {
@@ -120,7 +122,13 @@ impl LocalRepo {
                         continue;
                     };
                     let group = format!("{group_prefix}.{ns_name}");
-                    collect_zips(&version, &group, &a_name, &v_name, &mut found);
+                    let kind = FileKind {
+                        group: &group,
+                        artifact: &a_name,
+                        classifier: Some(IMAGE_CLASSIFIER),
+                        extension: IMAGE_EXTENSION,
+                    };
+                    kind.collect(&version, &v_name, &mut found);
                 }
             }
         }
@@ -128,15 +136,29 @@ impl LocalRepo {
         found
     }
 
-    /// The cached zips of one artifact version folder (for explicit `mvn:` coordinates).
-    pub fn cached_versions(&self, group: &str, artifact: &str) -> Vec<CachedArtifact> {
+    /// The cached files of one artifact, every version, with this classifier and extension (for
+    /// explicit `mvn:` coordinates).
+    pub fn cached_versions(
+        &self,
+        group: &str,
+        artifact: &str,
+        classifier: Option<&str>,
+        extension: &str,
+    ) -> Vec<CachedArtifact> {
         let dir = self.root.join(group.replace('.', "/")).join(artifact);
+        let kind = FileKind {
+            group,
+            artifact,
+            classifier,
+            extension,
+        };
         let mut found = Vec::new();
         for version in read_dirs(&dir) {
             if let Some(v) = file_name(&version) {
-                collect_zips(&version, group, artifact, &v, &mut found);
+                kind.collect(&version, &v, &mut found);
             }
         }
+        found.sort_by(|a, b| a.coordinates.cmp(&b.coordinates));
         found
     }
 }
@@ -167,37 +189,51 @@ fn file_name(p: &Path) -> Option<String> {
     p.file_name().and_then(|n| n.to_str()).map(str::to_owned)
 }
 
-/// Adds the `<artifact>-<version...>-image.zip` files of one version folder: the plain version,
-/// and for snapshots each timestamped build.
-fn collect_zips(
-    version_dir: &Path,
-    group: &str,
-    artifact: &str,
-    version: &str,
-    out: &mut Vec<CachedArtifact>,
-) {
-    let Ok(entries) = std::fs::read_dir(version_dir) else {
-        return;
-    };
-    let prefix = format!("{artifact}-");
-    let suffix = "-image.zip";
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(file_version) = name.strip_prefix(&prefix).and_then(|r| r.strip_suffix(suffix)) else {
-            continue;
+/// Which files of an artifact to collect: `<artifact>-<version...>[-<classifier>].<extension>`.
+struct FileKind<'a> {
+    group: &'a str,
+    artifact: &'a str,
+    classifier: Option<&'a str>,
+    extension: &'a str,
+}
+
+impl FileKind<'_> {
+    /// Adds this kind's files of one version folder: the plain version, and for snapshots each
+    /// timestamped build.
+    fn collect(&self, version_dir: &Path, version: &str, out: &mut Vec<CachedArtifact>) {
+        let Ok(entries) = std::fs::read_dir(version_dir) else {
+            return;
         };
-        let c = Coordinates::new(group, artifact, file_version, Some("image"), "zip");
-        if c.base_version() != version {
-            continue;
+        let prefix = format!("{}-", self.artifact);
+        let suffix = match self.classifier {
+            Some(c) => format!("-{c}.{}", self.extension),
+            None => format!(".{}", self.extension),
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(file_version) = name.strip_prefix(&prefix).and_then(|r| r.strip_suffix(&suffix)) else {
+                continue;
+            };
+            let c = Coordinates::new(
+                self.group,
+                self.artifact,
+                file_version,
+                self.classifier,
+                self.extension,
+            );
+            // `app-1.0-sources.zip` is no file of version `1.0` without a classifier.
+            if c.base_version() != version || !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            out.push(CachedArtifact {
+                coordinates: c,
+                path: entry.path(),
+                size: meta.len(),
+                modified: meta.modified().ok(),
+            });
         }
-        let Ok(meta) = entry.metadata() else { continue };
-        out.push(CachedArtifact {
-            coordinates: c,
-            path: entry.path(),
-            size: meta.len(),
-            modified: meta.modified().ok(),
-        });
     }
 }
 

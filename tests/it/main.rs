@@ -10,3 +10,10 @@ mod repo_server;
 mod build_helpers;
 #[cfg(unix)]
 mod stock;
+mod pull;
+mod pull_cache;
+mod pull_checksums;
+mod pull_concurrency;
+mod pull_faults;
+mod pull_snapshots;
+mod settings;

@@ -1,0 +1,162 @@
+//! How the resolver reaches the files of one remote repository: over HTTP(S) through one shared
+//! client, or straight from a folder for `file:` repositories. A repository that cannot be reached
+//! is warned about once and skipped for the rest of the run, so a dead one costs one attempt.
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::path::PathBuf;
+
+use crate::maven::http::{FetchError, Http, HttpConfig};
+use crate::maven::repository::RemoteRepository;
+use crate::reporter::Reporter;
+
+/// The body of a file being downloaded.
+pub enum Body {
+    Http(reqwest::blocking::Response),
+    File { file: fs_err::File, len: u64 },
+}
+
+impl Body {
+    /// The size announced before the first byte, when known.
+    pub fn announced_len(&self) -> Option<u64> {
+        match self {
+            Self::Http(response) => response.content_length(),
+            Self::File { len, .. } => Some(*len),
+        }
+    }
+
+    /// What a failed read means: for HTTP, a transfer problem worth a retry; for a file, an error
+    /// of the folder being read.
+    pub fn read_error(&self, err: &io::Error) -> FetchError {
+        match self {
+            Self::Http(_) => FetchError::from_io(err),
+            Self::File { file, .. } => {
+                FetchError::Other(format!("cannot read {}: {err}", file.path().display()))
+            }
+        }
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Http(response) => response.read(buf),
+            Self::File { file, .. } => file.read(buf),
+        }
+    }
+}
+
+pub struct Transport<'r> {
+    remotes: Vec<RemoteRepository>,
+    config: HttpConfig,
+    reporter: &'r dyn Reporter,
+    /// Built on first use: a cached pull of a concrete version never sets up HTTP at all.
+    http: OnceCell<Result<Http, FetchError>>,
+    /// Repositories found unreachable in this run, by id.
+    unreachable: RefCell<HashSet<String>>,
+}
+
+impl<'r> Transport<'r> {
+    pub fn new(remotes: &[RemoteRepository], config: HttpConfig, reporter: &'r dyn Reporter) -> Self {
+        Self {
+            remotes: remotes.to_vec(),
+            config,
+            reporter,
+            http: OnceCell::new(),
+            unreachable: RefCell::new(HashSet::new()),
+        }
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Whether `repo` was found unreachable earlier in this run (and warned about then).
+    pub fn is_unreachable(&self, repo: &RemoteRepository) -> bool {
+        self.unreachable.borrow().contains(&repo.id)
+    }
+
+    /// A whole small file (metadata, checksums, a pom) at `rel` below the repository's URL.
+    pub fn get_bytes(&self, repo: &RemoteRepository, rel: &str) -> Result<Vec<u8>, FetchError> {
+        let mut body = self.open(repo, rel)?;
+        let mut bytes = Vec::new();
+        match body.read_to_end(&mut bytes) {
+            Ok(_) => Ok(bytes),
+            Err(e) => Err(body.read_error(&e)),
+        }
+    }
+
+    /// Opens the file at `rel` for streaming. HTTP failures before the body are retried when
+    /// transient; an unreachable repository is warned about once.
+    pub fn open(&self, repo: &RemoteRepository, rel: &str) -> Result<Body, FetchError> {
+        if self.is_unreachable(repo) {
+            return Err(FetchError::Other("unreachable (see the warning above)".into()));
+        }
+        let result = if repo.url.scheme() == "file" {
+            open_file(repo, rel)
+        } else {
+            let url = repo.url.join_path(rel);
+            self.http()
+                .and_then(|http| http.get(&url, repo.credentials.as_ref()))
+                .map(Body::Http)
+        };
+        result.inspect_err(|e| self.note_unreachable(repo, e))
+    }
+
+    /// The pause before retry number `attempt` of a broken transfer.
+    pub fn backoff(&self, attempt: u32) -> std::time::Duration {
+        match self.http() {
+            Ok(http) => http.backoff(attempt),
+            Err(_) => std::time::Duration::ZERO,
+        }
+    }
+
+    fn http(&self) -> Result<&Http, FetchError> {
+        self.http
+            .get_or_init(|| Http::new(self.config.clone(), &self.remotes))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn note_unreachable(&self, repo: &RemoteRepository, error: &FetchError) {
+        if error.is_unreachable() && self.unreachable.borrow_mut().insert(repo.id.clone()) {
+            self.reporter.warn(&format!(
+                "repository {} ({}) is unreachable: {error}; going on without it",
+                repo.id, repo.url
+            ));
+        }
+    }
+}
+
+/// A file of a `file:` repository. A missing repository folder makes the whole repository
+/// unreachable; a missing file in it is an ordinary "not found".
+fn open_file(repo: &RemoteRepository, rel: &str) -> Result<Body, FetchError> {
+    let root = folder_of(repo)?;
+    if !root.is_dir() {
+        return Err(FetchError::NoFolder(root.display().to_string()));
+    }
+    let path = folder_of_url(&repo.url.join_path(rel))?;
+    let file = match fs_err::File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(FetchError::NoFile),
+        Err(e) => return Err(FetchError::Other(e.to_string())),
+    };
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Ok(Body::File {
+            len: meta.len(),
+            file,
+        }),
+        Ok(_) => Err(FetchError::NoFile),
+        Err(e) => Err(FetchError::Other(e.to_string())),
+    }
+}
+
+fn folder_of(repo: &RemoteRepository) -> Result<PathBuf, FetchError> {
+    folder_of_url(repo.url.url())
+}
+
+fn folder_of_url(url: &url::Url) -> Result<PathBuf, FetchError> {
+    url.to_file_path()
+        .map_err(|()| FetchError::Other(format!("`{url}` is not a local path")))
+}
