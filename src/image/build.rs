@@ -41,6 +41,11 @@ pub enum BuildError {
         target: String,
         reason: String,
     },
+    #[error(
+        "{path} is {kind}, which an image zip cannot hold (reading it could block forever); move it out of \
+         the folder"
+    )]
+    SpecialFile { path: PathBuf, kind: &'static str },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
@@ -165,8 +170,9 @@ pub fn is_pid_file(path: &str) -> bool {
 }
 
 /// The entries of an image folder, sorted, without pid files (their names come back second, for a
-/// warning). Symlinks must stay inside the folder, or the image could not be installed.
-pub fn folder_entries(dir: &Path) -> Result<(Vec<Entry>, Vec<String>), BuildError> {
+/// warning). Symlinks must stay inside the folder, or the image could not be installed. Pipes,
+/// sockets and devices are an error, or left out with `leave_out_special` (a running app's socket).
+pub fn folder_entries(dir: &Path, leave_out_special: bool) -> Result<(Vec<Entry>, Vec<String>), BuildError> {
     let entries = pack::collect(dir).map_err(|source| BuildError::Read {
         path: dir.to_owned(),
         source,
@@ -174,13 +180,23 @@ pub fn folder_entries(dir: &Path) -> Result<(Vec<Entry>, Vec<String>), BuildErro
     let mut kept = Vec::with_capacity(entries.len());
     let mut left_out = Vec::new();
     for entry in entries {
-        if let Content::Symlink(target) = &entry.content {
-            let depth = entry.path.matches('/').count();
-            link_inside(target, depth).map_err(|reason| BuildError::UnsafeLink {
-                path: dir.join(&entry.path),
-                target: target.clone(),
-                reason,
-            })?;
+        match &entry.content {
+            Content::Symlink(target) => {
+                let depth = entry.path.matches('/').count();
+                link_inside(target, depth).map_err(|reason| BuildError::UnsafeLink {
+                    path: dir.join(&entry.path),
+                    target: target.clone(),
+                    reason,
+                })?;
+            }
+            Content::File(path) => match check_regular(path) {
+                Err(BuildError::SpecialFile { .. }) if leave_out_special => {
+                    left_out.push(entry.path);
+                    continue;
+                }
+                other => other?,
+            },
+            Content::Dir | Content::Bytes(_) => {}
         }
         if is_pid_file(&entry.path) {
             left_out.push(entry.path);
@@ -189,6 +205,42 @@ pub fn folder_entries(dir: &Path) -> Result<(Vec<Entry>, Vec<String>), BuildErro
         }
     }
     Ok((kept, left_out))
+}
+
+/// Pipes, sockets and devices are no files to pack: opening a pipe waits for a writer forever.
+fn check_regular(path: &Path) -> Result<(), BuildError> {
+    let kind = std::fs::symlink_metadata(path)
+        .map_err(|source| BuildError::Read {
+            path: path.to_owned(),
+            source,
+        })?
+        .file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    Err(BuildError::SpecialFile {
+        path: path.to_owned(),
+        kind: special_kind(&kind),
+    })
+}
+
+#[cfg(unix)]
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_kind: &std::fs::FileType) -> &'static str {
+    "not a regular file"
 }
 
 /// Checks a symlink target found `depth` folders below the image root, by the rule jube applies
@@ -239,7 +291,7 @@ pub struct Built {
 /// Checks `dir`, packs it and installs it as `c`.
 pub fn build(dir: &Path, c: &Coordinates, local: &LocalRepo) -> Result<Built, BuildError> {
     let mut warnings = check_folder(dir)?;
-    let (entries, left_out) = folder_entries(dir)?;
+    let (entries, left_out) = folder_entries(dir, false)?;
     if !left_out.is_empty() {
         warnings.push(format!(
             "left out {}: pid files belong to a run of the app, not to its image",

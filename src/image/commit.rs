@@ -1,7 +1,7 @@
 //! `jube commit`: a container's current folder packed as a new image, like `docker commit`.
 //!
 //! Kept: every file of the app's folder as it is now, changes included. Left out: what belongs to
-//! one run rather than to the image. That is the pid files, jube's lines in env.sh and env.bat
+//! one run rather than to the image. That is the pid files, pipes and sockets the app made, jube's lines in env.sh and env.bat
 //! (the image's own lines stay), and what the run wrote into the app's `logs/` folder (the folder
 //! itself stays, empty, for scripts that log there without creating it). jube's captured console
 //! log lives outside the app's folder and is never part of an image.
@@ -16,6 +16,8 @@ use crate::maven::coordinates::Coordinates;
 use crate::maven::install::Installed;
 use crate::maven::local::LocalRepo;
 
+/// What env.sh holds once jube's lines are out, when jube made it for an image that had none.
+const JUBE_MADE_ENV_SH: &str = "#!/bin/sh\n";
 /// The app's own log folder, whose contents a commit leaves out.
 const LOGS_DIR: &str = "logs/";
 
@@ -59,7 +61,7 @@ pub fn commit(
     };
     let app_base = containers.app_base(&state);
     build::check_folder(&app_base).map_err(build_err)?;
-    let (entries, mut left_out) = build::folder_entries(&app_base).map_err(build_err)?;
+    let (entries, mut left_out) = build::folder_entries(&app_base, true).map_err(build_err)?;
     let entries = without_run_files(&app_base, entries, &mut left_out, &name)?;
     let installed = build::install_entries(local, c, &entries).map_err(build_err)?;
     Ok(Committed {
@@ -92,7 +94,11 @@ fn without_run_files(
                 name: name.to_owned(),
                 path: app_base.join(&entry.path),
             })?;
-            entry.content = Content::Bytes(strip(&text).into_bytes());
+            let own = strip(&text);
+            if own == JUBE_MADE_ENV_SH {
+                continue;
+            }
+            entry.content = Content::Bytes(own.into_bytes());
         }
         kept.push(entry);
     }

@@ -149,7 +149,7 @@ fn repository_from_url(spec: &str, candidates: &[RemoteRepository]) -> Result<Re
                     repo.credentials = known.credentials.clone();
                 }
             }
-            None => repo.id = "push".to_owned(),
+            None => repo.id = "remote".to_owned(),
         }
     }
     Ok(repo)
@@ -528,7 +528,7 @@ mod tests {
         assert_eq!(by_url.id, "beta");
         assert!(by_url.credentials.is_some(), "a known URL lends its credentials");
         let other = choose_repository(Some("http://c.example/r"), &candidates, None).unwrap();
-        assert_eq!(other.id, "push");
+        assert_eq!(other.id, "remote");
         let err = choose_repository(Some("gamma"), &candidates, None)
             .unwrap_err()
             .to_string();
