@@ -17,3 +17,5 @@ mod pull_concurrency;
 mod pull_faults;
 mod pull_snapshots;
 mod settings;
+#[cfg(unix)]
+mod build;
