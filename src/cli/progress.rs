@@ -10,6 +10,16 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::reporter::Reporter;
 
+/// Name, bar, bytes done and total, rate, time left.
+const BAR_TEMPLATE: &str = "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}";
+const SPINNER_TEMPLATE: &str = "{spinner} {msg:30!} {bytes} {bytes_per_sec}";
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
 pub struct TerminalReporter {
     bars: Option<MultiProgress>,
     active: Mutex<HashMap<usize, ProgressBar>>,
@@ -49,14 +59,9 @@ impl Reporter for TerminalReporter {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         if let Some(multi) = &self.bars {
             let bar = match total {
-                Some(n) => ProgressBar::new(n).with_style(
-                    ProgressStyle::with_template(
-                        "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                ),
-                None => ProgressBar::new_spinner(),
+                Some(n) => ProgressBar::new(n).with_style(style(BAR_TEMPLATE)),
+                // Without a size there is no ETA, but bytes and rate still show the pace.
+                None => ProgressBar::new_spinner().with_style(style(SPINNER_TEMPLATE)),
             };
             let bar = multi.add(bar.with_message(what.to_owned()));
             if let Ok(mut active) = self.active.lock() {
@@ -87,6 +92,18 @@ impl Reporter for TerminalReporter {
     fn info(&self, message: &str) {
         if !self.quiet {
             self.print(message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_templates_parse() {
+        for template in [BAR_TEMPLATE, SPINNER_TEMPLATE] {
+            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
         }
     }
 }

@@ -19,3 +19,6 @@ mod pull_snapshots;
 mod settings;
 #[cfg(unix)]
 mod build;
+mod images;
+mod pull_maven;
+mod pull_progress;
