@@ -22,3 +22,5 @@ mod build;
 mod images;
 mod pull_maven;
 mod pull_progress;
+#[cfg(unix)]
+mod push;
