@@ -24,3 +24,5 @@ mod pull_maven;
 mod pull_progress;
 #[cfg(unix)]
 mod push;
+#[cfg(unix)]
+mod commit;
