@@ -1,17 +1,32 @@
 //! The daemon's one API: the Kubernetes REST API, served by axum over the object store.
+//! Discovery, the verbs on every kind under `/api/v1`, watches, pod logs, and `Status` errors,
+//! so that jube's own commands and kubectl are clients alike.
+
+mod defaults;
+mod discovery;
+mod logs;
+pub mod objects;
+pub mod request;
+mod stream;
+mod watch;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
-use axum::routing::{get, post};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{any, get, post};
 use serde_json::json;
 
 use crate::kube::daemon::{DaemonLog, Shutdown};
+use crate::kube::kinds::DEFAULT_NAMESPACE;
+use crate::kube::status::ApiError;
 use crate::kube::store::Store;
 use crate::layout::Layout;
+use objects::Body;
+use request::{Params, Reply, Sub, Target};
 
 /// What every handler shares.
 pub struct ApiState {
@@ -23,12 +38,41 @@ pub struct ApiState {
 
 pub type Shared = Arc<ApiState>;
 
+/// The API's routes. Makes sure the `default` namespace exists first, as every cluster has it.
 pub fn router(state: Shared) -> Router {
+    match state.store.ensure_namespace(DEFAULT_NAMESPACE) {
+        Ok(true) => state.log.line("created the default namespace"),
+        Ok(false) => {}
+        Err(e) => state
+            .log
+            .line(&format!("cannot create the default namespace: {e}")),
+    }
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(discovery::root_paths))
+        .route("/healthz", get(ok))
+        .route("/livez", get(ok))
+        .route("/readyz", get(ok))
         .route("/version", get(version))
+        .route("/api", get(discovery::api_versions))
+        .route("/api/v1", get(discovery::core_v1))
+        .route("/api/v1/{*rest}", any(resource))
+        .route("/apis", get(discovery::api_groups))
         .route("/jube/v1/shutdown", post(shutdown))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+async fn ok() -> &'static str {
+    "ok"
+}
+
+async fn not_found() -> Response {
+    ApiError::no_such_resource().into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::method_not_allowed().into_response()
 }
 
 async fn version() -> impl IntoResponse {
@@ -59,4 +103,74 @@ async fn shutdown(State(state): State<Shared>, Query(q): Query<ShutdownQuery>) -
         StatusCode::ACCEPTED,
         Json(json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})),
     )
+}
+
+/// Everything under `/api/v1/`.
+async fn resource(
+    State(state): State<Shared>,
+    method: Method,
+    Path(rest): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match serve(state, method, &rest, query.as_deref(), &headers, body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn serve(
+    state: Shared,
+    method: Method,
+    rest: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let target = Target::parse(rest)?;
+    let params = Params::parse(query);
+    if method == Method::GET && target.sub == Some(Sub::Log) {
+        return logs::log(state, target, params).await;
+    }
+    if method == Method::GET && (target.watch_path || params.flag("watch")?) {
+        if target.sub.is_some() {
+            return Err(ApiError::method_not_allowed());
+        }
+        return watch::watch(state, target, params).await;
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let reply = tokio::task::spawn_blocking(move || {
+        let body = Body {
+            bytes: &body,
+            content_type: &content_type,
+        };
+        dispatch(&state, &method, &target, &params, &body)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the request failed: {e}")))??;
+    Ok(reply.into_response())
+}
+
+fn dispatch(
+    state: &ApiState,
+    method: &Method,
+    target: &Target,
+    params: &Params,
+    body: &Body,
+) -> Result<Reply, ApiError> {
+    match (method.as_str(), target.name.as_deref()) {
+        ("GET", None) => objects::list(state, target, params),
+        ("POST", None) => objects::create(state, target, params, body),
+        ("DELETE", None) => objects::delete_collection(state, target, params, body),
+        ("GET", Some(name)) => objects::get(state, target, name),
+        ("PUT", Some(name)) => objects::replace(state, target, name, params, body),
+        ("PATCH", Some(name)) => objects::patch(state, target, name, params, body),
+        ("DELETE", Some(name)) => objects::delete(state, target, name, params, body),
+        _ => Err(ApiError::method_not_allowed()),
+    }
 }

@@ -6,4 +6,7 @@ pub mod client;
 pub mod daemon;
 pub mod kinds;
 pub mod manifest;
+pub mod patch;
+pub mod selector;
+pub mod status;
 pub mod store;

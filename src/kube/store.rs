@@ -296,6 +296,26 @@ impl Store {
         self.update(kind, namespace, object, None)
     }
 
+    /// Creates the namespace `name` unless it exists (the daemon makes sure `default` does);
+    /// true when it was created now.
+    pub fn ensure_namespace(&self, name: &str) -> Result<bool, StoreError> {
+        if self.get(Kind::Namespace, "", name)?.is_some() {
+            return Ok(false);
+        }
+        let namespace = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name},
+            "spec": {},
+            "status": {"phase": "Active"},
+        });
+        match self.create(Kind::Namespace, "", namespace) {
+            Ok(_) => Ok(true),
+            Err(StoreError::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Removes an object and returns it as it was.
     pub fn delete(&self, kind: Kind, namespace: &str, name: &str) -> Result<Value, StoreError> {
         let conn = self.lock();

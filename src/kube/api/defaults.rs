@@ -1,0 +1,174 @@
+//! The defaults the Kubernetes API server fills into what it is sent, so that stored objects read
+//! the same as in a cluster (`replicas: 1`, `restartPolicy: Always`, `imagePullPolicy`...), and the
+//! status a new object starts with.
+
+use serde_json::{Map, Value, json};
+
+use crate::image::VersionRequest;
+use crate::kube::kinds::Kind;
+
+/// Fills in the fields Kubernetes defaults; values already given are kept, and anything of an
+/// unexpected shape is left alone for the validation to report.
+pub fn apply(kind: Kind, object: &mut Value) {
+    match kind {
+        Kind::Pod => {
+            if let Some(spec) = object.get_mut("spec") {
+                pod_spec(spec);
+            }
+        }
+        Kind::ReplicationController => replication_controller(object),
+        Kind::Service => service(object),
+        Kind::Namespace => {}
+    }
+}
+
+/// The status an object has when it is created: whatever the client sent is dropped.
+pub fn initial_status(kind: Kind) -> Value {
+    match kind {
+        Kind::Pod => json!({"phase": "Pending"}),
+        Kind::ReplicationController => json!({"replicas": 0}),
+        Kind::Service => json!({"loadBalancer": {}}),
+        Kind::Namespace => json!({"phase": "Active"}),
+    }
+}
+
+fn set_default(map: &mut Map<String, Value>, key: &str, value: Value) {
+    if map.get(key).is_none_or(Value::is_null) {
+        map.insert(key.to_owned(), value);
+    }
+}
+
+fn pod_spec(spec: &mut Value) {
+    let Some(spec) = spec.as_object_mut() else {
+        return;
+    };
+    set_default(spec, "restartPolicy", json!("Always"));
+    set_default(spec, "terminationGracePeriodSeconds", json!(30));
+    for list in ["containers", "initContainers"] {
+        let Some(Value::Array(containers)) = spec.get_mut(list) else {
+            continue;
+        };
+        for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(image) = c.get("image").and_then(Value::as_str) {
+                if let Some(policy) = pull_policy(image) {
+                    set_default(c, "imagePullPolicy", json!(policy));
+                }
+            }
+            if let Some(Value::Array(ports)) = c.get_mut("ports") {
+                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    set_default(p, "protocol", json!("TCP"));
+                }
+            }
+        }
+    }
+}
+
+/// `Always` for an image with no tag or `latest`, `IfNotPresent` otherwise, as Kubernetes has it
+/// (Maven's floating `RELEASE` and `LATEST` count as `latest`). `None` for a name that does not
+/// parse, which the validation reports.
+fn pull_policy(image: &str) -> Option<&'static str> {
+    let parsed = crate::image::parse(image, crate::image::DEFAULT_GROUP_PREFIX).ok()?;
+    Some(match parsed.version {
+        VersionRequest::NewestRelease | VersionRequest::Latest => "Always",
+        VersionRequest::Snapshot(_) | VersionRequest::Exact(_) => "IfNotPresent",
+    })
+}
+
+fn replication_controller(object: &mut Value) {
+    let template_labels = object
+        .pointer("/spec/template/metadata/labels")
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+        .cloned();
+    if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
+        set_default(spec, "replicas", json!(1));
+        if let Some(labels) = &template_labels {
+            let empty = spec
+                .get("selector")
+                .is_none_or(|s| s.as_object().is_none_or(Map::is_empty));
+            if empty {
+                spec.insert("selector".into(), labels.clone());
+            }
+        }
+        if let Some(template_spec) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+            pod_spec(template_spec);
+        }
+    }
+    // An RC without labels of its own takes its template's.
+    if let (Some(labels), Some(meta)) = (
+        template_labels,
+        object.get_mut("metadata").and_then(Value::as_object_mut),
+    ) {
+        let empty = meta
+            .get("labels")
+            .is_none_or(|l| l.as_object().is_none_or(Map::is_empty));
+        if empty {
+            meta.insert("labels".into(), labels);
+        }
+    }
+}
+
+fn service(object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    set_default(spec, "type", json!("ClusterIP"));
+    set_default(spec, "sessionAffinity", json!("None"));
+    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            set_default(p, "protocol", json!("TCP"));
+            if let Some(port) = p.get("port").cloned() {
+                set_default(p, "targetPort", port);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rc_defaults_come_from_its_template() {
+        let mut rc = json!({
+            "metadata": {"name": "web"},
+            "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                "containers": [{"name": "web", "image": "fabric8/java", "ports": [{"containerPort": 8080}]},
+                               {"name": "pinned", "image": "fabric8/java:1.2", "imagePullPolicy": "Never"},
+                               {"name": "tagged", "image": "fabric8/java:1.2"},
+                               {"name": "latest", "image": "localhost:5000/fabric8/java:latest"}]}}}
+        });
+        apply(Kind::ReplicationController, &mut rc);
+        assert_eq!(rc["spec"]["replicas"], 1);
+        assert_eq!(rc["spec"]["selector"], json!({"app": "web"}));
+        assert_eq!(rc["metadata"]["labels"], json!({"app": "web"}));
+        let spec = &rc["spec"]["template"]["spec"];
+        assert_eq!(spec["restartPolicy"], "Always");
+        let policies: Vec<_> = spec["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["imagePullPolicy"].as_str().unwrap())
+            .collect();
+        assert_eq!(policies, ["Always", "Never", "IfNotPresent", "Always"]);
+        assert_eq!(spec["containers"][0]["ports"][0]["protocol"], "TCP");
+    }
+
+    #[test]
+    fn given_values_are_kept_and_odd_shapes_left_alone() {
+        let mut rc = json!({"metadata": {"name": "x", "labels": {"own": "yes"}},
+            "spec": {"replicas": 0, "selector": {"app": "x"}, "template": {"metadata": {"labels": {"app": "x", "v": "1"}}}}});
+        apply(Kind::ReplicationController, &mut rc);
+        assert_eq!(rc["spec"]["replicas"], 0);
+        assert_eq!(rc["spec"]["selector"], json!({"app": "x"}));
+        assert_eq!(rc["metadata"]["labels"], json!({"own": "yes"}));
+        let mut odd = json!({"spec": "text"});
+        apply(Kind::Pod, &mut odd);
+        apply(Kind::Service, &mut odd);
+        assert_eq!(odd, json!({"spec": "text"}));
+        let mut svc = json!({"spec": {"ports": [{"port": 80}, {"port": 81, "targetPort": "http"}]}});
+        apply(Kind::Service, &mut svc);
+        assert_eq!(svc["spec"]["ports"][0]["targetPort"], 80);
+        assert_eq!(svc["spec"]["ports"][1]["targetPort"], "http");
+        assert_eq!(svc["spec"]["type"], "ClusterIP");
+    }
+}

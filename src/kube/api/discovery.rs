@@ -1,0 +1,136 @@
+//! Discovery, as kubectl reads it before anything else: `/api` (APIVersions), `/api/v1`
+//! (APIResourceList), `/apis` (APIGroupList, no groups yet) and the root's path list.
+
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Json};
+use serde_json::{Value, json};
+
+use crate::kube::kinds::Kind;
+
+const READ_WRITE: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+/// Namespaces have no deletecollection, in Kubernetes either.
+const NAMESPACE_VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+const GET_PATCH_UPDATE: &[&str] = &["get", "patch", "update"];
+
+pub async fn api_versions(headers: HeaderMap) -> impl IntoResponse {
+    let server = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    Json(json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server}],
+    }))
+}
+
+pub async fn api_groups() -> impl IntoResponse {
+    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}))
+}
+
+pub async fn root_paths() -> impl IntoResponse {
+    Json(json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]}))
+}
+
+pub async fn core_v1() -> impl IntoResponse {
+    Json(resource_list())
+}
+
+/// Every resource and subresource of the core group jube serves.
+pub fn resource_list() -> Value {
+    let mut resources = Vec::new();
+    for kind in Kind::ALL {
+        let verbs = if kind == Kind::Namespace {
+            NAMESPACE_VERBS
+        } else {
+            READ_WRITE
+        };
+        resources.push(json!({
+            "name": kind.plural(),
+            "singularName": kind.singular(),
+            "namespaced": kind.namespaced(),
+            "kind": kind.name(),
+            "verbs": verbs,
+            "shortNames": kind.short_names(),
+        }));
+        resources.push(subresource(kind, "status", kind.name(), GET_PATCH_UPDATE, None));
+        match kind {
+            Kind::Pod => resources.push(subresource(kind, "log", "Pod", &["get"], None)),
+            Kind::ReplicationController => resources.push(subresource(
+                kind,
+                "scale",
+                "Scale",
+                GET_PATCH_UPDATE,
+                Some(("autoscaling", "v1")),
+            )),
+            _ => {}
+        }
+    }
+    resources.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": "v1",
+        "resources": resources,
+    })
+}
+
+fn subresource(kind: Kind, sub: &str, sub_kind: &str, verbs: &[&str], group: Option<(&str, &str)>) -> Value {
+    let mut r = json!({
+        "name": format!("{}/{sub}", kind.plural()),
+        "singularName": "",
+        "namespaced": kind.namespaced(),
+        "kind": sub_kind,
+        "verbs": verbs,
+    });
+    if let Some((group, version)) = group {
+        r["group"] = json!(group);
+        r["version"] = json!(version);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resource_list_names_every_resource_and_subresource() {
+        let list = resource_list();
+        let names: Vec<&str> = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "namespaces",
+                "namespaces/status",
+                "pods",
+                "pods/log",
+                "pods/status",
+                "replicationcontrollers",
+                "replicationcontrollers/scale",
+                "replicationcontrollers/status",
+                "services",
+                "services/status",
+            ]
+        );
+        let ns = &list["resources"][0];
+        assert_eq!(ns["namespaced"], false);
+        assert!(!ns["verbs"].as_array().unwrap().contains(&json!("deletecollection")));
+        assert_eq!(ns["shortNames"], json!(["ns"]));
+    }
+}

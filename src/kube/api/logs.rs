@@ -1,0 +1,164 @@
+//! `pods/{name}/log`: the log of the jube container that runs one of a pod's containers (the
+//! container labelled with the pod and the container name), as `jube logs` shows it: the console
+//! log, then the app's own log files. `follow` streams until the client goes away, the container
+//! is removed or the daemon stops.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::container::lifecycle::Containers;
+use crate::container::logs;
+use crate::container::state::State;
+use crate::kube::api::objects::get_object;
+use crate::kube::api::request::{Params, Target};
+use crate::kube::api::{Shared, stream};
+use crate::kube::kinds::Kind;
+use crate::kube::selector::{CONTAINER_LABEL, POD_LABEL};
+use crate::kube::status::ApiError;
+
+/// What a log request asks for.
+struct LogRequest {
+    container: Option<String>,
+    follow: bool,
+    tail: Option<usize>,
+    limit: Option<u64>,
+}
+
+impl LogRequest {
+    fn read(params: &Params) -> Result<Self, ApiError> {
+        // `previous` is accepted: a restarted container keeps one log, which is what exists.
+        params.flag("previous")?;
+        params.flag("timestamps")?;
+        Ok(Self {
+            container: params.get("container").filter(|c| !c.is_empty()).map(str::to_owned),
+            follow: params.flag("follow")?,
+            tail: params.number("tailLines")?.map(|n| n as usize),
+            limit: params.number("limitBytes")?.filter(|n| *n > 0),
+        })
+    }
+}
+
+pub async fn log(state: Shared, target: Target, params: Params) -> Result<Response, ApiError> {
+    let request = LogRequest::read(&params)?;
+    let name = target.name.clone().unwrap_or_default();
+    let namespace = target.store_namespace().to_owned();
+    let looked_up = state.clone();
+    let wanted = request.container.clone();
+    let (containers, found) =
+        tokio::task::spawn_blocking(move || find(&looked_up, &namespace, &name, wanted.as_deref()))
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot look up the pod's container: {e}")))??;
+    let console = containers.console_log(&found);
+    let app_base = containers.app_base(&found);
+    let folder = containers.layout().container_dir(&found.id);
+    let files = move || logs::files(&console, &app_base);
+
+    if !request.follow {
+        let text = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            logs::print(&files(), request.tail, &mut out).map(|_| out)
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("cannot read the container's log: {e}")))?;
+        let mut text = text;
+        if let Some(limit) = request.limit {
+            text.truncate(limit.min(text.len() as u64) as usize);
+        }
+        let mut response = (StatusCode::OK, text).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT));
+        return Ok(response);
+    }
+
+    let (tx, response) = stream::channel(TEXT);
+    let shutdown = state.shutdown.subscribe();
+    tokio::task::spawn_blocking(move || {
+        let mut out = Limited {
+            inner: stream::ChannelWriter { tx: tx.clone() },
+            left: request.limit.unwrap_or(u64::MAX),
+        };
+        let Ok(sizes) = logs::print(&files(), request.tail, &mut out) else {
+            return;
+        };
+        let offsets = files().into_iter().map(|f| f.path).zip(sizes).collect();
+        let keep_going = || !tx.is_closed() && folder.exists() && shutdown.borrow().is_none();
+        let _ = logs::follow(files, offsets, &mut out, keep_going);
+    });
+    Ok(response)
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Stops writing (as a broken pipe) once `limitBytes` are out.
+struct Limited<W> {
+    inner: W,
+    left: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Limited<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        self.inner.write_all(&buf[..n])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The pod's container to show (the one asked for, or the only one) and the jube container
+/// running it.
+fn find(state: &Shared, namespace: &str, name: &str, wanted: Option<&str>) -> Result<(Containers, State), ApiError> {
+    let pod = get_object(state, Kind::Pod, namespace, name)?;
+    let names: Vec<&str> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .collect();
+    let container = match wanted {
+        Some(c) if names.contains(&c) => c.to_owned(),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
+        None => match names.as_slice() {
+            [only] => (*only).to_owned(),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    names.join(" ")
+                )));
+            }
+        },
+    };
+    let containers = Containers::new(state.layout.clone());
+    let pod_key = format!("{namespace}/{name}");
+    let conventional = format!("k8s_{container}_{name}_{namespace}");
+    let found = containers
+        .list()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|s| s.labels.get(POD_LABEL) == Some(&pod_key))
+        .filter(|s| match s.labels.get(CONTAINER_LABEL) {
+            Some(c) => *c == container,
+            None => s.name == conventional,
+        })
+        .max_by_key(|s| s.created);
+    let found = found.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+        ))
+    })?;
+    Ok((containers, found))
+}
