@@ -8,6 +8,7 @@ use super::PullFlags;
 use super::output::{self, Format};
 use crate::container::lifecycle::Containers;
 use crate::image::ImageNameError;
+use crate::maven::builtin::BUILTIN_ID;
 use crate::maven::resolver::ResolveOptions;
 use crate::registry::{Registry, RegistryError};
 use crate::reporter::Reporter;
@@ -31,6 +32,9 @@ pub fn pull(name: &str, flags: &PullFlags, reporter: &dyn Reporter) -> anyhow::R
         .with_context(|| format!("cannot pull {name}"))?;
     let c = &resolved.coordinates;
     match &resolved.downloaded_from {
+        Some(repo) if repo == BUILTIN_ID => {
+            reporter.info(&format!("installed {c} from the images built into jube"))
+        }
         Some(repo) => reporter.info(&format!("downloaded {c} from {repo}")),
         None => reporter.info(&format!(
             "{c} is up to date in {}",

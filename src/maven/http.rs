@@ -144,6 +144,12 @@ impl FetchError {
         if lower.contains("connection refused") {
             return Self::Refused;
         }
+        // Past TCP but not connected, on https: the TLS handshake failed (rustls words its errors
+        // without saying "TLS", e.g. "received corrupt message" from a plain-HTTP server).
+        let https = err.url().is_some_and(|u| u.scheme() == "https");
+        if err.is_connect() && https {
+            return Self::Tls(last_cause(err));
+        }
         if err.is_connect() {
             return Self::Other(format!("could not connect: {}", last_cause(err)));
         }

@@ -168,10 +168,40 @@ fn settings_offline_is_the_same_as_the_flag() {
 fn offline_still_serves_the_built_in_images() {
     let env = TestEnv::new();
     let out = pull(&env, "fabric8/ticker").arg("--offline").success();
-    out.stdout_contains("io.fabric8.jube.images.fabric8:ticker:");
+    out.stdout_contains("io.fabric8.jube.images.fabric8:ticker:")
+        .stderr_contains("from the images built into jube");
     let origins = std::fs::read_to_string(pulled_path(&out).with_file_name("_remote.repositories")).unwrap();
     assert!(
         origins.contains("-image.zip>="),
         "recorded as a local install: {origins}"
     );
+}
+
+#[test]
+fn stale_metadata_is_used_with_a_warning_when_the_repository_fails() {
+    let server = RepoServer::start();
+    server.publish_image("acme/app", "1.0", &app_zip("1.0"));
+    let env = env_for(&server);
+    pull(&env, "acme/app").success();
+    age_file(
+        &metadata_cache(&env, "acme/app", REPO_ID),
+        Duration::from_secs(2 * 24 * 60 * 60),
+    );
+    server.set_fault(Some("maven-metadata.xml"), crate::common::Fault::Status(503));
+    let out = pull(&env, "acme/app").success();
+    out.stdout_contains(":app:1.0:")
+        .stderr_contains("warning: using the cached metadata of bars")
+        .stderr_contains("503");
+}
+
+#[test]
+fn a_relative_local_repository_is_made_absolute() {
+    let server = RepoServer::start();
+    server.publish_image("acme/app", "1.0", &app_zip("1.0"));
+    let mut env = env_for(&server);
+    env.set_env("JUBE_LOCAL_REPO", "relative-repo");
+    let out = pull(&env, "acme/app:1.0").success();
+    let path = pulled_path(&out);
+    assert!(path.is_absolute(), "{out}");
+    assert!(path.starts_with(env.root().join("relative-repo")), "{out}");
 }

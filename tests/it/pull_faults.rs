@@ -165,3 +165,26 @@ fn an_unreachable_repository_costs_one_warning_and_built_in_images_still_work() 
     let out = pull(&env, "fabric8/ticker").success();
     assert_eq!(out.stderr.matches("127.0.0.1:1").count(), 1, "{out}");
 }
+
+#[test]
+fn a_tls_failure_is_reported_as_tls_not_as_could_not_connect() {
+    let server = RepoServer::start();
+    server.publish_image("acme/app", "1.0", &app_zip("1.0"));
+    let mut env = TestEnv::new();
+    // A plain-HTTP server asked for TLS.
+    env.set_env(
+        "JUBE_REMOTE_MAVEN_REPOS",
+        format!("https://127.0.0.1:{}/@id=not-tls", server.port()),
+    );
+    let out = pull(&env, "acme/app:1.0").code(1);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("  https://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("the repository is listed\n{out}"));
+    assert!(line.contains("TLS error"), "{line}");
+    assert!(
+        server.requests().is_empty(),
+        "no HTTP request was ever understood"
+    );
+}
