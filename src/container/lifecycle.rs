@@ -1,29 +1,29 @@
-//! The container verbs: create (install an image, lease its ports, write its env file), start,
-//! stop, kill, restart, status and remove. Every verb takes the container's lock, reads
-//! `state.json`, refreshes it from the OS, checks the transition, acts, and saves.
+//! The container verbs. Every verb takes the container's lock, reads `state.json`, refreshes it
+//! from the OS, checks the transition, acts, and saves. This file finds containers and keeps their
+//! records; `create.rs` installs new ones, `launch.rs` starts them (`start`, `run`), and `stop.rs`
+//! stops, kills and removes them.
 
-use std::collections::{BTreeMap, HashSet};
+mod create;
+mod launch;
+mod stop;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::container::envfile::{self, EnvError};
-use crate::container::install::{self, InstallError, UnpackLimits};
-use crate::container::names;
-use crate::container::platform;
-use crate::container::ports::{self, Lease, PortError, PortRange, PortRequest};
-use crate::container::process::{self, ProcessError, ProcessId};
-use crate::container::scripts::{self, ScriptOutcome, ScriptRun};
-use crate::container::state::{Launch, State, StateError, Status};
+use crate::container::envfile::EnvError;
+use crate::container::install::{InstallError, UnpackLimits};
+use crate::container::ports::PortError;
+use crate::container::process::ProcessError;
+use crate::container::scripts::{self, ScriptRun};
+use crate::container::state::{State, StateError, Status};
 use crate::env_vars::{self, EnvVars};
-use crate::fsutil::{self, LockError, LockedFile};
-use crate::layout::{FORMAT_VERSION, Layout};
+use crate::fsutil::{LockError, LockedFile};
+use crate::layout::Layout;
 use crate::maven::coordinates::Coordinates;
-use crate::reporter::Reporter;
 
 /// The variable every process of a container inherits, so a stop finds all of them.
 pub const CONTAINER_ID_VAR: &str = "JUBE_CONTAINER_ID";
-/// How long kill.sh may take; it is the last polite step before signals.
-const KILL_SCRIPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The file jube appends script and app output to, under `logs/`.
 pub const CONSOLE_LOG: &str = "console.log";
 
@@ -99,6 +99,17 @@ pub struct CreateOptions {
     pub ports: Vec<(String, u16)>,
     pub labels: BTreeMap<String, String>,
     pub limits: UnpackLimits,
+    /// Ports a pod's manifest declares: matched to ports.properties by name or container port
+    /// (giving a host port when set); one that matches none is leased as well.
+    pub pod_ports: Vec<PodPort>,
+}
+
+/// A port from a Kubernetes container spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodPort {
+    pub name: Option<String>,
+    pub container_port: u16,
+    pub host_port: Option<u16>,
 }
 
 /// The image a container is made from, once it is in the local repository.
@@ -118,8 +129,11 @@ pub enum StartOutcome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopOutcome {
-    Stopped { killed: bool },
-    NotRunning,
+    /// The app was running and is stopped; `killed` when it had to be killed (kill.sh or
+    /// SIGKILL), `leftovers` the processes that outlived it and were killed afterwards.
+    Stopped { killed: bool, leftovers: usize },
+    /// It was not running; `leftovers` processes of an earlier run were still found and killed.
+    NotRunning { leftovers: usize },
 }
 
 /// What `status` found.
@@ -143,8 +157,9 @@ impl Timeouts {
             Duration::from_secs_f64(
                 env_vars::var(name)
                     .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite())
                     .unwrap_or(default)
-                    .max(0.0),
+                    .clamp(0.0, 1e9),
             )
         };
         Self {
@@ -185,17 +200,29 @@ impl Containers {
             .collect()
     }
 
-    /// Every container's state, refreshed from the OS (in memory only: listing never writes).
-    /// Unreadable records are returned as errors so a listing can mention them.
+    /// Every container's state, as the OS sees it now. Unreadable records are returned as errors
+    /// so a listing can mention them.
     pub fn list(&self) -> Vec<Result<State, StateError>> {
-        self.ids()
-            .into_iter()
-            .map(|id| {
-                let mut s = State::load(&self.layout.container_state(&id))?;
-                s.refresh();
-                Ok(s)
-            })
-            .collect()
+        self.ids().into_iter().map(|id| self.observe(&id)).collect()
+    }
+
+    /// One container's state, refreshed from the OS. An exit seen for the first time is saved
+    /// (unless another jube holds the container right now), so that `ps` keeps showing when it was
+    /// first seen instead of "now" on every call.
+    fn observe(&self, id: &str) -> Result<State, StateError> {
+        let mut state = self.load(id)?;
+        if !state.refresh() {
+            return Ok(state);
+        }
+        if let Ok(Some(_lock)) = LockedFile::try_acquire_in_place(&self.layout.container_lock(id))
+            && let Ok(mut fresh) = self.load(id)
+        {
+            if fresh.refresh() {
+                let _ = self.save(&fresh);
+            }
+            state = fresh;
+        }
+        Ok(state)
     }
 
     /// Finds a container by full ID, name, or unique ID prefix (docker's order).
@@ -229,15 +256,22 @@ impl Containers {
     }
 
     /// Takes the container's lock and reads its state afresh (another process may have changed it
-    /// between lookup and lock), refreshed from the OS.
+    /// between lookup and lock), refreshed from the OS. A container removed meanwhile is not found.
     fn lock(&self, query: &str) -> Result<(State, LockedFile), ContainerError> {
         let found = self.find(query)?;
-        let lock = LockedFile::acquire(
+        let gone = || ContainerError::NotFound(query.to_owned());
+        let lock = match LockedFile::acquire_in_place(
             &self.layout.container_lock(&found.id),
             &format!("container {}", found.name),
-        )?;
+        ) {
+            Ok(lock) => lock,
+            Err(LockError::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(gone());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut state = self.load(&found.id).map_err(|e| match e {
-            StateError::Read { .. } => ContainerError::NotFound(query.to_owned()),
+            StateError::Read { .. } => gone(),
             other => other.into(),
         })?;
         if state.refresh() {
@@ -258,227 +292,9 @@ impl Containers {
         self.layout.container_logs(&state.id).join(CONSOLE_LOG)
     }
 
-    /// Installs an image as a new container: unpack, lease ports, write env files and state. It is
-    /// built in a staging folder and renamed into place, so a failure (or a kill) leaves no
-    /// container behind, and its leases go with it.
-    pub fn create(
-        &self,
-        image: &ImageSource,
-        options: &CreateOptions,
-        reporter: &dyn Reporter,
-    ) -> Result<State, ContainerError> {
-        if let Some(name) = &options.name {
-            names::check_name(name).map_err(ContainerError::BadName)?;
-        }
-        for (key, _) in &options.env {
-            envfile::check_name(key)?;
-        }
-        let staging = self.layout.staging_dir();
-        fs_err::create_dir_all(&staging).map_err(|e| ContainerError::Io {
-            path: staging.clone(),
-            source: e,
-        })?;
-        fs_err::create_dir_all(self.layout.containers_dir()).map_err(|e| ContainerError::Io {
-            path: self.layout.containers_dir(),
-            source: e,
-        })?;
-        self.remove_abandoned_stages();
-
-        let id = names::new_id();
-        let stage = Stage::begin(&self.layout, &id)?;
-        let name = self.reserve_name(&stage, options.name.as_deref())?;
-
-        let root = stage.dir.join("root");
-        let unpacked = install::unpack(&image.zip, &root, &options.limits, reporter)?;
-        install::check_image(&unpacked.app_base)?;
-        let rel_app_base = unpacked
-            .app_base
-            .strip_prefix(&stage.dir)
-            .unwrap_or(Path::new("root"))
-            .to_owned();
-        let final_app_base = self.layout.container_dir(&id).join(&rel_app_base);
-
-        let declared = ports::read_ports(&unpacked.app_base.join("ports.properties"))?;
-        let requests = port_requests(&declared, &options.ports)?;
-        let layout = self.layout.clone();
-        let is_live = move |owner: &str| {
-            layout.container_dir(owner).exists() || layout.staging_dir().join(owner).exists()
-        };
-        let leases = ports::lease(&self.layout, &id, &requests, PortRange::from_env()?, &is_live)?;
-
-        let env = container_env(&final_app_base, &leases, &options.env);
-        write_env_files(&unpacked.app_base, &env)?;
-        let launch = if scripts::script_path(&unpacked.app_base, "start").is_file() {
-            Launch::StartScript
-        } else {
-            Launch::RunScript
-        };
-        let logs = stage.dir.join("logs");
-        fs_err::create_dir_all(&logs).map_err(|e| ContainerError::Io {
-            path: logs.clone(),
-            source: e,
-        })?;
-        let state = State {
-            version: FORMAT_VERSION,
-            id: id.clone(),
-            name,
-            image: image.name.clone(),
-            coordinates: image.coordinates.clone(),
-            image_path: image.zip.clone(),
-            app_base: rel_app_base,
-            launch,
-            created: jiff::Timestamp::now(),
-            status: Status::Created,
-            process: None,
-            session: None,
-            launched_ticks: None,
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            error: None,
-            ports: leases,
-            env,
-            labels: options.labels.clone(),
-            restart_count: 0,
-        };
-        state.save(&stage.dir.join("state.json"))?;
-        stage.commit(&self.layout.container_dir(&id))?;
-        Ok(state)
-    }
-
-    /// Picks the container's name under the names lock and records it in the stage, so two
-    /// concurrent creates never take the same one.
-    fn reserve_name(&self, stage: &Stage, wanted: Option<&str>) -> Result<String, ContainerError> {
-        let _lock = LockedFile::acquire(&self.layout.names_lock(), "container names")?;
-        let mut taken: BTreeMap<String, String> = self
-            .list()
-            .into_iter()
-            .filter_map(Result::ok)
-            .map(|s| (s.name, s.id))
-            .collect();
-        for (id, name) in self.staged_names() {
-            taken.insert(name, id);
-        }
-        let name = match wanted {
-            Some(n) => {
-                if let Some(id) = taken.get(n) {
-                    return Err(ContainerError::NameTaken {
-                        name: n.to_owned(),
-                        id: id[..12.min(id.len())].to_owned(),
-                    });
-                }
-                n.to_owned()
-            }
-            None => names::generate(&|n| taken.contains_key(n)),
-        };
-        let path = stage.dir.join("name");
-        fsutil::write_atomic(&path, name.as_bytes()).map_err(io_err(&path))?;
-        Ok(name)
-    }
-
-    fn staged_names(&self) -> Vec<(String, String)> {
-        let Ok(entries) = std::fs::read_dir(self.layout.staging_dir()) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(Result::ok)
-            .filter_map(|e| {
-                let name = std::fs::read_to_string(e.path().join("name")).ok()?;
-                Some((e.file_name().to_string_lossy().into_owned(), name))
-            })
-            .collect()
-    }
-
-    /// Removes stages whose creator is gone (killed mid-create): their lock is free.
-    fn remove_abandoned_stages(&self) {
-        let Ok(entries) = std::fs::read_dir(self.layout.staging_dir()) else {
-            return;
-        };
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            if !path.is_dir() {
-                continue;
-            }
-            let lock_path = path.with_extension("lock");
-            if let Ok(Some(_lock)) = LockedFile::try_acquire(&lock_path) {
-                let id = entry.file_name().to_string_lossy().into_owned();
-                let _ = std::fs::remove_dir_all(&path);
-                let _ = ports::release(&self.layout, &id);
-                let _ = std::fs::remove_file(&lock_path);
-            }
-        }
-    }
-
-    /// Starts a container through `start.sh` (or `run.sh` detached). Starting a running container
-    /// does nothing and says so.
-    pub fn start(&self, query: &str) -> Result<(State, StartOutcome), ContainerError> {
-        let (mut state, _lock) = self.lock(query)?;
-        if !state.status.can_start() {
-            return Ok((state, StartOutcome::AlreadyRunning));
-        }
-        let app_base = self.app_base(&state);
-        process::remove_pid_files(&app_base).map_err(io_err(&app_base))?;
-        let log = self.console_log(&state);
-        let since = process::now_ticks();
-        let run = self.script_run(&state, self.timeouts.script);
-        let id = match state.launch {
-            Launch::StartScript => {
-                let outcome =
-                    scripts::run_script("start", &run)?.ok_or_else(|| ProcessError::MissingScript {
-                        path: scripts::script_path(&app_base, "start"),
-                    })?;
-                if !outcome.success() {
-                    return Err(self.fail(
-                        &mut state,
-                        "start.sh",
-                        describe(&outcome, self.timeouts.script),
-                        outcome.tail,
-                    ));
-                }
-                let Some(pid) = process::wait_for_pid_file(&app_base, self.timeouts.pid_file) else {
-                    let how = format!(
-                        "exited 0 but no pid file appeared within {}s (jube looks for process.pid, var/process.pid and var/run/*.pid)",
-                        self.timeouts.pid_file.as_secs_f64()
-                    );
-                    let tail = read_tail(&log);
-                    return Err(self.fail(&mut state, "start.sh", how, tail));
-                };
-                match ProcessId::capture(pid) {
-                    Some(id) => id,
-                    None => {
-                        let tail = read_tail(&log);
-                        let how = format!("wrote pid {pid}, but that process had already exited");
-                        return Err(self.fail(&mut state, "start.sh", how, tail));
-                    }
-                }
-            }
-            Launch::RunScript => scripts::spawn_detached(&app_base, "run", &run.env, &log)?,
-        };
-        state.status = Status::Running;
-        state.session = process::session_of(id.pid);
-        state.process = Some(id);
-        state.launched_ticks = since;
-        state.started_at = Some(jiff::Timestamp::now());
-        state.finished_at = None;
-        state.exit_code = None;
-        state.error = None;
-        self.save(&state)?;
-        Ok((state, StartOutcome::Started))
-    }
-
-    fn fail(&self, state: &mut State, script: &str, how: String, tail: Vec<String>) -> ContainerError {
-        state.status = Status::Failed;
-        state.error = Some(format!("{script} {how}"));
-        state.finished_at = Some(jiff::Timestamp::now());
-        if let Err(e) = self.save(state) {
-            return e.into();
-        }
-        ContainerError::StartFailed {
-            name: state.name.clone(),
-            script: script.to_owned(),
-            how,
-            tail,
-        }
+    /// `JUBE_CONTAINER_ID=<id>`: what every process of the container carries in its environment.
+    fn marker(state: &State) -> String {
+        format!("{CONTAINER_ID_VAR}={}", state.id)
     }
 
     fn script_run(&self, state: &State, timeout: Duration) -> ScriptRun {
@@ -492,92 +308,6 @@ impl Containers {
         }
     }
 
-    /// Stops a container: `stop.sh`, up to `grace` for the app to exit, then `kill.sh`, then
-    /// SIGTERM and SIGKILL to its process group and session. Nothing it started survives.
-    pub fn stop(&self, query: &str, grace: Duration) -> Result<(State, StopOutcome), ContainerError> {
-        let (mut state, _lock) = self.lock(query)?;
-        let outcome = self.stop_locked(&mut state, grace, false)?;
-        Ok((state, outcome))
-    }
-
-    /// Kills a container at once: `kill.sh`, then SIGKILL to everything it runs.
-    pub fn kill(&self, query: &str) -> Result<(State, StopOutcome), ContainerError> {
-        let (mut state, _lock) = self.lock(query)?;
-        let outcome = self.stop_locked(&mut state, Duration::ZERO, true)?;
-        Ok((state, outcome))
-    }
-
-    fn stop_locked(
-        &self,
-        state: &mut State,
-        grace: Duration,
-        kill: bool,
-    ) -> Result<StopOutcome, ContainerError> {
-        let was_running = state.status == Status::Running;
-        let mut killed = false;
-        if let Some(main) = state.process.filter(|_| was_running) {
-            let started = Instant::now();
-            if !kill {
-                let _ =
-                    scripts::run_script("stop", &self.script_run(state, grace.max(Duration::from_secs(1))))?;
-                let left = grace.saturating_sub(started.elapsed());
-                process::wait_for_exit(&main, left);
-            }
-            if main.is_running()
-                && scripts::run_script("kill", &self.script_run(state, KILL_SCRIPT_TIMEOUT))?.is_some()
-            {
-                process::wait_for_exit(&main, Duration::from_secs(if kill { 1 } else { 2 }));
-            }
-            if main.is_running() {
-                let grace = if kill {
-                    Duration::ZERO
-                } else {
-                    Duration::from_secs(1)
-                };
-                killed = process::terminate_group(&main, grace)?.needed_kill() || kill;
-            }
-        }
-        killed |= self.sweep(state);
-        if !was_running {
-            return Ok(StopOutcome::NotRunning);
-        }
-        state.status = Status::Exited;
-        state.finished_at = Some(jiff::Timestamp::now());
-        if killed {
-            state.exit_code = Some(137);
-        }
-        self.save(state)?;
-        Ok(StopOutcome::Stopped { killed })
-    }
-
-    /// SIGKILLs whatever is left of the container in its session (children that ignored SIGTERM,
-    /// or outlived the main process). Returns whether anything was left.
-    fn sweep(&self, state: &State) -> bool {
-        let Some(sid) = state.session else { return false };
-        let marker = format!("{CONTAINER_ID_VAR}={}", state.id);
-        let leftovers = process::container_leftovers(sid, &marker, state.launched_ticks);
-        for p in &leftovers {
-            if p.is_running() {
-                let _ = platform::signal_group(p.pid, platform::Signal::Kill);
-            }
-        }
-        for p in &leftovers {
-            process::wait_for_exit(p, Duration::from_secs(2));
-        }
-        !leftovers.is_empty()
-    }
-
-    /// Stop, then start, keeping the container's ports.
-    pub fn restart(&self, query: &str, grace: Duration) -> Result<State, ContainerError> {
-        let id = {
-            let (mut state, _lock) = self.lock(query)?;
-            self.stop_locked(&mut state, grace, false)?;
-            state.id
-        };
-        let (state, _) = self.start(&id)?;
-        Ok(state)
-    }
-
     /// The container's state as the OS sees it, and what its `status.sh` says.
     pub fn status(&self, query: &str) -> Result<StatusReport, ContainerError> {
         let (state, _lock) = self.lock(query)?;
@@ -586,65 +316,6 @@ impl Containers {
             script_code: outcome.and_then(|o| o.code),
             state,
         })
-    }
-
-    /// Removes a container: its folder and its port leases. A running one is refused unless
-    /// `force`, which kills it first; a pod's container is the daemon's to remove.
-    pub fn remove(&self, query: &str, force: bool, allow_owned: bool) -> Result<State, ContainerError> {
-        let (mut state, lock) = self.lock(query)?;
-        if let (Some(pod), false) = (state.owner_pod(), allow_owned) {
-            return Err(ContainerError::OwnedByDaemon {
-                name: state.name.clone(),
-                pod: pod.to_owned(),
-            });
-        }
-        if state.status == Status::Running {
-            if !force {
-                return Err(ContainerError::Running {
-                    name: state.name.clone(),
-                });
-            }
-            self.stop_locked(&mut state, Duration::ZERO, true)?;
-        } else {
-            self.sweep(&state);
-        }
-        // Move the folder out of `containers/` first: a half-deleted container is never listed.
-        let dir = self.layout.container_dir(&state.id);
-        let doomed = self.layout.staging_dir().join(format!("{}.removing", state.id));
-        fs_err::create_dir_all(self.layout.staging_dir()).map_err(io_err(&doomed))?;
-        fs_err::rename(&dir, &doomed).map_err(io_err(&dir))?;
-        drop(lock);
-        ports::release(&self.layout, &state.id)?;
-        match std::fs::remove_dir_all(&doomed) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&doomed)(e)),
-            _ => {}
-        }
-        Ok(state)
-    }
-
-    /// `jube run`: the app in the foreground through `run.sh`; returns its exit code.
-    pub fn run_foreground(&self, query: &str) -> Result<i32, ContainerError> {
-        let (mut state, lock) = self.lock(query)?;
-        let app_base = self.app_base(&state);
-        if !scripts::script_path(&app_base, "run").is_file() {
-            return Err(ContainerError::NoRunScript {
-                name: state.name.clone(),
-                script: platform::script_name("run"),
-            });
-        }
-        state.status = Status::Running;
-        state.started_at = Some(jiff::Timestamp::now());
-        state.process = None;
-        self.save(&state)?;
-        drop(lock);
-        let env = self.script_run(&state, Duration::ZERO).env;
-        let code = scripts::run_foreground(&app_base, "run", &env);
-        let (mut state, _lock) = self.lock(&state.id)?;
-        state.status = Status::Exited;
-        state.finished_at = Some(jiff::Timestamp::now());
-        state.exit_code = code.as_ref().ok().copied();
-        self.save(&state)?;
-        Ok(code?)
     }
 
     /// Whether any container was installed from `zip` (what `rmi` refuses to remove).
@@ -663,145 +334,15 @@ impl Containers {
         self.save(&state)?;
         Ok(state)
     }
-}
 
-/// Describes a failed script run for the error message.
-fn describe(outcome: &ScriptOutcome, timeout: Duration) -> String {
-    match (outcome.timed_out, outcome.code) {
-        (true, _) => format!(
-            "did not finish within {}s and was killed (raise {} for slow scripts)",
-            timeout.as_secs_f64(),
-            EnvVars::JUBE_SCRIPT_TIMEOUT
-        ),
-        (false, Some(code)) => format!("failed with exit code {code}"),
-        (false, None) => "failed".to_owned(),
-    }
-}
-
-fn read_tail(log: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(scripts::TAIL_LINES)..]
-        .iter()
-        .map(|l| (*l).to_owned())
-        .collect()
-}
-
-/// Matches `-p NAME=HOSTPORT` to the image's declared ports (case-insensitively, as the env
-/// variable names are upper case anyway).
-fn port_requests(
-    declared: &[(String, u16)],
-    wanted: &[(String, u16)],
-) -> Result<Vec<PortRequest>, ContainerError> {
-    for (name, _) in wanted {
-        if !declared.iter().any(|(d, _)| d.eq_ignore_ascii_case(name)) {
-            let known = declared
-                .iter()
-                .map(|(d, _)| d.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(ContainerError::UnknownPort {
-                name: name.clone(),
-                known: if known.is_empty() { "none".into() } else { known },
-            });
+    /// Records, once, that a container's app has ended (refreshing its state on disk) and, when the
+    /// supervisor learned it, the app's exit code.
+    pub fn observe_exit(&self, id: &str, exit_code: Option<i32>) -> Result<State, ContainerError> {
+        let (mut state, _lock) = self.lock(id)?;
+        if let (Some(code), Status::Exited, None) = (exit_code, state.status, state.exit_code) {
+            state.exit_code = Some(code);
+            self.save(&state)?;
         }
-    }
-    Ok(declared
-        .iter()
-        .map(|(name, container_port)| PortRequest {
-            name: name.clone(),
-            container_port: *container_port,
-            host_port: wanted
-                .iter()
-                .rev()
-                .find(|(w, _)| w.eq_ignore_ascii_case(name))
-                .map(|(_, p)| *p),
-        })
-        .collect())
-}
-
-/// The variables jube gives a container: APP_BASE, one `<NAME>_PORT` per lease, then the user's.
-fn container_env(app_base: &Path, leases: &[Lease], user: &[(String, String)]) -> Vec<(String, String)> {
-    let mut env = vec![("APP_BASE".to_owned(), app_base.to_string_lossy().into_owned())];
-    for lease in leases {
-        env.push((envfile::port_variable(&lease.name), lease.host_port.to_string()));
-    }
-    let mut seen: HashSet<String> = HashSet::new();
-    // A later -e wins over an earlier one and over jube's own, as in docker.
-    let mut merged: Vec<(String, String)> = Vec::new();
-    for (k, v) in env.into_iter().chain(user.iter().cloned()).rev() {
-        if seen.insert(k.clone()) {
-            merged.push((k, v));
-        }
-    }
-    merged.reverse();
-    merged
-}
-
-/// Writes jube's lines into env.sh (created when the image has none) and into env.bat when the
-/// image ships one.
-fn write_env_files(app_base: &Path, env: &[(String, String)]) -> Result<(), ContainerError> {
-    let sh = app_base.join("env.sh");
-    let original = match std::fs::read_to_string(&sh) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::from("#!/bin/sh\n"),
-        Err(e) => return Err(ContainerError::Io { path: sh, source: e }),
-    };
-    let mode = fsutil::mode_of(&sh).or(Some(0o755));
-    fsutil::write_atomic_mode(&sh, envfile::insert_sh(&original, env)?.as_bytes(), mode)
-        .map_err(io_err(&sh))?;
-    let bat = app_base.join("env.bat");
-    if let Ok(original) = std::fs::read_to_string(&bat) {
-        fsutil::write_atomic(&bat, envfile::insert_bat(&original, env)?.as_bytes()).map_err(io_err(&bat))?;
-    }
-    Ok(())
-}
-
-/// A container under construction in `JUBE_HOME/tmp/<id>`, with a lock that marks its creator as
-/// alive. Dropped without `commit`, it removes itself and gives back its ports.
-struct Stage {
-    dir: PathBuf,
-    id: String,
-    layout: Layout,
-    lock: Option<LockedFile>,
-    committed: bool,
-}
-
-impl Stage {
-    fn begin(layout: &Layout, id: &str) -> Result<Self, ContainerError> {
-        let dir = layout.staging_dir().join(id);
-        let lock = LockedFile::acquire(&dir.with_extension("lock"), "a container being created")?;
-        fs_err::create_dir(&dir).map_err(|e| ContainerError::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
-        Ok(Self {
-            dir,
-            id: id.to_owned(),
-            layout: layout.clone(),
-            lock: Some(lock),
-            committed: false,
-        })
-    }
-
-    fn commit(mut self, target: &Path) -> Result<(), ContainerError> {
-        let _ = std::fs::remove_file(self.dir.join("name"));
-        fs_err::rename(&self.dir, target).map_err(io_err(target))?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for Stage {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.dir);
-            let _ = ports::release(&self.layout, &self.id);
-        }
-        if let Some(lock) = self.lock.take() {
-            let path = lock.path().to_owned();
-            drop(lock);
-            let _ = std::fs::remove_file(path);
-        }
+        Ok(state)
     }
 }

@@ -33,11 +33,15 @@ pub struct ScriptRun {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptOutcome {
+    /// The script's pid, which is also its session's id.
+    pub pid: u32,
     /// The exit code (128+N for signal N); `None` when the script timed out and was killed.
     pub code: Option<i32>,
     pub timed_out: bool,
     /// The last lines this run added to the log.
     pub tail: Vec<String>,
+    /// Where this run's output starts in the log, to read what was added after the script ended.
+    pub log_start: u64,
 }
 
 impl ScriptOutcome {
@@ -63,6 +67,7 @@ pub fn run_script(name: &str, run: &ScriptRun) -> Result<Option<ScriptOutcome>, 
     let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let mut cmd = detached_command(&script, &run.app_base, &run.env, log, &run.log)?;
     let mut child = spawn(&mut cmd, &script)?;
+    let pid = child.id();
     let wait_failed = |source| ProcessError::Wait {
         script: script.clone(),
         source,
@@ -75,9 +80,11 @@ pub fn run_script(name: &str, run: &ScriptRun) -> Result<Option<ScriptOutcome>, 
         }
     };
     Ok(Some(ScriptOutcome {
+        pid,
         code,
         timed_out,
         tail: read_tail(&run.log, log_start, TAIL_LINES),
+        log_start,
     }))
 }
 
@@ -117,14 +124,20 @@ pub fn spawn_detached(
 
 /// Runs script `name` in the foreground with jube's terminal (`jube run`) and returns its exit
 /// code, 128+N when signal N ended it. Ctrl-C reaches the script, not jube; SIGTERM and SIGHUP sent
-/// to jube are passed on to it.
-pub fn run_foreground(app_base: &Path, name: &str, env: &[(String, String)]) -> Result<i32, ProcessError> {
+/// to jube are passed on to it. `started` is told the script's pid as soon as it runs.
+pub fn run_foreground(
+    app_base: &Path,
+    name: &str,
+    env: &[(String, String)],
+    started: impl FnOnce(u32),
+) -> Result<i32, ProcessError> {
     let script = existing_script(app_base, name)?;
     let mut cmd = platform::script_command(&script);
     cmd.current_dir(app_base).envs(env.iter().map(|(k, v)| (k, v)));
     let signals = platform::ForegroundSignals::install()?;
     let mut child = spawn(&mut cmd, &script)?;
     signals.watch(child.id());
+    started(child.id());
     let status = child
         .wait()
         .map_err(|source| ProcessError::Wait { script, source })?;
@@ -207,14 +220,29 @@ fn kill_timed_out(child: &mut Child) -> Result<(), ProcessError> {
 /// Collects the child's exit status when it ends, so a long-lived jube (the daemon) collects no
 /// zombies; the app keeps running if jube exits first.
 fn reap_when_done(mut child: Child) {
-    let name = format!("reap-{}", child.id());
+    let pid = child.id();
+    let name = format!("reap-{pid}");
     let _ = std::thread::Builder::new().name(name).spawn(move || {
-        let _ = child.wait();
+        if let Ok(status) = child.wait() {
+            if let Ok(mut reaped) = REAPED.lock() {
+                reaped.insert(pid, platform::exit_code(status));
+            }
+        }
     });
 }
 
+/// Exit codes of detached apps this process reaped, by pid, until the daemon takes them.
+static REAPED: std::sync::Mutex<std::collections::BTreeMap<u32, i32>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The exit code of a detached app this process started and saw end (the daemon's restart policy
+/// needs it); each code is handed out once.
+pub fn take_reaped_exit(pid: u32) -> Option<i32> {
+    REAPED.lock().ok()?.remove(&pid)
+}
+
 /// The last `lines` lines written to the log after byte `from`, reading at most [`TAIL_BYTES`].
-fn read_tail(path: &Path, from: u64, lines: usize) -> Vec<String> {
+pub fn read_tail(path: &Path, from: u64, lines: usize) -> Vec<String> {
     let Ok(mut file) = File::open(path) else {
         return Vec::new();
     };
@@ -295,9 +323,11 @@ mod tests {
     #[test]
     fn outcome_success_means_exit_zero() {
         let outcome = |code| ScriptOutcome {
+            pid: 1,
             code,
             timed_out: false,
             tail: Vec::new(),
+            log_start: 0,
         };
         assert!(outcome(Some(0)).success());
         assert!(!outcome(Some(1)).success());
@@ -531,10 +561,10 @@ mod script_tests {
             "[ \"$GREETING\" = hi ] && [ -d var/run ] && exit 7\nexit 1\n",
         );
         let env = [("GREETING".to_owned(), "hi".to_owned())];
-        assert_eq!(run_foreground(&app.base(), "run", &env).unwrap(), 7);
+        assert_eq!(run_foreground(&app.base(), "run", &env, |_| {}).unwrap(), 7);
         app.script("run", "kill -TERM $$\n");
-        assert_eq!(run_foreground(&app.base(), "run", &[]).unwrap(), 143);
-        let err = run_foreground(&app.base(), "missing", &[]).unwrap_err();
+        assert_eq!(run_foreground(&app.base(), "run", &[], |_| {}).unwrap(), 143);
+        let err = run_foreground(&app.base(), "missing", &[], |_| {}).unwrap_err();
         assert!(matches!(err, ProcessError::MissingScript { .. }), "{err}");
     }
 
@@ -543,7 +573,7 @@ mod script_tests {
         // Had jube ignored SIGINT with SIG_IGN, the child would inherit that and survive.
         let app = App::new();
         app.script("run", "kill -INT $$\nexit 0\n");
-        assert_eq!(run_foreground(&app.base(), "run", &[]).unwrap(), 130);
+        assert_eq!(run_foreground(&app.base(), "run", &[], |_| {}).unwrap(), 130);
     }
 
     /// Sends `sig` to this test process once the script has written `ready`.
@@ -568,7 +598,7 @@ mod script_tests {
             "trap 'exit 42' TERM\ntouch ready\nfor i in $(seq 500); do sleep 0.02; done\nexit 1\n",
         );
         signal_self_when_ready(app.base(), NixSignal::SIGTERM, || {});
-        assert_eq!(run_foreground(&app.base(), "run", &[]).unwrap(), 42);
+        assert_eq!(run_foreground(&app.base(), "run", &[], |_| {}).unwrap(), 42);
     }
 
     #[test]
@@ -582,6 +612,6 @@ mod script_tests {
         signal_self_when_ready(app.base(), NixSignal::SIGINT, move || {
             std::fs::write(go, "").unwrap();
         });
-        assert_eq!(run_foreground(&app.base(), "run", &[]).unwrap(), 5);
+        assert_eq!(run_foreground(&app.base(), "run", &[], |_| {}).unwrap(), 5);
     }
 }

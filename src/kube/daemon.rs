@@ -7,10 +7,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::container::lifecycle::Containers;
 use crate::env_vars::{self, EnvVars};
 use crate::fsutil::{self, LockedFile};
 use crate::kube::api::{self, ApiState};
-use crate::kube::store::Store;
+use crate::kube::controller::Controller;
+use crate::kube::kinds::{DEFAULT_NAMESPACE, Kind};
+use crate::kube::reconcile::Config;
+use crate::kube::store::{Store, StoreError};
 use crate::layout::Layout;
 
 /// Where the daemon listens unless told otherwise.
@@ -172,6 +176,18 @@ async fn serve(
             .await
     });
 
+    ensure_default_namespace(&store)?;
+    let controller = Controller::new(
+        store.clone(),
+        Containers::new(layout.clone()),
+        log.clone(),
+        Config {
+            backoff_base: options.backoff_base,
+        },
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let reconciling = tokio::spawn(controller.clone().run(stop_rx));
+
     let signals = tokio::spawn(watch_signals(shutdown_tx.clone()));
     let mode = shutdown_rx
         .wait_for(Option::is_some)
@@ -181,8 +197,13 @@ async fn serve(
         .unwrap_or(Shutdown::LeavePods);
     signals.abort();
     log.line(&format!("shutting down ({mode:?})"));
+    let _ = stop_tx.send(true);
+    let _ = reconciling.await;
+    if mode == Shutdown::StopPods {
+        let c = controller.clone();
+        let _ = tokio::task::spawn_blocking(move || c.stop_all_pods()).await;
+    }
     let _ = server.await;
-    let _ = options;
     Ok(())
 }
 
@@ -225,4 +246,16 @@ async fn watch_signals(shutdown: tokio::sync::watch::Sender<Option<Shutdown>>) {
 async fn watch_signals(shutdown: tokio::sync::watch::Sender<Option<Shutdown>>) {
     let _ = tokio::signal::ctrl_c().await;
     let _ = shutdown.send(Some(Shutdown::LeavePods));
+}
+
+/// `default` always exists, as in every cluster.
+fn ensure_default_namespace(store: &Store) -> Result<(), DaemonError> {
+    if store.get(Kind::Namespace, "", DEFAULT_NAMESPACE)?.is_none() {
+        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEFAULT_NAMESPACE}, "status": {"phase": "Active"}});
+        match store.create(Kind::Namespace, "", ns) {
+            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

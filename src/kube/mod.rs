@@ -3,10 +3,15 @@
 
 pub mod api;
 pub mod client;
+pub mod controller;
 pub mod daemon;
 pub mod kinds;
 pub mod manifest;
 pub mod patch;
+pub mod pods;
+pub mod proxy;
+pub mod reconcile;
 pub mod selector;
 pub mod status;
 pub mod store;
+pub mod table;

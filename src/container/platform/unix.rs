@@ -139,6 +139,20 @@ impl Group {
     }
 }
 
+/// Sends `sig` to `pid` alone. A process that is already gone is not an error.
+pub fn signal_process(pid: u32, sig: Signal) -> Result<(), ProcessError> {
+    let Some(raw) = i32::try_from(pid).ok().filter(|raw| *raw > 0) else {
+        return Ok(());
+    };
+    nix_signal::kill(Pid::from_raw(raw), to_nix(sig))
+        .or_else(gone_is_done)
+        .map_err(|errno| ProcessError::Signal {
+            pid,
+            signal: sig,
+            source: errno.into(),
+        })
+}
+
 fn to_nix(sig: Signal) -> NixSignal {
     match sig {
         Signal::Term => NixSignal::SIGTERM,
@@ -352,6 +366,28 @@ mod tests {
     }
 
     #[test]
+    fn signal_process_reaches_only_that_process() {
+        let mut cleanup = Cleanup::default();
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", "sleep 300 & wait"]);
+        detach(&mut cmd);
+        let leader = cleanup.own(cmd.spawn().unwrap());
+        cleanup.track_group(leader);
+        let leader_id = ProcessId::capture(leader).unwrap();
+        let child = process::poll_until(Duration::from_secs(5), Duration::from_millis(10), || {
+            process::session_members(leader)
+                .into_iter()
+                .find(|p| *p != leader)
+        })
+        .unwrap();
+        let child_id = ProcessId::capture(child).unwrap();
+        signal_process(child, Signal::Kill).unwrap();
+        assert!(wait_for_exit(&child_id, Duration::from_secs(5)));
+        assert!(leader_id.is_running() || leader_id.liveness() == process::Liveness::Zombie);
+        signal_process(u32::MAX, Signal::Kill).unwrap();
+    }
+
+    #[test]
     fn signalling_a_finished_group_is_not_an_error() {
         let mut cleanup = Cleanup::default();
         let mut cmd = Command::new("sleep");
@@ -365,4 +401,45 @@ mod tests {
         group.signal(Signal::Kill).unwrap();
         group.signal(Signal::Term).unwrap();
     }
+}
+
+/// Makes this process the reaper of its orphaned descendants (Linux only), so a supervisor learns
+/// how the apps its scripts started in the background ended. `false` where that is not possible.
+pub fn become_subreaper() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        nix::sys::prctl::set_child_subreaper(true).is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// Collects the exit status of adopted orphans that have ended: `(pid, code)`, the code being
+/// 128+N for signal N. Session leaders are left alone: those are the scripts jube spawned itself and
+/// waits for through their `Child` handle.
+pub fn reap_orphans() -> Vec<(u32, i32)> {
+    let me = std::process::id();
+    let mut reaped = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return reaped };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // Fields after the command: state (3), ppid (4), pgrp (5), session (6).
+        let (Some(state), Some(ppid), Some(session)) = (fields.first(), fields.get(1), fields.get(3)) else { continue };
+        if *state != "Z" || ppid.parse::<u32>().ok() != Some(me) || session.parse::<u32>().ok() == Some(pid) {
+            continue;
+        }
+        let Ok(raw) = i32::try_from(pid) else { continue };
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        match waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => reaped.push((pid, code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => reaped.push((pid, 128 + sig as i32)),
+            _ => {}
+        }
+    }
+    reaped
 }

@@ -67,6 +67,14 @@ impl Group {
     }
 }
 
+/// Ends `pid` (and, as taskkill works, what it started).
+pub fn signal_process(pid: u32, sig: Signal) -> Result<(), ProcessError> {
+    match Group::of(pid) {
+        Some(group) => group.signal(sig),
+        None => Ok(()),
+    }
+}
+
 fn is_alive(pid: u32) -> bool {
     process::stat(pid).is_some_and(|s| !s.exited)
 }
@@ -80,4 +88,13 @@ impl ForegroundSignals {
     }
 
     pub fn watch(&self, _pid: u32) {}
+}
+
+/// Windows has no subreapers; exit codes of apps started by scripts stay unknown.
+pub fn become_subreaper() -> bool {
+    false
+}
+
+pub fn reap_orphans() -> Vec<(u32, i32)> {
+    Vec::new()
 }

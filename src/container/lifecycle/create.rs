@@ -1,0 +1,399 @@
+//! `create`: an image zip becomes a container folder with its ports leased and its env file
+//! written. It is built in a staging folder and renamed into place, so a failure (or a kill)
+//! leaves no container behind, and its leases go with it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::{ContainerError, Containers, CreateOptions, ImageSource, io_err};
+use crate::container::envfile;
+use crate::container::install;
+use crate::container::names;
+use crate::container::platform;
+use crate::container::ports::{self, Lease, PortRange, PortRequest};
+use crate::container::scripts;
+use crate::container::state::{Launch, State, Status};
+use crate::fsutil::{self, LockedFile};
+use crate::layout::{FORMAT_VERSION, Layout};
+use crate::reporter::Reporter;
+
+impl Containers {
+    /// Installs an image as a new container: unpack, lease ports, write env files and state.
+    pub fn create(
+        &self,
+        image: &ImageSource,
+        options: &CreateOptions,
+        reporter: &dyn Reporter,
+    ) -> Result<State, ContainerError> {
+        if let Some(name) = &options.name {
+            names::check_name(name).map_err(ContainerError::BadName)?;
+        }
+        for (key, _) in &options.env {
+            envfile::check_name(key)?;
+        }
+        for dir in [self.layout.staging_dir(), self.layout.containers_dir()] {
+            fs_err::create_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        self.remove_abandoned_stages();
+
+        let id = names::new_id();
+        let stage = Stage::begin(&self.layout, &id)?;
+        let name = self.reserve_name(&stage, options.name.as_deref())?;
+
+        let root = stage.dir.join("root");
+        let unpacked = install::unpack(&image.zip, &root, &options.limits, reporter)?;
+        install::check_unpacked(&image.zip, &unpacked.app_base)?;
+        let rel_app_base = unpacked
+            .app_base
+            .strip_prefix(&stage.dir)
+            .unwrap_or(Path::new("root"))
+            .to_owned();
+        let final_app_base = self.layout.container_dir(&id).join(&rel_app_base);
+
+        let declared = ports::read_ports(&unpacked.app_base.join("ports.properties"))?;
+        let mut requests = port_requests(&declared, &options.ports)?;
+        add_pod_ports(&mut requests, &options.pod_ports);
+        let layout = self.layout.clone();
+        let is_live = move |owner: &str| {
+            // Service proxies' ports: the daemon gives them back when their service goes.
+            owner.starts_with(crate::kube::proxy::LEASE_OWNER_PREFIX) || is_live(&layout, owner)
+        };
+        let leases = ports::lease(&self.layout, &id, &requests, PortRange::from_env()?, &is_live)?;
+
+        let env = container_env(&final_app_base, &leases, &options.env);
+        write_env_files(&unpacked.app_base, &env, reporter)?;
+        let launch = if scripts::script_path(&unpacked.app_base, "start").is_file() {
+            Launch::StartScript
+        } else {
+            Launch::RunScript
+        };
+        let logs = stage.dir.join("logs");
+        fs_err::create_dir_all(&logs).map_err(io_err(&logs))?;
+        let state = State {
+            version: FORMAT_VERSION,
+            id: id.clone(),
+            name,
+            image: image.name.clone(),
+            coordinates: image.coordinates.clone(),
+            image_path: image.zip.clone(),
+            app_base: rel_app_base,
+            launch,
+            created: jiff::Timestamp::now(),
+            status: Status::Created,
+            process: None,
+            session: None,
+            attached: false,
+            launched_ticks: None,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            error: None,
+            ports: leases,
+            env,
+            labels: options.labels.clone(),
+            restart_count: 0,
+        };
+        state.save(&stage.dir.join("state.json"))?;
+        stage.commit(&self.layout.container_dir(&id))?;
+        Ok(state)
+    }
+
+    /// Picks the container's name under the names lock and records it in the stage, so two
+    /// concurrent creates never take the same one.
+    fn reserve_name(&self, stage: &Stage, wanted: Option<&str>) -> Result<String, ContainerError> {
+        let _lock = LockedFile::acquire(&self.layout.names_lock(), "container names")?;
+        // Stages first: one renamed into `containers/` after this look is seen there next.
+        let mut taken: BTreeMap<String, String> =
+            self.staged_names().into_iter().map(|(id, name)| (name, id)).collect();
+        for state in self.ids().into_iter().filter_map(|id| self.load(&id).ok()) {
+            taken.insert(state.name, state.id);
+        }
+        let name = match wanted {
+            Some(n) => {
+                if let Some(id) = taken.get(n) {
+                    return Err(ContainerError::NameTaken {
+                        name: n.to_owned(),
+                        id: id.chars().take(12).collect(),
+                    });
+                }
+                n.to_owned()
+            }
+            None => names::generate(&|n| taken.contains_key(n)),
+        };
+        let path = stage.dir.join(NAME_FILE);
+        fsutil::write_atomic(&path, name.as_bytes()).map_err(io_err(&path))?;
+        Ok(name)
+    }
+
+    fn staged_names(&self) -> Vec<(String, String)> {
+        let Ok(entries) = std::fs::read_dir(self.layout.staging_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = std::fs::read_to_string(e.path().join(NAME_FILE)).ok()?;
+                Some((e.file_name().to_string_lossy().into_owned(), name))
+            })
+            .collect()
+    }
+
+    /// Removes stages whose creator is gone (killed mid-create): their lock is free.
+    fn remove_abandoned_stages(&self) {
+        let Ok(entries) = std::fs::read_dir(self.layout.staging_dir()) else {
+            return;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let lock_path = path.with_extension("lock");
+            let Ok(Some(lock)) = LockedFile::try_acquire_in_place(&lock_path) else {
+                continue;
+            };
+            // Its creator may have finished between the listing and the lock: then the folder is
+            // gone (renamed into `containers/`) and its leases are a live container's.
+            if path.is_dir() {
+                let id = entry.file_name().to_string_lossy().into_owned();
+                let _ = std::fs::remove_dir_all(&path);
+                let _ = ports::release(&self.layout, &id);
+            }
+            drop(lock);
+            let _ = std::fs::remove_file(&lock_path);
+        }
+    }
+}
+
+/// Whether a lease owner is a container, finished or in the making. The stage is looked at first:
+/// a stage renamed into `containers/` between two looks in the other order would seem gone.
+fn is_live(layout: &Layout, owner: &str) -> bool {
+    layout.staging_dir().join(owner).exists() || layout.container_dir(owner).exists()
+}
+
+/// The file in a stage that holds the name it reserved.
+const NAME_FILE: &str = "name";
+
+/// Matches `-p NAME=HOSTPORT` to the image's declared ports (case-insensitively, as the env
+/// variable names are upper case anyway).
+fn port_requests(
+    declared: &[(String, u16)],
+    wanted: &[(String, u16)],
+) -> Result<Vec<PortRequest>, ContainerError> {
+    for (name, _) in wanted {
+        if !declared.iter().any(|(d, _)| d.eq_ignore_ascii_case(name)) {
+            let known = declared
+                .iter()
+                .map(|(d, _)| d.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ContainerError::UnknownPort {
+                name: name.clone(),
+                known: if known.is_empty() { "none".into() } else { known },
+            });
+        }
+    }
+    Ok(declared
+        .iter()
+        .map(|(name, container_port)| PortRequest {
+            name: name.clone(),
+            container_port: *container_port,
+            host_port: wanted
+                .iter()
+                .rev()
+                .find(|(w, _)| w.eq_ignore_ascii_case(name))
+                .map(|(_, p)| *p),
+        })
+        .collect())
+}
+
+/// Merges a pod manifest's ports into the image's: a port matching a declared one by name (any
+/// case) or container port gives it its host port; any other is leased too, under its own name
+/// (or `PORT_<container port>`).
+fn add_pod_ports(requests: &mut Vec<PortRequest>, pod_ports: &[super::PodPort]) {
+    for p in pod_ports {
+        let matched = requests.iter_mut().find(|r| {
+            p.name.as_deref().is_some_and(|n| r.name.eq_ignore_ascii_case(n)) || r.container_port == p.container_port
+        });
+        match matched {
+            Some(r) => r.host_port = p.host_port.or(r.host_port),
+            None => requests.push(PortRequest {
+                name: p.name.clone().unwrap_or_else(|| format!("PORT_{}", p.container_port)),
+                container_port: p.container_port,
+                host_port: p.host_port,
+            }),
+        }
+    }
+}
+
+/// The variables jube gives a container: APP_BASE, one `<NAME>_PORT` per lease, then the user's.
+fn container_env(app_base: &Path, leases: &[Lease], user: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env = vec![("APP_BASE".to_owned(), app_base.to_string_lossy().into_owned())];
+    for lease in leases {
+        env.push((envfile::port_variable(&lease.name), lease.host_port.to_string()));
+    }
+    let mut seen: HashSet<String> = HashSet::new();
+    // A later -e wins over an earlier one and over jube's own, as in docker.
+    let mut merged: Vec<(String, String)> = Vec::new();
+    for (k, v) in env.into_iter().chain(user.iter().cloned()).rev() {
+        if seen.insert(k.clone()) {
+            merged.push((k, v));
+        }
+    }
+    merged.reverse();
+    merged
+}
+
+/// Writes jube's lines into env.sh (created when the image has none) and into env.bat when the
+/// image ships one. Only this platform's file must take every value: a value env.bat cannot hold
+/// (a line break) is left out of it on Unix, with a warning.
+fn write_env_files(
+    app_base: &Path,
+    env: &[(String, String)],
+    reporter: &dyn Reporter,
+) -> Result<(), ContainerError> {
+    let sh = app_base.join("env.sh");
+    let original = match std::fs::read_to_string(&sh) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::from("#!/bin/sh\n"),
+        Err(e) => return Err(io_err(&sh)(e)),
+    };
+    let mode = fsutil::mode_of(&sh).or(Some(0o755));
+    fsutil::write_atomic_mode(&sh, envfile::insert_sh(&original, env)?.as_bytes(), mode)
+        .map_err(io_err(&sh))?;
+    let bat = app_base.join("env.bat");
+    let Ok(original) = std::fs::read_to_string(&bat) else {
+        return Ok(());
+    };
+    let native = platform::ENV_FILE == "env.bat";
+    let mut kept = Vec::with_capacity(env.len());
+    for (name, value) in env {
+        match envfile::bat_line(name, value) {
+            Ok(_) => kept.push((name.clone(), value.clone())),
+            Err(e) if native => return Err(e.into()),
+            Err(e) => reporter.warn(&format!("{} is left out of env.bat: {e}", name)),
+        }
+    }
+    fsutil::write_atomic(&bat, envfile::insert_bat(&original, &kept)?.as_bytes()).map_err(io_err(&bat))?;
+    Ok(())
+}
+
+/// A container under construction in `JUBE_HOME/tmp/<id>`, with a lock that marks its creator as
+/// alive. Dropped without `commit`, it removes itself and gives back its ports.
+struct Stage {
+    dir: PathBuf,
+    id: String,
+    layout: Layout,
+    lock: Option<LockedFile>,
+    committed: bool,
+}
+
+impl Stage {
+    fn begin(layout: &Layout, id: &str) -> Result<Self, ContainerError> {
+        let dir = layout.staging_dir().join(id);
+        let lock = LockedFile::acquire(&dir.with_extension("lock"), "a container being created")?;
+        fs_err::create_dir(&dir).map_err(io_err(&dir))?;
+        Ok(Self {
+            dir,
+            id: id.to_owned(),
+            layout: layout.clone(),
+            lock: Some(lock),
+            committed: false,
+        })
+    }
+
+    fn commit(mut self, target: &Path) -> Result<(), ContainerError> {
+        fs_err::rename(&self.dir, target).map_err(io_err(target))?;
+        self.committed = true;
+        // Only now: until the rename, the name file is what keeps a concurrent create from taking
+        // the same name; from here on, state.json does.
+        let _ = std::fs::remove_file(target.join(NAME_FILE));
+        Ok(())
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            let _ = ports::release(&self.layout, &self.id);
+        }
+        if let Some(lock) = self.lock.take() {
+            let path = lock.path().to_owned();
+            drop(lock);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_variables_win_and_keep_their_first_place() {
+        let leases = [Lease {
+            name: "http".into(),
+            container_port: 8080,
+            host_port: 48000,
+        }];
+        let user = [
+            ("A".to_owned(), "1".to_owned()),
+            ("HTTP_PORT".to_owned(), "9".to_owned()),
+            ("A".to_owned(), "2".to_owned()),
+        ];
+        let env = container_env(Path::new("/c/root"), &leases, &user);
+        assert_eq!(
+            env,
+            [
+                ("APP_BASE".to_owned(), "/c/root".to_owned()),
+                ("HTTP_PORT".to_owned(), "9".to_owned()),
+                ("A".to_owned(), "2".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn port_requests_match_names_case_insensitively_and_refuse_unknown_ones() {
+        let declared = [("http".to_owned(), 8080), ("jmx".to_owned(), 9999)];
+        let requests = port_requests(&declared, &[("HTTP".to_owned(), 18080)]).unwrap();
+        assert_eq!(requests[0].host_port, Some(18080));
+        assert_eq!(requests[1].host_port, None);
+        let err = port_requests(&declared, &[("web".to_owned(), 1)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no port named `web`") && err.contains("http, jmx"),
+            "{err}"
+        );
+        let err = port_requests(&[], &[("web".to_owned(), 1)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("names: none"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn env_bat_leaves_out_what_it_cannot_hold_on_unix_and_warns() {
+        #[derive(Default)]
+        struct Warnings(std::sync::Mutex<Vec<String>>);
+        impl Reporter for Warnings {
+            fn warn(&self, message: &str) {
+                self.0.lock().unwrap().push(message.to_owned());
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("env.bat"), "@echo off\r\n").unwrap();
+        let env = [
+            ("ONE".to_owned(), "line".to_owned()),
+            ("TWO".to_owned(), "two\nlines".to_owned()),
+        ];
+        let warnings = Warnings::default();
+        write_env_files(dir.path(), &env, &warnings).unwrap();
+        let bat = std::fs::read_to_string(dir.path().join("env.bat")).unwrap();
+        assert!(bat.contains("set \"ONE=line\"") && !bat.contains("TWO"), "{bat}");
+        let sh = std::fs::read_to_string(dir.path().join("env.sh")).unwrap();
+        assert!(sh.contains("export TWO='two\nlines'"), "{sh}");
+        assert_eq!(warnings.0.lock().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,557 @@
+//! The controller runs [`reconcile`] again and again, on every change to the store and at least
+//! every second: it observes jube's containers, then carries out the plan. Container work (pulls,
+//! scripts) runs in the background, one job per container at a time, so a slow start.sh never holds
+//! up the rest.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::container::lifecycle::{Containers, ImageSource, StartOutcome};
+use crate::container::platform;
+use crate::container::scripts;
+use crate::container::state::{POD_LABEL, State, Status};
+use crate::kube::daemon::DaemonLog;
+use crate::kube::kinds::Kind;
+use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
+use crate::kube::reconcile::{self, Action, Config, Failures, Observed, PodKey, TEMPLATE_HASH_LABEL};
+use crate::kube::store::{Store, StoreError};
+use crate::registry::Registry;
+use crate::reporter::Silent;
+
+/// How often the controller looks even when nothing changed: the safety net for missed events
+/// and for apps that exit on their own.
+pub const RESYNC: Duration = Duration::from_secs(1);
+/// How long a pod's containers get to stop when the pod goes.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+pub struct Controller {
+    store: Arc<Store>,
+    containers: Containers,
+    log: DaemonLog,
+    config: Config,
+    /// Keys of container jobs running now; a job is never started twice.
+    busy: Arc<Mutex<HashSet<String>>>,
+    /// Why a pod container could not be made, and when to try again.
+    failures: Arc<Mutex<HashMap<(PodKey, String), Failure>>>,
+    /// Exit codes learnt from reaping, by pid, until recorded in the container's state.
+    exits: Mutex<HashMap<u32, i32>>,
+    /// Wakes the loop when a background job ends.
+    wake: Arc<tokio::sync::Notify>,
+    /// Counts finished jobs: a plan made before a job ended may be stale for containers.
+    finished_jobs: Arc<AtomicU64>,
+}
+
+#[derive(Debug, Clone)]
+struct Failure {
+    reason: String,
+    message: String,
+    attempts: u32,
+    retry_at: Instant,
+}
+
+impl Controller {
+    pub fn new(store: Arc<Store>, containers: Containers, log: DaemonLog, config: Config) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            containers,
+            log,
+            config,
+            busy: Arc::default(),
+            failures: Arc::default(),
+            exits: Mutex::default(),
+            wake: Arc::default(),
+            finished_jobs: Arc::default(),
+        })
+    }
+
+    /// Runs until `stop` says so.
+    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        if platform::become_subreaper() {
+            self.log
+                .line("reaping orphaned app processes (exit codes of apps started by start.sh are known)");
+        }
+        let mut changes = self.store.subscribe();
+        loop {
+            let requeue = match self.clone().pass().await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.log.line(&format!("reconcile failed: {e}"));
+                    None
+                }
+            };
+            let wait = requeue
+                .map_or(RESYNC, |r| r.min(RESYNC))
+                .max(Duration::from_millis(20));
+            tokio::select! {
+                _ = changes.recv() => {
+                    // A burst of changes (an apply of many objects) is handled in one pass.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    while changes.try_recv().is_ok() {}
+                }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// One look: observe, plan, act. Returns when to look again at the latest.
+    async fn pass(self: Arc<Self>) -> Result<Option<Duration>, StoreError> {
+        let (pods, _) = self.store.list(Kind::Pod, None)?;
+        let (rcs, _) = self.store.list(Kind::ReplicationController, None)?;
+        let jobs_before = self.finished_jobs.load(Ordering::SeqCst);
+        let me = self.clone();
+        let observed = tokio::task::spawn_blocking(move || me.observe())
+            .await
+            .unwrap_or_default();
+        let failures = self.current_failures();
+        let plan = reconcile::reconcile(
+            &pods,
+            &rcs,
+            &observed,
+            &failures,
+            jiff::Timestamp::now(),
+            self.config,
+        );
+        for action in plan.actions {
+            // Container work planned from what a job has since changed waits for the next pass.
+            let stale = self.finished_jobs.load(Ordering::SeqCst) != jobs_before;
+            if stale
+                && matches!(
+                    action,
+                    Action::StartContainer { .. } | Action::RemoveContainer { .. }
+                )
+            {
+                continue;
+            }
+            self.clone().act(action, &pods)?;
+        }
+        Ok(plan.requeue_after)
+    }
+
+    fn current_failures(&self) -> Failures {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures
+            .iter()
+            .map(|(k, f)| (k.clone(), (f.reason.clone(), f.message.clone())))
+            .collect()
+    }
+
+    /// The pod containers as they are now: ended apps recorded (with their exit code when this
+    /// daemon reaped them), and each running one's ports checked.
+    fn observe(&self) -> Vec<Observed> {
+        {
+            let mut exits = self.exits.lock().unwrap_or_else(|p| p.into_inner());
+            for (pid, code) in platform::reap_orphans() {
+                exits.insert(pid, code);
+            }
+        }
+        let mut observed = Vec::new();
+        for state in self.containers.list().into_iter().flatten() {
+            let Some(pod) = state.labels.get(POD_LABEL).cloned() else {
+                continue;
+            };
+            let Some((ns, name)) = pod.split_once('/') else {
+                continue;
+            };
+            let job = format!(
+                "{ns}/{name}/{}",
+                state
+                    .labels
+                    .get(CONTAINER_LABEL)
+                    .map(String::as_str)
+                    .unwrap_or_default()
+            );
+            let state = if state.status == Status::Exited && self.is_idle(&job) {
+                let code = state.process.and_then(|p| {
+                    scripts::take_reaped_exit(p.pid).or_else(|| {
+                        self.exits
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&p.pid)
+                    })
+                });
+                self.containers.observe_exit(&state.id, code).unwrap_or(state)
+            } else {
+                state
+            };
+            observed.push(Observed {
+                id: state.id.clone(),
+                pod: (ns.to_owned(), name.to_owned()),
+                pod_uid: state.labels.get(POD_UID_LABEL).cloned().unwrap_or_default(),
+                container: state.labels.get(CONTAINER_LABEL).cloned().unwrap_or_default(),
+                status: state.status,
+                exit_code: state.exit_code,
+                error: state.error.clone(),
+                started_at: state.started_at,
+                finished_at: state.finished_at,
+                restart_count: state.restart_count,
+                ports_ready: state.status == Status::Running && ports_open(&state),
+                ports: state
+                    .ports
+                    .iter()
+                    .map(|l| (l.container_port, l.host_port))
+                    .collect(),
+                image: state.image.clone(),
+            });
+        }
+        observed
+    }
+
+    fn is_idle(&self, key: &str) -> bool {
+        !self.busy.lock().unwrap_or_else(|p| p.into_inner()).contains(key)
+    }
+
+    fn act(self: Arc<Self>, action: Action, pods: &[Value]) -> Result<(), StoreError> {
+        match action {
+            Action::CreatePod {
+                namespace,
+                rc,
+                rc_uid,
+                template,
+                template_hash,
+            } => {
+                self.create_pod(&namespace, &rc, &rc_uid, &template, &template_hash)?;
+            }
+            Action::DeletePod { namespace, name } => match self.store.delete(Kind::Pod, &namespace, &name) {
+                Ok(_) => self.log.line(&format!("deleted pod {namespace}/{name}")),
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            },
+            Action::UpdatePodStatus {
+                namespace,
+                name,
+                status,
+            } => {
+                ignore_missing(self.store.update_status(Kind::Pod, &namespace, &name, status))?;
+            }
+            Action::UpdateRcStatus {
+                namespace,
+                name,
+                status,
+            } => {
+                ignore_missing(self.store.update_status(
+                    Kind::ReplicationController,
+                    &namespace,
+                    &name,
+                    status,
+                ))?;
+            }
+            Action::RemoveContainer { id } => {
+                let me = self.clone();
+                self.background(id.clone(), move || me.remove_container(&id));
+            }
+            Action::StartContainer {
+                pod,
+                container,
+                existing,
+            } => {
+                // One key per pod container, whether it is being made or restarted.
+                let key = format!("{}/{}/{}", pod.0, pod.1, container);
+                if !self.is_idle(&key) || !self.retry_due(&pod, &container) {
+                    return Ok(());
+                }
+                let Some(pod_object) = pods.iter().find(|p| reconcile::key(p) == pod).cloned() else {
+                    return Ok(());
+                };
+                let service_env = self.service_env(&pod.0);
+                let me = self.clone();
+                self.background(key, move || {
+                    me.start_container(&pod, &container, &pod_object, existing, &service_env)
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a container job on the blocking pool unless one with the same key is running.
+    fn background(self: Arc<Self>, key: String, job: impl FnOnce() + Send + 'static) {
+        if !self
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone())
+        {
+            return;
+        }
+        let busy = self.busy.clone();
+        let wake = self.wake.clone();
+        let finished = self.finished_jobs.clone();
+        tokio::task::spawn_blocking(move || {
+            job();
+            finished.fetch_add(1, Ordering::SeqCst);
+            busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            wake.notify_one();
+        });
+    }
+
+    fn retry_due(&self, pod: &PodKey, container: &str) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures
+            .get(&(pod.clone(), container.to_owned()))
+            .is_none_or(|f| Instant::now() >= f.retry_at)
+    }
+
+    fn create_pod(
+        &self,
+        namespace: &str,
+        rc: &str,
+        rc_uid: &str,
+        template: &Value,
+        hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut labels = template
+            .pointer("/metadata/labels")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        labels[TEMPLATE_HASH_LABEL] = json!(hash);
+        let mut metadata = template.get("metadata").cloned().unwrap_or_else(|| json!({}));
+        metadata["labels"] = labels;
+        metadata["generateName"] = json!(format!("{rc}-"));
+        metadata["ownerReferences"] = json!([{
+            "apiVersion": "v1", "kind": "ReplicationController", "name": rc, "uid": rc_uid,
+            "controller": true, "blockOwnerDeletion": true,
+        }]);
+        for _ in 0..10 {
+            metadata["name"] = json!(format!("{rc}-{}", pod_suffix()));
+            let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template.get("spec").cloned().unwrap_or_default()});
+            match self.store.create(Kind::Pod, namespace, pod) {
+                Ok(p) => {
+                    self.log.line(&format!(
+                        "created pod {namespace}/{} for rc {rc}",
+                        p.pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                    ));
+                    return Ok(());
+                }
+                Err(StoreError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes (when needed) and starts one container of a pod. Failures are remembered for the
+    /// pod's status and retried with backoff.
+    fn start_container(
+        &self,
+        pod: &PodKey,
+        container: &str,
+        pod_object: &Value,
+        existing: Option<String>,
+        service_env: &[(String, String)],
+    ) {
+        let result = match existing {
+            Some(id) => self
+                .restart(&id)
+                .map_err(|e| ("CrashLoopBackOff".to_owned(), e.to_string())),
+            None => self.create_and_start(pod_object, container, service_env),
+        };
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (pod.clone(), container.to_owned());
+        match result {
+            Ok(started) => {
+                failures.remove(&key);
+                if started {
+                    self.log.line(&format!(
+                        "started container {container} of pod {}/{}",
+                        pod.0, pod.1
+                    ));
+                }
+            }
+            Err((reason, message)) => {
+                self.log.line(&format!(
+                    "pod {}/{} container {container}: {reason}: {message}",
+                    pod.0, pod.1
+                ));
+                let attempts = failures.get(&key).map_or(0, |f| f.attempts) + 1;
+                let delay = reconcile::backoff(self.config.backoff_base, attempts - 1);
+                failures.insert(
+                    key,
+                    Failure {
+                        reason,
+                        message,
+                        attempts,
+                        retry_at: Instant::now() + delay,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Starts an existing container again, counting the restart once it really happened.
+    fn restart(&self, id: &str) -> Result<bool, crate::container::lifecycle::ContainerError> {
+        let ran_before = self.containers.find(id)?.started_at.is_some();
+        let (_, outcome) = self.containers.start(id)?;
+        let started = outcome == StartOutcome::Started;
+        if started && ran_before {
+            self.containers.update(id, |s| s.restart_count += 1)?;
+        }
+        Ok(started)
+    }
+
+    fn create_and_start(
+        &self,
+        pod: &Value,
+        container: &str,
+        service_env: &[(String, String)],
+    ) -> Result<bool, (String, String)> {
+        let spec = reconcile::pod_container(pod, container)
+            .cloned()
+            .unwrap_or_default();
+        let image_name = spec
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let pull = |e: String| ("ErrImagePull".to_owned(), e);
+        let registry = Registry::from_env().map_err(|e| pull(e.to_string()))?;
+        let reference = registry
+            .parse(&image_name)
+            .map_err(|e| ("InvalidImageName".to_owned(), e.to_string()))?;
+        let resolved = registry
+            .pull(&reference, pods::pull_options(&spec, &registry.prefix), &Silent)
+            .map_err(|e| pull(format!("{e:#}")))?;
+        let source = ImageSource {
+            name: image_name,
+            coordinates: resolved.coordinates,
+            zip: resolved.path,
+        };
+        let options = pods::create_options(pod, &spec, service_env);
+        let create = |e: String| ("CreateContainerError".to_owned(), e);
+        // A container left by an earlier pod of the same name goes first.
+        if let Some(name) = &options.name {
+            if let Ok(old) = self.containers.find(name) {
+                let _ = self.containers.remove(&old.id, true, true);
+            }
+        }
+        let state = self
+            .containers
+            .create(&source, &options, &Silent)
+            .map_err(|e| create(e.to_string()))?;
+        self.containers
+            .start(&state.id)
+            .map(|(_, outcome)| outcome == StartOutcome::Started)
+            .map_err(|e| ("RunContainerError".to_owned(), e.to_string()))
+    }
+
+    fn remove_container(&self, id: &str) {
+        let Ok(name) = self.containers.find(id).map(|s| s.name) else {
+            return;
+        };
+        let _ = self.containers.stop(id, STOP_GRACE);
+        match self.containers.remove(id, true, true) {
+            Ok(_) => self.log.line(&format!("removed container {name}")),
+            Err(e) => self.log.line(&format!("cannot remove container {name}: {e}")),
+        }
+    }
+
+    /// `<NAME>_SERVICE_HOST`/`_PORT` of the namespace's services, as their proxies listen.
+    fn service_env(&self, namespace: &str) -> Vec<(String, String)> {
+        let Ok((services, _)) = self.store.list(Kind::Service, Some(namespace)) else {
+            return Vec::new();
+        };
+        let mut env = Vec::new();
+        for svc in services {
+            let name = svc
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let prefix = name.to_ascii_uppercase().replace('-', "_");
+            let host = svc
+                .pointer("/status/loadBalancer/ingress/0/ip")
+                .and_then(Value::as_str)
+                .unwrap_or("127.0.0.1");
+            let listen: Vec<u64> = svc
+                .pointer("/status/loadBalancer/ingress/0/ports")
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter()
+                        .filter_map(|p| p.get("port").and_then(Value::as_u64))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ports = svc
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for (i, p) in ports.iter().enumerate() {
+                let port = listen
+                    .get(i)
+                    .copied()
+                    .or_else(|| p.get("port").and_then(Value::as_u64))
+                    .unwrap_or(0);
+                if i == 0 {
+                    env.push((format!("{prefix}_SERVICE_HOST"), host.to_owned()));
+                    env.push((format!("{prefix}_SERVICE_PORT"), port.to_string()));
+                }
+                if let Some(pname) = p.get("name").and_then(Value::as_str) {
+                    env.push((
+                        format!(
+                            "{prefix}_SERVICE_PORT_{}",
+                            pname.to_ascii_uppercase().replace('-', "_")
+                        ),
+                        port.to_string(),
+                    ));
+                }
+            }
+        }
+        env
+    }
+
+    /// Stops every pod container (`jube daemon stop --stop-pods`).
+    pub fn stop_all_pods(&self) {
+        for state in self.containers.list().into_iter().flatten() {
+            if state.labels.contains_key(POD_LABEL) && state.status == Status::Running {
+                let _ = self.containers.stop(&state.id, STOP_GRACE);
+                self.log.line(&format!("stopped container {}", state.name));
+            }
+        }
+    }
+}
+
+fn ignore_missing(r: Result<Value, StoreError>) -> Result<(), StoreError> {
+    match r {
+        Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every leased port of a running container accepts TCP connections: the pod is ready.
+fn ports_open(state: &State) -> bool {
+    state.ports.iter().all(|l| {
+        let addr = SocketAddr::from(([127, 0, 0, 1], l.host_port));
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+    })
+}
+
+/// Five characters as Kubernetes uses for generated names (no vowels, no confusable digits).
+fn pod_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    (0..5)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// The pods a service selects (for the proxies), by their labels.
+pub fn selects(selector: &BTreeMap<String, String>, pod: &Value) -> bool {
+    !selector.is_empty()
+        && selector.iter().all(|(k, v)| {
+            pod.pointer(&format!(
+                "/metadata/labels/{}",
+                k.replace('~', "~0").replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+                == Some(v.as_str())
+        })
+}
