@@ -5,6 +5,7 @@ mod build;
 mod containers;
 mod daemon;
 mod images;
+mod kube;
 pub mod output;
 pub mod progress;
 
@@ -141,6 +142,12 @@ pub enum Command {
         /// Only this log file (`console.log`, `app.log`, ...).
         #[arg(long)]
         file: Option<String>,
+        /// For a pod: which of its containers.
+        #[arg(short = 'c', long = "container", value_name = "NAME")]
+        pod_container: Option<String>,
+        /// For a pod: its namespace (default: `default`).
+        #[arg(long)]
+        namespace: Option<String>,
     },
     /// Show containers' records as JSON.
     Inspect {
@@ -185,6 +192,14 @@ pub enum Command {
         #[arg(long)]
         address: Option<std::net::IpAddr>,
     },
+    /// Create or update objects from Kubernetes manifests; starts the daemon when none runs.
+    Apply(kube::ApplyArgs),
+    /// List objects: pods (po), replicationcontrollers (rc), services (svc), namespaces (ns), all.
+    Get(kube::GetArgs),
+    /// Delete objects: by manifest (-f), by name, or all of a kind (--all, -l).
+    Delete(kube::DeleteArgs),
+    /// Set the replicas of replication controllers.
+    Scale(kube::ScaleArgs),
     /// Remove image zips from the local repository.
     Rmi {
         /// `IMAGE[:VERSION]`; without a version every cached version is removed.
@@ -234,7 +249,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             follow,
             tail,
             file,
-        } => containers::logs(&container, follow, tail, file.as_deref()),
+            pod_container,
+            namespace,
+        } => kube::logs(&kube::LogsRequest {
+            target: &container,
+            follow,
+            tail,
+            file: file.as_deref(),
+            container: pod_container.as_deref(),
+            namespace: namespace.as_deref(),
+        }),
+        Command::Apply(args) => kube::apply(&args),
+        Command::Get(args) => kube::get(&args),
+        Command::Delete(args) => kube::delete(&args),
+        Command::Scale(args) => kube::scale(&args),
         Command::Inspect { containers } => containers::inspect(&containers),
         Command::Port { container, name } => containers::port(&container, name.as_deref()),
     };

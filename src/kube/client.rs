@@ -153,6 +153,36 @@ impl Client {
         self.request(reqwest::Method::GET, path, None)
     }
 
+    /// A PATCH with a patch body of the given type (`application/merge-patch+json`, ...).
+    pub fn patch(&self, path: &str, content_type: &str, patch: &Value) -> Result<Value, ClientError> {
+        let resp = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(patch.to_string())
+            .send()
+            .map_err(|e| self.transport(e))?;
+        let status = resp.status();
+        let text = resp.text().map_err(|e| self.transport(e))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(ClientError::Api {
+            code: status.as_u16(),
+            reason: value
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            message: value
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("the daemon answered {status}")),
+        })
+    }
+
     /// A streaming GET (logs, watches): the raw response.
     pub fn stream(&self, path: &str) -> Result<reqwest::blocking::Response, ClientError> {
         let resp = self.raw_get(path)?;

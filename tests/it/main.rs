@@ -26,3 +26,7 @@ mod pull_progress;
 mod push;
 #[cfg(unix)]
 mod commit;
+#[cfg(unix)] // pods run the ticker image
+mod kubectl_like;
+#[cfg(unix)]
+mod apply;

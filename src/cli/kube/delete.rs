@@ -1,0 +1,219 @@
+//! `jube delete`: by manifest, by name, or every object of a kind (`--all`, `-l`).
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{FileArgs, NamespaceArgs, Targets, Usage, connect, list_path, object_path, print_error};
+use crate::cli::output;
+use crate::kube::client::{Client, ClientError};
+use crate::kube::kinds::Kind;
+
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// `KIND NAME...`, `KIND/NAME...`, or `KIND --all` (`pods`, `rc`, `svc`, `ns`, `all`).
+    pub resources: Vec<String>,
+    #[command(flatten)]
+    pub files: FileArgs,
+    #[command(flatten)]
+    pub ns: NamespaceArgs,
+    /// Every object of the kinds given, in the namespace.
+    #[arg(long)]
+    pub all: bool,
+    /// Only objects with these labels: `app=web`, `tier!=db`, `env in (a,b)`.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// An object that does not exist is no error.
+    #[arg(long)]
+    pub ignore_not_found: bool,
+    /// Wait until the objects are gone (`--wait=false` returns at once).
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub wait: bool,
+}
+
+/// One object to delete, and how to name its source in an error.
+struct Doomed {
+    kind: Kind,
+    namespace: String,
+    name: String,
+    source: Option<String>,
+}
+
+/// How long `--wait` waits for an object that is still being deleted.
+const WAIT_LIMIT: Duration = Duration::from_secs(120);
+
+pub fn delete(args: &DeleteArgs) -> anyhow::Result<i32> {
+    let doomed = match select(args) {
+        Ok(Selection::Objects(d)) => d,
+        Ok(Selection::Kinds(kinds)) => {
+            let client = connect()?;
+            let mut doomed = Vec::new();
+            for kind in &kinds {
+                match list(&client, *kind, args) {
+                    Ok(found) => doomed.extend(found),
+                    Err(e) => {
+                        print_error(&e, None);
+                        return Ok(super::super::EXIT_FAILURE);
+                    }
+                }
+            }
+            if doomed.is_empty() {
+                eprintln!("No resources found");
+                return Ok(0);
+            }
+            return run(&client, args, &doomed);
+        }
+        Err(e) => match e.downcast::<Usage>() {
+            Ok(usage) => return Ok(super::usage_error(&usage)),
+            Err(e) => return Err(e),
+        },
+    };
+    let client = connect()?;
+    run(&client, args, &doomed)
+}
+
+enum Selection {
+    Objects(Vec<Doomed>),
+    /// Whole kinds (`--all` or `-l`), listed first.
+    Kinds(Vec<Kind>),
+}
+
+fn select(args: &DeleteArgs) -> anyhow::Result<Selection> {
+    let flag = args.ns.namespace.as_deref();
+    if !args.files.files.is_empty() {
+        if !args.resources.is_empty() {
+            return Err(Usage("give either -f or resource arguments, not both".into()).into());
+        }
+        let mut doomed = Vec::new();
+        for m in super::load_manifests(&args.files)? {
+            let ns = super::namespace_of(&m, flag).map_err(anyhow::Error::msg)?;
+            doomed.push(Doomed {
+                kind: m.kind,
+                namespace: ns.unwrap_or_default(),
+                source: Some(super::source_name(&m).to_owned()),
+                name: m.name,
+            });
+        }
+        return Ok(Selection::Objects(doomed));
+    }
+    if args.resources.is_empty() {
+        return Err(Usage(
+            "you must provide one or more resources by argument or filename: `jube delete KIND NAME`, \
+             `jube delete KIND --all`, `jube delete -f FILE`"
+                .into(),
+        )
+        .into());
+    }
+    match super::parse_targets(&args.resources)? {
+        Targets::Kinds(kinds) if args.all || args.selector.is_some() => Ok(Selection::Kinds(kinds)),
+        Targets::Kinds(_) => Err(Usage(
+            "resource(s) were provided, but no name was specified; name objects, or delete all of them with --all"
+                .into(),
+        )
+        .into()),
+        Targets::Named(_) if args.all || args.selector.is_some() => Err(Usage(
+            "names cannot be given together with --all or a selector (-l)".into(),
+        )
+        .into()),
+        Targets::Named(named) => {
+            if args.ns.all_namespaces {
+                return Err(Usage("a resource cannot be deleted by name across all namespaces".into()).into());
+            }
+            Ok(Selection::Objects(
+                named
+                    .into_iter()
+                    .map(|(kind, name)| Doomed {
+                        kind,
+                        namespace: args.ns.namespace().to_owned(),
+                        name,
+                        source: None,
+                    })
+                    .collect(),
+            ))
+        }
+    }
+}
+
+fn list(client: &Client, kind: Kind, args: &DeleteArgs) -> Result<Vec<Doomed>, ClientError> {
+    let list = client.get(&list_path(kind, args.ns.scope(), args.selector.as_deref()))?;
+    let items = list
+        .get("items")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Ok(items
+        .iter()
+        .map(|o| {
+            let text = |p: &str| {
+                o.pointer(p)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            Doomed {
+                kind,
+                namespace: text("/metadata/namespace"),
+                name: text("/metadata/name"),
+                source: None,
+            }
+        })
+        .collect())
+}
+
+/// Deletes each object, printing `pod "web" deleted`, then waits for those still terminating.
+fn run(client: &Client, args: &DeleteArgs, doomed: &[Doomed]) -> anyhow::Result<i32> {
+    let mut failed = false;
+    let mut terminating = Vec::new();
+    for d in doomed {
+        let path = object_path(d.kind, &d.namespace, &d.name);
+        match client.request(reqwest::Method::DELETE, &path, None) {
+            Ok(answer) => {
+                output::print(&format!("{} \"{}\" deleted\n", d.kind.singular(), d.name))?;
+                if answer
+                    .pointer("/metadata/deletionTimestamp")
+                    .is_some_and(|t| !t.is_null())
+                {
+                    terminating.push(path);
+                }
+            }
+            Err(e) if e.is_not_found() && args.ignore_not_found => {}
+            Err(e) => {
+                let context = d.source.as_ref().map(|s| format!("error when deleting \"{s}\""));
+                print_error(&e, context.as_deref());
+                failed = true;
+                if super::is_fatal(&e) {
+                    break;
+                }
+            }
+        }
+    }
+    if args.wait && !failed {
+        failed = !wait_gone(client, &terminating);
+    }
+    Ok(if failed { super::super::EXIT_FAILURE } else { 0 })
+}
+
+/// Polls until every path answers NotFound, as kubectl's `--wait` does; false on timeout.
+fn wait_gone(client: &Client, paths: &[String]) -> bool {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    for path in paths {
+        loop {
+            match client.get(path) {
+                Err(e) if e.is_not_found() => break,
+                Err(e) if super::is_fatal(&e) => {
+                    print_error(&e, None);
+                    return false;
+                }
+                _ if Instant::now() > deadline => {
+                    eprintln!(
+                        "error: timed out waiting for {path} to be deleted; it is still terminating \
+                         (see `jube get` and the daemon's log)"
+                    );
+                    return false;
+                }
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+    true
+}
