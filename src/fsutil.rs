@@ -104,22 +104,17 @@ pub enum LockError {
 }
 
 impl LockedFile {
-    /// Takes an exclusive lock on `path` (created if missing). Tries at once, then waits, giving up
-    /// after `JUBE_LOCK_TIMEOUT` seconds with an error that names `resource`.
+    /// Takes an exclusive lock on `path` (created if missing, with its folder). Tries at once, then
+    /// waits, giving up after `JUBE_LOCK_TIMEOUT` seconds with an error that names `resource`.
     pub fn acquire(path: &Path, resource: &str) -> Result<Self, LockError> {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|source| LockError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
+        create_parent(path);
+        Self::acquire_in_place(path, resource)
+    }
+
+    /// Like [`LockedFile::acquire`], but never creates the lock file's folder: locking something
+    /// that is being removed must not bring its folder back.
+    pub fn acquire_in_place(path: &Path, resource: &str) -> Result<Self, LockError> {
+        let file = open_lock_file(path)?;
         if file.try_lock().is_ok() {
             return Ok(Self {
                 file,
@@ -151,19 +146,13 @@ impl LockedFile {
 
     /// Takes the lock if it is free right now; `None` when another process holds it.
     pub fn try_acquire(path: &Path) -> Result<Option<Self>, LockError> {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|source| LockError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
+        create_parent(path);
+        Self::try_acquire_in_place(path)
+    }
+
+    /// Like [`LockedFile::try_acquire`], without creating the lock file's folder.
+    pub fn try_acquire_in_place(path: &Path) -> Result<Option<Self>, LockError> {
+        let file = open_lock_file(path)?;
         Ok(match file.try_lock() {
             Ok(()) => Some(Self {
                 file,
@@ -186,6 +175,25 @@ impl Drop for LockedFile {
     fn drop(&mut self) {
         let _ = self.file.unlock();
     }
+}
+
+fn create_parent(path: &Path) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+}
+
+fn open_lock_file(path: &Path) -> Result<File, LockError> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|source| LockError::Open {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn lock_timeout_secs() -> u64 {
@@ -217,5 +225,20 @@ mod tests {
         assert!(LockedFile::try_acquire(&p).unwrap().is_none());
         drop(first);
         assert!(LockedFile::try_acquire(&p).unwrap().is_some());
+    }
+
+    #[test]
+    fn in_place_locks_never_create_a_missing_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("removed-container");
+        let p = gone.join("container.lock");
+        assert!(matches!(
+            LockedFile::acquire_in_place(&p, "test"),
+            Err(LockError::Open { .. })
+        ));
+        assert!(LockedFile::try_acquire_in_place(&p).is_err());
+        assert!(!gone.exists());
+        assert!(LockedFile::try_acquire(&p).unwrap().is_some());
+        assert!(gone.is_dir());
     }
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use super::output::{self, Format};
 use super::{EXIT_NOT_RUNNING, PullFlags};
 use crate::container::envfile;
+use crate::container::install::UnpackLimits;
 use crate::container::lifecycle::{
     ContainerError, Containers, CreateOptions, ImageSource, StartOutcome, StopOutcome,
 };
@@ -73,6 +74,7 @@ impl CreateFlags {
             name: self.name.clone(),
             env,
             ports,
+            limits: UnpackLimits::from_env()?,
             ..Default::default()
         })
     }
@@ -98,9 +100,9 @@ fn create_from_image(image: &str, flags: &CreateFlags, reporter: &dyn Reporter) 
         coordinates: resolved.coordinates,
         zip: resolved.path,
     };
-    Ok(containers()
+    containers()
         .create(&source, &options, reporter)
-        .with_context(|| format!("cannot create a container from {image}"))?)
+        .with_context(|| format!("cannot create a container from {image}"))
 }
 
 pub fn create(image: &str, flags: &CreateFlags, reporter: &dyn Reporter) -> anyhow::Result<i32> {
@@ -209,16 +211,11 @@ pub fn stop(targets: &[String], secs: u64) -> anyhow::Result<i32> {
     let all = containers();
     each(targets, |t| {
         let (state, outcome) = all.stop(t, Duration::from_secs(secs))?;
-        match outcome {
-            StopOutcome::NotRunning => eprintln!("container {} is not running", state.name),
-            StopOutcome::Stopped { killed: true } => {
-                eprintln!(
-                    "container {} did not stop within {secs}s and was killed",
-                    state.name
-                )
-            }
-            StopOutcome::Stopped { .. } => {}
-        }
+        report_stop(
+            &state,
+            outcome,
+            &format!("did not stop within {secs}s and was killed"),
+        );
         output::print(&format!("{t}\n"))?;
         Ok(())
     })
@@ -228,12 +225,33 @@ pub fn kill(targets: &[String]) -> anyhow::Result<i32> {
     let all = containers();
     each(targets, |t| {
         let (state, outcome) = all.kill(t)?;
-        if outcome == StopOutcome::NotRunning {
-            eprintln!("container {} is not running", state.name);
-        }
+        report_stop(&state, outcome, "");
         output::print(&format!("{t}\n"))?;
         Ok(())
     })
+}
+
+/// Says on stderr what a stop or kill did beyond the expected.
+fn report_stop(state: &State, outcome: StopOutcome, when_killed: &str) {
+    let leftovers = match outcome {
+        StopOutcome::NotRunning { leftovers } => {
+            eprintln!("container {} is not running", state.name);
+            leftovers
+        }
+        StopOutcome::Stopped { killed, leftovers } => {
+            if killed && !when_killed.is_empty() {
+                eprintln!("container {} {when_killed}", state.name);
+            }
+            leftovers
+        }
+    };
+    if leftovers > 0 {
+        let s = if leftovers == 1 { "" } else { "es" };
+        eprintln!(
+            "killed {leftovers} process{s} that container {} had left running",
+            state.name
+        );
+    }
 }
 
 pub fn restart(targets: &[String], secs: u64) -> anyhow::Result<i32> {
@@ -311,7 +329,7 @@ pub fn ps(all: bool, quiet: bool, format: Format) -> anyhow::Result<i32> {
         }
     }
     states.retain(|s| all || s.status == Status::Running);
-    states.sort_by(|a, b| b.created.cmp(&a.created));
+    states.sort_by_key(|s| std::cmp::Reverse(s.created));
     if quiet {
         let ids: String = states.iter().map(|s| format!("{}\n", s.short_id())).collect();
         output::print(&ids)?;

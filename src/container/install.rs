@@ -14,6 +14,7 @@ use zip::ZipArchive;
 use zip::read::ZipFileEntry;
 use zip::result::ZipError;
 
+use crate::env_vars::{self, EnvVars};
 use crate::reporter::Reporter;
 
 /// Names at an image's root that mark it as one (APP_BASE detection).
@@ -44,6 +45,37 @@ const S_IFLNK: u32 = 0o120_000;
 pub struct UnpackLimits {
     pub max_total_bytes: u64,
     pub max_entries: usize,
+}
+
+impl UnpackLimits {
+    /// The defaults, or `JUBE_UNPACK_MAX_BYTES` and `JUBE_UNPACK_MAX_ENTRIES`.
+    pub fn from_env() -> Result<Self, InstallError> {
+        Self::from_values(
+            env_vars::var(EnvVars::JUBE_UNPACK_MAX_BYTES).as_deref(),
+            env_vars::var(EnvVars::JUBE_UNPACK_MAX_ENTRIES).as_deref(),
+        )
+    }
+
+    /// The limits from the two variables' values, as [`UnpackLimits::from_env`] reads them.
+    pub fn from_values(bytes: Option<&str>, entries: Option<&str>) -> Result<Self, InstallError> {
+        let defaults = Self::default();
+        let read = |value: Option<&str>, var: &'static str, default: u64| match value {
+            None => Ok(default),
+            Some(value) => value.trim().parse::<u64>().map_err(|_| InstallError::BadLimit {
+                var,
+                value: value.to_owned(),
+            }),
+        };
+        let entries = read(
+            entries,
+            EnvVars::JUBE_UNPACK_MAX_ENTRIES,
+            defaults.max_entries as u64,
+        )?;
+        Ok(Self {
+            max_total_bytes: read(bytes, EnvVars::JUBE_UNPACK_MAX_BYTES, defaults.max_total_bytes)?,
+            max_entries: usize::try_from(entries).unwrap_or(usize::MAX),
+        })
+    }
 }
 
 impl Default for UnpackLimits {
@@ -101,14 +133,17 @@ pub enum InstallError {
         limit: usize,
     },
     #[error(
-        "{app_base} is not a jube image: it has neither {wanted} at its root (it holds: {found}); \
+        "{image} is not a jube image: it has neither {wanted} at its root (it holds: {found}); \
          an image zip needs its scripts at the root or in one top-level folder"
     )]
     NotAnImage {
-        app_base: PathBuf,
+        /// The zip, or the folder checked.
+        image: PathBuf,
         wanted: String,
         found: String,
     },
+    #[error("{var}=`{value}` is not a whole number; unset it or give a number")]
+    BadLimit { var: &'static str, value: String },
     #[error("{zip}: {EXECUTABLES_FILE} rule `{folder}={pattern}` is invalid: {detail}")]
     BadExecutablesRule {
         zip: PathBuf,
@@ -167,6 +202,19 @@ pub fn check_image(app_base: &Path) -> Result<(), InstallError> {
     check_image_for(app_base, SCRIPT_EXTENSION)
 }
 
+/// Checks that an image unpacked from `zip` has this platform's start or run script. The error
+/// names the zip, not the unpacked copy, which is removed on failure.
+pub fn check_unpacked(zip: &Path, app_base: &Path) -> Result<(), InstallError> {
+    check_image_for(app_base, SCRIPT_EXTENSION).map_err(|err| match err {
+        InstallError::NotAnImage { wanted, found, .. } => InstallError::NotAnImage {
+            image: zip.to_owned(),
+            wanted,
+            found,
+        },
+        other => other,
+    })
+}
+
 /// Checks that `app_base` holds `start.<extension>` or `run.<extension>`.
 pub fn check_image_for(app_base: &Path, extension: &str) -> Result<(), InstallError> {
     let wanted = [format!("start.{extension}"), format!("run.{extension}")];
@@ -174,7 +222,7 @@ pub fn check_image_for(app_base: &Path, extension: &str) -> Result<(), InstallEr
         return Ok(());
     }
     Err(InstallError::NotAnImage {
-        app_base: app_base.to_owned(),
+        image: app_base.to_owned(),
         wanted: wanted.join(" nor "),
         found: describe_root(app_base)?,
     })
@@ -1210,6 +1258,31 @@ mod tests {
         let f = Fixture::new();
         let zip = f.zip(&[START, E::File("app/start.sh", b"", None)]);
         assert_eq!(f.unpack(&zip).unwrap().app_base, f.dest());
+    }
+
+    #[test]
+    fn limits_come_from_the_variables_or_the_defaults() {
+        let limits = UnpackLimits::from_values(Some("1000"), Some(" 7 ")).unwrap();
+        assert_eq!((limits.max_total_bytes, limits.max_entries), (1000, 7));
+        let defaults = UnpackLimits::from_values(None, None).unwrap();
+        assert_eq!(defaults.max_total_bytes, UnpackLimits::default().max_total_bytes);
+        let err = UnpackLimits::from_values(Some("4G"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("JUBE_UNPACK_MAX_BYTES=`4G`"), "{err}");
+    }
+
+    #[test]
+    fn check_unpacked_names_the_zip() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("readme.txt"), "").unwrap();
+        let zip = Path::new("/repo/app-1.0-image.zip");
+        let err = check_unpacked(zip, dir.path()).unwrap_err().to_string();
+        assert!(
+            err.starts_with("/repo/app-1.0-image.zip is not a jube image"),
+            "{err}"
+        );
+        assert!(err.contains("(it holds: readme.txt)"), "{err}");
     }
 
     #[test]

@@ -288,7 +288,11 @@ fn check_fixed(
     taken: &HashMap<u16, &str>,
 ) -> Result<u16, PortError> {
     let holder = if let Some(owner) = holders.get(&port) {
-        format!("it is leased to container {owner}")
+        // Container IDs are shown as 12 characters everywhere else (`jube ps`).
+        format!(
+            "it is leased to container {}",
+            owner.chars().take(12).collect::<String>()
+        )
     } else if let Some(other) = taken.get(&port) {
         format!("this container's port `{other}` has it")
     } else if !is_free(port) {

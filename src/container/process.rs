@@ -181,25 +181,43 @@ fn clock_ticks_per_second() -> Option<u64> {
     None
 }
 
-/// What is still running of a container in session `sid`: the members whose environment carries
-/// `marker` (`JUBE_CONTAINER_ID=<id>`, inherited by everything the scripts start), or, where the
-/// environment cannot be read or was cleared, members that started at or after `since`. A session
-/// id can be reused once the session is empty; the marker keeps another container's processes safe.
-pub fn container_leftovers(sid: u32, marker: &str, since: Option<u64>) -> Vec<ProcessId> {
+/// What is still running of a container: every process whose environment carries `marker`
+/// (`JUBE_CONTAINER_ID=<id>`, inherited by everything the scripts start, in whatever session or
+/// group it ended up), and the members of session `sid` that started at or after `since` whose
+/// environment cannot be read or was cleared. A session id can be reused once the session is empty;
+/// the marker keeps another container's processes safe. jube's own process is never included.
+pub fn container_leftovers(sid: Option<u32>, marker: &str, since: Option<u64>) -> Vec<ProcessId> {
+    let me = std::process::id();
     processes()
         .into_iter()
-        .filter(|s| !s.exited && s.session == Some(sid))
-        .filter(|s| match environ_has(s.pid, marker) {
-            Some(has) => {
-                has || (!environ_has_name(s.pid, marker) && since.is_some_and(|t| s.start_time >= t))
+        .filter(|s| !s.exited && s.pid != me)
+        .filter(|s| {
+            let in_session = sid.is_some() && s.session == sid;
+            match environ_has(s.pid, marker) {
+                Some(true) => true,
+                Some(false) => {
+                    in_session && !environ_has_name(s.pid, marker) && since.is_some_and(|t| s.start_time >= t)
+                }
+                None => in_session && since.is_none_or(|t| s.start_time >= t),
             }
-            None => since.is_none_or(|t| s.start_time >= t),
         })
         .map(|s| ProcessId {
             pid: s.pid,
             start_time: s.start_time,
         })
         .collect()
+}
+
+/// Whether the running process `pid` can be the container's: its environment carries `marker`,
+/// or, where the environment cannot be read or was cleared, it started at or after `since`. A pid
+/// file naming a process of another container, or one older than the launch (a stale or reused
+/// pid), is refused.
+pub fn is_container_process(pid: u32, marker: &str, since: Option<u64>) -> bool {
+    match environ_has(pid, marker) {
+        Some(true) => true,
+        Some(false) if environ_has_name(pid, marker) => false,
+        _ => stat(pid).is_some_and(|s| !s.exited && since.is_none_or(|t| s.start_time >= t)),
+    }
 }
 
 /// Whether `/proc/<pid>/environ` holds exactly `entry`; `None` when it cannot be read.
@@ -398,6 +416,40 @@ pub fn terminate_group(id: &ProcessId, grace: Duration) -> Result<StopResult, Pr
     group.signal(Signal::Kill)?;
     wait_for_group(&group, KILL_WAIT);
     Ok(StopResult::Killed)
+}
+
+/// SIGKILL to the process and everything in its group and session at once, as `docker kill` does.
+pub fn kill_group(id: &ProcessId) -> Result<StopResult, ProcessError> {
+    if !id.is_running() {
+        return Ok(StopResult::AlreadyExited);
+    }
+    let Some(group) = Group::of(id.pid) else {
+        return Ok(StopResult::AlreadyExited);
+    };
+    if !id.is_running() {
+        return Ok(StopResult::AlreadyExited);
+    }
+    group.signal(Signal::Kill)?;
+    wait_for_group(&group, KILL_WAIT);
+    Ok(StopResult::Killed)
+}
+
+/// Sends `sig` to each of `processes` that still is the process it was (same start time).
+/// Processes that are gone, or not jube's to signal, are skipped.
+pub fn signal_each(processes: &[ProcessId], sig: Signal) {
+    for p in processes {
+        if p.is_running() {
+            let _ = crate::container::platform::signal_process(p.pid, sig);
+        }
+    }
+}
+
+/// Waits until none of `processes` runs; `false` when some still do at the timeout.
+pub fn wait_for_all(processes: &[ProcessId], timeout: Duration) -> bool {
+    poll_until(timeout, Duration::from_millis(25), || {
+        processes.iter().all(|p| !p.is_running()).then_some(())
+    })
+    .is_some()
 }
 
 fn wait_for_group(group: &Group, timeout: Duration) -> bool {

@@ -77,9 +77,15 @@ pub struct State {
     pub status: Status,
     #[serde(default)]
     pub process: Option<ProcessId>,
-    /// The session the app runs in, so a stop reaches children even after the main process died.
+    /// The session jube created for the app, so a stop reaches children even after the main
+    /// process died; `None` when the app left it or runs attached.
     #[serde(default)]
     pub session: Option<u32>,
+    /// The app runs in the foreground of a `jube run`, in that command's process group and
+    /// session (which it shares with the user's terminal): it is stopped process by process,
+    /// through the processes that carry its marker, never by group or session.
+    #[serde(default)]
+    pub attached: bool,
     /// The OS clock (process start-time units) just before the app was launched.
     #[serde(default)]
     pub launched_ticks: Option<u64>,
@@ -213,6 +219,7 @@ mod tests {
                 start_time: 1,
             }),
             session: None,
+            attached: false,
             launched_ticks: None,
             started_at: None,
             finished_at: None,

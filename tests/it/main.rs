@@ -26,6 +26,20 @@ mod pull_progress;
 mod push;
 #[cfg(unix)]
 mod commit;
+#[cfg(unix)] // container tests: real shells, signals, process groups and /proc
+mod containers_support;
+#[cfg(unix)]
+mod install;
+#[cfg(unix)]
+mod ports;
+#[cfg(unix)]
+mod containers_env;
+#[cfg(unix)]
+mod lifecycle;
+#[cfg(unix)]
+mod containers;
+#[cfg(unix)]
+mod logs;
 #[cfg(unix)] // pods run the ticker image
 mod kubectl_like;
 #[cfg(unix)]

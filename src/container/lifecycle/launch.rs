@@ -1,0 +1,193 @@
+//! Starting a container: in the background through `start.sh` (or `run.sh` detached), or in the
+//! foreground of `jube run`. Either way jube records the app's pid with its start time.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{ContainerError, Containers, StartOutcome, io_err};
+use crate::container::platform;
+use crate::container::process::{self, ProcessError, ProcessId};
+use crate::container::scripts::{self, ScriptOutcome};
+use crate::container::state::{Launch, State, Status};
+use crate::env_vars::EnvVars;
+
+impl Containers {
+    /// Starts a container through `start.sh` (or `run.sh` detached). Starting a running container
+    /// does nothing and says so. A failed start leaves the container `failed`, with nothing of it
+    /// running.
+    pub fn start(&self, query: &str) -> Result<(State, StartOutcome), ContainerError> {
+        let (mut state, _lock) = self.lock(query)?;
+        if !state.status.can_start() {
+            return Ok((state, StartOutcome::AlreadyRunning));
+        }
+        // What an earlier run left behind would hold the ports the app is about to bind.
+        self.sweep(&state);
+        let app_base = self.app_base(&state);
+        process::remove_pid_files(&app_base).map_err(io_err(&app_base))?;
+        let since = process::now_ticks();
+        let (id, session) = match state.launch {
+            Launch::StartScript => match self.run_start_script(&state, &app_base, since)? {
+                Started::App { id, session } => (id, session),
+                Started::Failed { how, tail } => return Err(self.fail(&mut state, "start.sh", how, tail)),
+            },
+            Launch::RunScript => {
+                let run = self.script_run(&state, self.timeouts.script);
+                let id = scripts::spawn_detached(&app_base, "run", &run.env, &run.log)?;
+                (id, Some(id.pid))
+            }
+        };
+        state.status = Status::Running;
+        state.session = session;
+        state.attached = false;
+        state.process = Some(id);
+        state.launched_ticks = since;
+        state.started_at = Some(jiff::Timestamp::now());
+        state.finished_at = None;
+        state.exit_code = None;
+        state.error = None;
+        self.save(&state)?;
+        Ok((state, StartOutcome::Started))
+    }
+
+    /// Runs `start.sh` and finds the app it started: its pid file, naming a running process of
+    /// this container. An error is jube's own; the image's failures are [`Started::Failed`].
+    fn run_start_script(
+        &self,
+        state: &State,
+        app_base: &Path,
+        since: Option<u64>,
+    ) -> Result<Started, ContainerError> {
+        let run = self.script_run(state, self.timeouts.script);
+        let outcome = scripts::run_script("start", &run)?.ok_or_else(|| ProcessError::MissingScript {
+            path: scripts::script_path(app_base, "start"),
+        })?;
+        if !outcome.success() {
+            return Ok(Started::Failed {
+                how: describe(&outcome, self.timeouts.script),
+                tail: outcome.tail,
+            });
+        }
+        // Read again: the app may have said why it died after start.sh ended.
+        let tail = || scripts::read_tail(&run.log, outcome.log_start, scripts::TAIL_LINES);
+        let Some(pid) = process::wait_for_pid_file(app_base, self.timeouts.pid_file) else {
+            let how = format!(
+                "exited 0 but no pid file appeared within {}s (jube looks for process.pid, \
+                 var/process.pid and var/run/*.pid; raise {} for slow apps)",
+                self.timeouts.pid_file.as_secs_f64(),
+                EnvVars::JUBE_PID_TIMEOUT
+            );
+            return Ok(Started::Failed { how, tail: tail() });
+        };
+        let Some(id) = ProcessId::capture(pid).filter(ProcessId::is_running) else {
+            let how = format!("wrote pid {pid}, but that process had already exited");
+            return Ok(Started::Failed { how, tail: tail() });
+        };
+        if !process::is_container_process(pid, &Self::marker(state), since) {
+            let how = format!(
+                "wrote pid {pid}, which is not a process this container started (a stale pid file, \
+                 or a pid in use by another program)"
+            );
+            return Ok(Started::Failed { how, tail: tail() });
+        }
+        // The session start.sh ran in is the container's alone; one the app made for itself
+        // (or found) is left to the marker.
+        let session = process::session_of(pid).filter(|sid| *sid == outcome.pid);
+        Ok(Started::App { id, session })
+    }
+
+    /// Marks a failed start: whatever the script left running is killed, so that nothing of a
+    /// `failed` container runs untracked.
+    fn fail(&self, state: &mut State, script: &str, how: String, tail: Vec<String>) -> ContainerError {
+        self.sweep(state);
+        state.status = Status::Failed;
+        state.error = Some(format!("{script} {how}"));
+        state.process = None;
+        state.finished_at = Some(jiff::Timestamp::now());
+        if let Err(e) = self.save(state) {
+            return e.into();
+        }
+        ContainerError::StartFailed {
+            name: state.name.clone(),
+            script: script.to_owned(),
+            how,
+            tail,
+        }
+    }
+
+    /// `jube run`: the app in the foreground through `run.sh`; returns its exit code. The app
+    /// shares jube's terminal, so Ctrl-C reaches it; whatever it leaves behind is killed when it
+    /// ends.
+    pub fn run_foreground(&self, query: &str) -> Result<i32, ContainerError> {
+        let (state, lock) = self.lock(query)?;
+        if !state.status.can_start() {
+            return Err(ContainerError::Running {
+                name: state.name.clone(),
+            });
+        }
+        let app_base = self.app_base(&state);
+        if !scripts::script_path(&app_base, "run").is_file() {
+            return Err(ContainerError::NoRunScript {
+                name: state.name.clone(),
+                script: platform::script_name("run"),
+            });
+        }
+        drop(lock);
+        let env = self.script_run(&state, Duration::ZERO).env;
+        let since = process::now_ticks();
+        let mut recorded = None;
+        let code = scripts::run_foreground(&app_base, "run", &env, |pid| {
+            recorded = self.record_attached(&state.id, pid, since).ok();
+        });
+        let (mut state, _lock) = self.lock(&state.id)?;
+        // A `jube stop` from elsewhere may have ended it meanwhile (the code seen here is still the
+        // truth), but a `jube start` after that made a new run that is not this command's to end.
+        let restarted = state.status == Status::Running && state.process != recorded;
+        if !restarted {
+            self.sweep(&state);
+            state.status = Status::Exited;
+            state.finished_at = Some(jiff::Timestamp::now());
+            state.exit_code = code.as_ref().ok().copied();
+            state.process = None;
+            self.save(&state)?;
+        }
+        Ok(code?)
+    }
+
+    /// Records the app `jube run` just started, so `ps`, `stop` and `status` see it.
+    fn record_attached(&self, id: &str, pid: u32, since: Option<u64>) -> Result<ProcessId, ContainerError> {
+        let (mut state, _lock) = self.lock(id)?;
+        let process = ProcessId::capture(pid).ok_or_else(|| ContainerError::NotFound(id.to_owned()))?;
+        state.status = Status::Running;
+        state.process = Some(process);
+        state.session = None;
+        state.attached = true;
+        state.launched_ticks = since;
+        state.started_at = Some(jiff::Timestamp::now());
+        state.finished_at = None;
+        state.exit_code = None;
+        state.error = None;
+        self.save(&state)?;
+        Ok(process)
+    }
+}
+
+/// What `start.sh` led to.
+enum Started {
+    /// The app runs; `session` when it is still in the session jube made for start.sh.
+    App { id: ProcessId, session: Option<u32> },
+    /// The image failed to start: how, and the last lines of output.
+    Failed { how: String, tail: Vec<String> },
+}
+
+/// Describes a failed script run for the error message.
+fn describe(outcome: &ScriptOutcome, timeout: Duration) -> String {
+    match (outcome.timed_out, outcome.code) {
+        (true, _) => format!(
+            "did not finish within {}s and was killed with what it started (raise {} for slow scripts)",
+            timeout.as_secs_f64(),
+            EnvVars::JUBE_SCRIPT_TIMEOUT
+        ),
+        (false, Some(code)) => format!("failed with exit code {code}"),
+        (false, None) => "failed".to_owned(),
+    }
+}

@@ -1,0 +1,186 @@
+//! env.sh: where jube's lines go, that the image's lines stay, and that `-e` / `--env-file`
+//! values come back byte for byte when a real shell sources the file.
+
+use crate::common::fixtures::{self, ZipEntry};
+use crate::containers_support::*;
+
+const IMAGE_ENV_SH: &str = "#!/bin/sh\n\
+# The app's settings.\n\
+setting() { echo \"$1\"; }\n\
+PLAIN=not-exported\n\
+export GREETING=hello\n\
+# after the first export\n\
+export LATER=\"${HTTP_PORT:-none}\"\n";
+
+#[test]
+fn jube_lines_go_before_the_first_export_and_every_image_line_stays() {
+    let images = Images::new();
+    let image = images.publish(
+        "env/app",
+        &with(fixtures::simple_image(), ZipEntry::file("env.sh", IMAGE_ENV_SH)),
+    );
+    let id = images.create(&image, &["-e", "MODE=test"]);
+    let text = std::fs::read_to_string(images.app_base(&id).join("env.sh")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let first_export = lines.iter().position(|l| *l == "export GREETING=hello").unwrap();
+    let jube_lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("export ") && !IMAGE_ENV_SH.contains(*l))
+        .collect();
+    let port = host_ports(&images.env, &id)[0];
+    let base = images.app_base(&id);
+    assert_eq!(
+        jube_lines,
+        [
+            format!("export APP_BASE='{}'", base.display()),
+            format!("export HTTP_PORT='{port}'"),
+            "export MODE='test'".to_owned(),
+        ]
+    );
+    let last_jube = lines.iter().position(|l| *l == "export MODE='test'").unwrap();
+    assert!(last_jube < first_export, "jube's lines come before the image's first export:\n{text}");
+    let image_lines: Vec<&str> = lines.iter().copied().filter(|l| IMAGE_ENV_SH.lines().any(|i| i == *l)).collect();
+    assert_eq!(image_lines, IMAGE_ENV_SH.lines().collect::<Vec<_>>(), "every image line, in order");
+    // The image's own lines see jube's values.
+    let out = images
+        .env
+        .command("bash")
+        .args(["-c", ". ./env.sh && echo \"$LATER $PLAIN\""])
+        .current_dir(&base)
+        .success();
+    assert_eq!(out.stdout, format!("{port} not-exported\n"));
+}
+
+#[test]
+fn an_image_without_env_sh_gets_one_and_env_bat_gets_set_lines() {
+    let images = Images::new();
+    let image = images.publish(
+        "env/bat",
+        &with(
+            without(fixtures::simple_image(), "env.sh"),
+            ZipEntry::file("env.bat", "@echo off\r\nset GREETING=hello\r\n"),
+        ),
+    );
+    let id = images.create(&image, &["-e", "PCT=100%"]);
+    let base = images.app_base(&id);
+    let sh = std::fs::read_to_string(base.join("env.sh")).unwrap();
+    assert!(sh.contains("export PCT='100%'\n"), "{sh}");
+    let bat = std::fs::read_to_string(base.join("env.bat")).unwrap();
+    assert!(bat.contains("set \"PCT=100%%\"\r\n"), "{bat:?}");
+    let set_line = bat.find("set \"PCT").unwrap();
+    assert!(set_line < bat.find("set GREETING").unwrap(), "{bat:?}");
+    assert!(bat.starts_with("@echo off\r\n"), "{bat:?}");
+}
+
+/// Values a shell would mangle unless they are quoted right.
+const NASTY: &[(&str, &str)] = &[
+    ("DOLLAR", "$HOME and ${PATH} and $(touch pwned-dollar)"),
+    ("BACKTICK", "`touch pwned-backtick` done"),
+    ("SINGLE", "it's 'quoted'"),
+    ("DOUBLE", "say \"hi\""),
+    ("BACKSLASH", "C:\\path\\n\\\\end\\"),
+    ("NEWLINES", "line one\nline two\n\nlast"),
+    ("SPACES", "  padded  "),
+    ("EMPTY", ""),
+    ("GLOB", "* ? [a-z] ~"),
+    ("UNICODE", "grüße → 世界"),
+    ("MIXED", "'\"$`\\\n'"),
+];
+
+/// Sources env.sh in `shell` and prints each variable followed by a NUL.
+fn sourced(images: &Images, id: &str, shell: &str, names: &[&str]) -> Vec<Vec<u8>> {
+    let script = names
+        .iter()
+        .map(|n| format!("printf '%s\\0' \"${n}\""))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let out = std::process::Command::new(shell)
+        .args(["-c", &format!(". ./env.sh && {script}")])
+        .current_dir(images.app_base(id))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+    let mut values: Vec<Vec<u8>> = out.stdout.split(|b| *b == 0).map(<[u8]>::to_vec).collect();
+    values.pop();
+    values
+}
+
+#[test]
+fn env_values_come_back_byte_exact_from_a_real_shell() {
+    let images = Images::new();
+    let image = images.publish("env/app", &fixtures::simple_image());
+    let mut args: Vec<String> = Vec::new();
+    for (name, value) in NASTY {
+        args.push("-e".into());
+        args.push(format!("{name}={value}"));
+    }
+    // docker's env-file: the value is everything after the first `=`, taken literally.
+    let env_file = images.env.root().join("app.env");
+    std::fs::write(
+        &env_file,
+        "# settings\nFROM_FILE=$HOME 'single' \"double\" \\back `tick` a=b\n\nFILE_EMPTY=\n",
+    )
+    .unwrap();
+    args.push("--env-file".into());
+    args.push(env_file.display().to_string());
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let id = images.create(&image, &arg_refs);
+
+    let mut names: Vec<&str> = NASTY.iter().map(|(n, _)| *n).collect();
+    names.extend(["FROM_FILE", "FILE_EMPTY", "GREETING"]);
+    let mut expected: Vec<Vec<u8>> = NASTY.iter().map(|(_, v)| v.as_bytes().to_vec()).collect();
+    expected.push(b"$HOME 'single' \"double\" \\back `tick` a=b".to_vec());
+    expected.push(Vec::new());
+    expected.push(b"hello".to_vec());
+    for shell in ["bash", "sh"] {
+        let values = sourced(&images, &id, shell, &names);
+        for ((name, want), got) in names.iter().zip(&expected).zip(&values) {
+            assert_eq!(
+                String::from_utf8_lossy(got),
+                String::from_utf8_lossy(want),
+                "{name} through {shell}"
+            );
+        }
+        assert_eq!(values.len(), expected.len());
+    }
+    let base = images.app_base(&id);
+    let mut pwned = Vec::new();
+    for dir in [base.clone(), images.env.root().to_owned()] {
+        pwned.extend(entries(&dir).into_iter().filter(|n| n.starts_with("pwned")));
+    }
+    assert!(pwned.is_empty(), "a value ran as a command: {pwned:?}");
+
+    // The running app sees the same bytes, from its own environment.
+    images.env.jube().args(["start", &id]).success();
+    let pid = images.pid(&id);
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let newlines = format!("NEWLINES={}", NASTY[5].1);
+    assert!(
+        environ.split(|b| *b == 0).any(|e| e == newlines.as_bytes()),
+        "the app's environment lacks {newlines:?}"
+    );
+    images.env.jube().args(["rm", "-f", &id]).success();
+}
+
+#[test]
+fn bad_variable_names_are_refused_and_nothing_is_created() {
+    let images = Images::new();
+    let image = images.publish("env/app", &fixtures::simple_image());
+    for bad in ["1ST=x", "A-B=x", "=x", "WITH SPACE=x", "DOT.NAME=x"] {
+        let out = images.env.jube().args(["create", "-e", bad, &image]).code(1);
+        out.stderr_contains("is not a valid environment variable name");
+        assert_nothing_left(&images.env);
+    }
+    let env_file = images.env.root().join("bad.env");
+    std::fs::write(&env_file, "GOOD=1\nBAD-NAME=2\n").unwrap();
+    let out = images
+        .env
+        .jube()
+        .args(["create", "--env-file", env_file.to_str().unwrap(), &image])
+        .code(1);
+    out.stderr_contains("bad.env").stderr_contains("line 2");
+    let out = images.env.jube().args(["create", "--env-file", "missing.env", &image]).code(1);
+    out.stderr_contains("missing.env");
+    assert_nothing_left(&images.env);
+}
