@@ -332,3 +332,58 @@ fn read_record(path: &Path) -> PulledRecord {
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(dir: &Path) -> Registry {
+        Registry {
+            prefix: DEFAULT_GROUP_PREFIX.to_owned(),
+            settings: None,
+            local: LocalRepo::new(dir.join("m2")),
+            remotes: Vec::new(),
+            offline: true,
+            layout: Layout::new(dir.join("home")),
+        }
+    }
+
+    #[test]
+    fn only_images_outside_the_convention_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = registry(dir.path());
+        for name in ["fabric8/java:1.0", "mvn:io.fabric8.jube.images.fabric8/java/1.0"] {
+            r.remember(&r.parse(name).unwrap()).unwrap();
+        }
+        assert!(!r.layout.pulled_images().exists(), "the group walk finds these");
+        let lib = r.parse("mvn:com.example/lib/1.0").unwrap();
+        let deep = r.parse("mvn:io.fabric8.jube.images.a.b/app/1.0").unwrap();
+        let tar = r
+            .parse("mvn:io.fabric8.jube.images.fabric8/java/1.0/tar.gz")
+            .unwrap();
+        for image in [&lib, &deep, &tar, &lib] {
+            r.remember(image).unwrap();
+        }
+        let record = read_record(&r.layout.pulled_images());
+        assert_eq!(record.version, RECORD_VERSION);
+        assert_eq!(record.artifacts.len(), 3, "each once: {record:?}");
+        // Nothing of `lib` is cached, so it is forgotten.
+        r.forget_if_gone(&lib).unwrap();
+        assert_eq!(read_record(&r.layout.pulled_images()).artifacts.len(), 2);
+    }
+
+    #[test]
+    fn an_unreadable_record_lists_nothing_extra() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = registry(dir.path());
+        std::fs::create_dir_all(r.layout.home()).unwrap();
+        std::fs::write(r.layout.pulled_images(), "not json").unwrap();
+        assert!(r.list().is_empty());
+        r.remember(&r.parse("mvn:com.example/lib/1.0").unwrap()).unwrap();
+        assert_eq!(
+            read_record(&r.layout.pulled_images()).artifacts.len(),
+            1,
+            "rewritten whole"
+        );
+    }
+}

@@ -283,4 +283,34 @@ mod tests {
         assert_eq!(versions, ["2.0.3", "2.1-20240101.120000-3"]);
         assert_eq!(images[0].size, 3);
     }
+
+    #[test]
+    fn cached_versions_match_classifier_and_extension_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = LocalRepo::new(dir.path());
+        let base = dir.path().join("com/example/dist");
+        for (v, f) in [
+            ("1.0", "dist-1.0.tar.gz"),
+            ("1.0", "dist-1.0-sources.tar.gz"),
+            ("1.0", "dist-1.0-image.zip"),
+            ("1.1-SNAPSHOT", "dist-1.1-SNAPSHOT.tar.gz"),
+            ("2.0", "dist-1.0.tar.gz"),
+        ] {
+            std::fs::create_dir_all(base.join(v)).unwrap();
+            std::fs::write(base.join(v).join(f), b"x").unwrap();
+        }
+        let plain = repo.cached_versions("com.example", "dist", None, "tar.gz");
+        let versions: Vec<_> = plain.iter().map(|a| a.coordinates.version.as_str()).collect();
+        assert_eq!(
+            versions,
+            ["1.0", "1.1-SNAPSHOT"],
+            "no classified file, no file of another folder"
+        );
+        let images = repo.cached_versions("com.example", "dist", Some("image"), "zip");
+        assert_eq!(images.len(), 1);
+        assert_eq!(
+            images[0].coordinates.to_string(),
+            "com.example:dist:1.0:image:zip"
+        );
+    }
 }

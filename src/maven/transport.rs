@@ -160,3 +160,67 @@ fn folder_of_url(url: &url::Url) -> Result<PathBuf, FetchError> {
     url.to_file_path()
         .map_err(|()| FetchError::Other(format!("`{url}` is not a local path")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maven::repository::SafeUrl;
+    use crate::reporter::Silent;
+
+    fn file_repo(dir: &std::path::Path) -> RemoteRepository {
+        RemoteRepository {
+            id: "folder".into(),
+            url: SafeUrl::from_url(url::Url::from_directory_path(dir).unwrap()),
+            credentials: None,
+            releases: true,
+            snapshots: true,
+            proxy: None,
+        }
+    }
+
+    #[test]
+    fn file_repositories_are_read_from_their_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("g/a/1")).unwrap();
+        std::fs::write(dir.path().join("g/a/1/a-1.zip"), b"zip bytes").unwrap();
+        let repo = file_repo(dir.path());
+        let transport = Transport::new(std::slice::from_ref(&repo), HttpConfig::from_env(), &Silent);
+        assert_eq!(transport.get_bytes(&repo, "g/a/1/a-1.zip").unwrap(), b"zip bytes");
+        let body = transport.open(&repo, "g/a/1/a-1.zip").unwrap();
+        assert_eq!(body.announced_len(), Some(9));
+        assert_eq!(
+            transport.get_bytes(&repo, "g/a/1/a-2.zip").unwrap_err(),
+            FetchError::NoFile
+        );
+        assert_eq!(
+            transport.get_bytes(&repo, "g/a/1").unwrap_err(),
+            FetchError::NoFile,
+            "a folder is no file"
+        );
+        // `..` never leaves the repository's folder.
+        assert_eq!(
+            transport
+                .get_bytes(&repo, "../outside/g/a/1/a-1.zip")
+                .unwrap_err(),
+            FetchError::NoFile
+        );
+        assert!(!transport.is_unreachable(&repo));
+    }
+
+    #[test]
+    fn a_missing_repository_folder_is_unreachable_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = file_repo(&dir.path().join("gone"));
+        let transport = Transport::new(std::slice::from_ref(&repo), HttpConfig::from_env(), &Silent);
+        let first = transport.get_bytes(&repo, "g/a/1/a-1.zip").unwrap_err();
+        assert!(matches!(first, FetchError::NoFolder(_)), "{first:?}");
+        assert!(transport.is_unreachable(&repo));
+        assert!(
+            transport
+                .get_bytes(&repo, "x")
+                .unwrap_err()
+                .to_string()
+                .contains("unreachable")
+        );
+    }
+}
