@@ -68,11 +68,17 @@ impl LocalRepo {
     /// Serialises downloads of one artifact version across processes. Kept out of the version
     /// folder so `rmi` can remove that folder whole.
     pub fn lock(&self, c: &Coordinates) -> Result<LockedFile, LockError> {
+        LockedFile::acquire(&self.lock_path(c), &c.to_string())
+    }
+
+    /// The same lock, only if it is free right now.
+    pub fn try_lock(&self, c: &Coordinates) -> Result<Option<LockedFile>, LockError> {
+        LockedFile::try_acquire(&self.lock_path(c))
+    }
+
+    fn lock_path(&self, c: &Coordinates) -> PathBuf {
         let key = format!("{}~{}~{}", c.group_id, c.artifact_id, c.base_version());
-        LockedFile::acquire(
-            &self.root.join(".locks").join(format!("{key}.lock")),
-            &c.to_string(),
-        )
+        self.root.join(".locks").join(format!("{key}.lock"))
     }
 
     /// Records which repository a file came from, as Maven's `_remote.repositories` does:

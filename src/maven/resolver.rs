@@ -346,7 +346,15 @@ impl<'r> Resolver<'r> {
         }
         let version_dir = self.local.version_dir(c);
         fs_err::create_dir_all(&version_dir)?;
-        let lock = self.local.lock(c)?;
+        let lock = match self.local.try_lock(c)? {
+            Some(lock) => lock,
+            None => {
+                self.reporter.info(&format!(
+                    "waiting for another jube process to finish downloading {c}"
+                ));
+                self.local.lock(c)?
+            }
+        };
         // Someone else may have finished the download while we waited for the lock.
         if let Some(resolved) = self.already_local(c) {
             return Ok(resolved);

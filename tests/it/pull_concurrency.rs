@@ -33,6 +33,8 @@ fn two_pulls_at_once_both_succeed_with_one_download() {
     });
     let second = pull(&env, "acme/app:1.0").spawn();
     let (first, second) = (first.wait().assert_success(), second.wait().assert_success());
+    second.stderr_contains("waiting for another jube process to finish downloading");
+    second.stderr_contains("up to date").stderr_lacks("downloaded");
 
     assert_eq!(pulled_path(&first), pulled_path(&second));
     assert_eq!(std::fs::read(pulled_path(&first)).unwrap(), zip, "no torn file");
