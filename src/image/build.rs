@@ -170,9 +170,13 @@ pub fn is_pid_file(path: &str) -> bool {
 }
 
 /// The entries of an image folder, sorted, without pid files (their names come back second, for a
-/// warning). Symlinks must stay inside the folder, or the image could not be installed. Pipes,
-/// sockets and devices are an error, or left out with `leave_out_special` (a running app's socket).
-pub fn folder_entries(dir: &Path, leave_out_special: bool) -> Result<(Vec<Entry>, Vec<String>), BuildError> {
+/// warning). Symlinks must stay inside the folder, or the image could not be installed; pipes,
+/// sockets and devices cannot be packed. Both are errors, or left out with `leave_out_unpackable`
+/// (what a running app made in its folder: a socket, a link to /tmp).
+pub fn folder_entries(
+    dir: &Path,
+    leave_out_unpackable: bool,
+) -> Result<(Vec<Entry>, Vec<String>), BuildError> {
     let entries = pack::collect(dir).map_err(|source| BuildError::Read {
         path: dir.to_owned(),
         source,
@@ -180,23 +184,24 @@ pub fn folder_entries(dir: &Path, leave_out_special: bool) -> Result<(Vec<Entry>
     let mut kept = Vec::with_capacity(entries.len());
     let mut left_out = Vec::new();
     for entry in entries {
-        match &entry.content {
+        let packable = match &entry.content {
             Content::Symlink(target) => {
                 let depth = entry.path.matches('/').count();
                 link_inside(target, depth).map_err(|reason| BuildError::UnsafeLink {
                     path: dir.join(&entry.path),
                     target: target.clone(),
                     reason,
-                })?;
+                })
             }
-            Content::File(path) => match check_regular(path) {
-                Err(BuildError::SpecialFile { .. }) if leave_out_special => {
-                    left_out.push(entry.path);
-                    continue;
-                }
-                other => other?,
-            },
-            Content::Dir | Content::Bytes(_) => {}
+            Content::File(path) => check_regular(path),
+            Content::Dir | Content::Bytes(_) => Ok(()),
+        };
+        match packable {
+            Err(BuildError::UnsafeLink { .. } | BuildError::SpecialFile { .. }) if leave_out_unpackable => {
+                left_out.push(entry.path);
+                continue;
+            }
+            other => other?,
         }
         if is_pid_file(&entry.path) {
             left_out.push(entry.path);

@@ -1,10 +1,11 @@
 //! `jube commit`: a container's current folder packed as a new image, like `docker commit`.
 //!
 //! Kept: every file of the app's folder as it is now, changes included. Left out: what belongs to
-//! one run rather than to the image. That is the pid files, pipes and sockets the app made, jube's lines in env.sh and env.bat
-//! (the image's own lines stay), and what the run wrote into the app's `logs/` folder (the folder
-//! itself stays, empty, for scripts that log there without creating it). jube's captured console
-//! log lives outside the app's folder and is never part of an image.
+//! one run rather than to the image. That is pid files; pipes, sockets and links out of the folder
+//! that the app made; jube's lines in env.sh and env.bat (the image's own lines stay); and what the
+//! run wrote into the app's `logs/` folder (the folder itself stays, empty, for scripts that log
+//! there without creating it). jube's captured console log lives outside the app's folder and is
+//! never part of an image.
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::fsutil::{self, LockError};
+use crate::fsutil::{self, LockError, LockedFile};
 use crate::maven::checksum::Algorithm;
 use crate::maven::coordinates::Coordinates;
 use crate::maven::local::{LOCAL_INSTALL, LocalRepo};
@@ -91,6 +91,15 @@ fn install_locked(
     write: impl FnOnce(&mut tempfile::NamedTempFile) -> io::Result<()>,
 ) -> Result<Installed, InstallError> {
     let _lock = local.lock(c)?;
+    // maven-metadata-local.xml lists every version: installs of two versions must not both rewrite
+    // it from what they read before the other wrote.
+    let _artifact_lock = LockedFile::acquire(
+        &local
+            .root()
+            .join(".locks")
+            .join(format!("{}~{}.lock", c.group_id, c.artifact_id)),
+        &format!("{}:{}", c.group_id, c.artifact_id),
+    )?;
     // Read first: unreadable metadata stops the install before anything is written.
     let artifact_meta = local.metadata_file(c, None, false);
     let snapshot_meta = local.metadata_file(c, None, true);

@@ -354,3 +354,36 @@ fn rebuilding_a_version_replaces_it_and_lists_it_once() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Regression: builds of two versions at once each rewrote maven-metadata-local.xml from what they
+/// had read, and one version could vanish from it.
+#[test]
+fn concurrent_builds_of_different_versions_keep_every_version_in_the_metadata() {
+    let env = TestEnv::new();
+    let dir = image_folder(&env, "app", "x");
+    let versions: Vec<String> = (1..=8).map(|i| format!("1.{i}")).collect();
+    let children: Vec<_> = versions
+        .iter()
+        .map(|v| {
+            env.jube()
+                .arg("build")
+                .arg(&dir)
+                .args(["-t", &format!("team/app:{v}")])
+                .spawn()
+        })
+        .collect();
+    for child in children {
+        child.wait().assert_success();
+    }
+    let metadata = std::fs::read_to_string(
+        env.local_repo()
+            .join("io/fabric8/jube/images/team/app/maven-metadata-local.xml"),
+    )
+    .unwrap();
+    for v in &versions {
+        assert!(
+            metadata.contains(&format!("<version>{v}</version>")),
+            "{v} lost:\n{metadata}"
+        );
+    }
+}

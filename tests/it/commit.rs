@@ -110,7 +110,7 @@ fn commit_packs_the_changed_folder_and_the_new_image_starts_with_the_change() {
 }
 
 #[test]
-fn a_pipe_the_app_made_is_left_out_of_the_commit() {
+fn pipes_and_links_out_of_the_folder_are_left_out_of_the_commit() {
     let env = TestEnv::new();
     let id = env
         .jube()
@@ -124,13 +124,23 @@ fn a_pipe_the_app_made_is_left_out_of_the_commit() {
         .status()
         .unwrap();
     assert!(status.success());
+    std::os::unix::fs::symlink("/tmp", base.join("scratch")).unwrap();
+    std::os::unix::fs::symlink("start.sh", base.join("begin.sh")).unwrap();
     let out = env
         .jube()
         .args(["commit", &id, "team/piped:1.0"])
         .timeout(Duration::from_secs(30))
         .success();
-    out.stderr_contains("control.pipe");
-    assert!(!zip_names(Path::new(out.last_line())).contains(&"control.pipe".to_owned()));
+    out.stderr_contains("control.pipe").stderr_contains("scratch");
+    let names = zip_names(Path::new(out.last_line()));
+    assert!(!names.contains(&"control.pipe".to_owned()), "{names:?}");
+    assert!(!names.contains(&"scratch".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"begin.sh".to_owned()),
+        "a link inside stays: {names:?}"
+    );
+    // The committed image installs (jube refuses links out of an image when it unpacks).
+    env.jube().args(["create", "team/piped:1.0"]).success();
 }
 
 #[test]
