@@ -9,6 +9,7 @@ use super::EXIT_USAGE;
 use super::output;
 use super::progress::TerminalReporter;
 use crate::container::lifecycle::Containers;
+use crate::image::ImageRef;
 use crate::image::{build as image_build, commit as image_commit};
 use crate::layout::Layout;
 use crate::maven::coordinates::Coordinates;
@@ -16,26 +17,38 @@ use crate::maven::deploy;
 use crate::registry::Registry;
 use crate::reporter::Reporter;
 
-/// The coordinates `IMAGE:VERSION` names, or `Err(code)` after saying what is wrong with it.
-fn tagged(registry: &Registry, flag: &str, tag: &str) -> Result<Coordinates, i32> {
+/// The image `IMAGE:VERSION` names and its coordinates, or `Err(code)` after saying what is wrong.
+fn tagged(registry: &Registry, flag: &str, tag: &str) -> Result<(ImageRef, Coordinates), i32> {
     let parsed = registry
         .parse(tag)
         .map_err(anyhow::Error::from)
-        .and_then(|image| image_build::tag_coordinates(&image).map_err(anyhow::Error::from));
+        .and_then(|image| {
+            let c = image_build::tag_coordinates(&image)?;
+            Ok((image, c))
+        });
     parsed.map_err(|e| {
         eprintln!("error: {flag}{e}");
         EXIT_USAGE
     })
 }
 
+/// `jube images` walks only the image group prefix; images under other coordinates are listed
+/// because they are remembered.
+fn remember(registry: &Registry, image: &ImageRef, reporter: &dyn Reporter) {
+    if let Err(e) = registry.remember(image) {
+        reporter.warn(&format!("{e}; `jube images` will not list {image}"));
+    }
+}
+
 pub fn build(dir: &Path, tag: &str) -> anyhow::Result<i32> {
     let reporter = TerminalReporter::new(false);
     let registry = Registry::from_env()?;
-    let c = match tagged(&registry, "-t: ", tag) {
-        Ok(c) => c,
+    let (image, c) = match tagged(&registry, "-t: ", tag) {
+        Ok(tagged) => tagged,
         Err(code) => return Ok(code),
     };
     let built = image_build::build(dir, &c, &registry.local)?;
+    remember(&registry, &image, &reporter);
     for warning in &built.warnings {
         reporter.warn(warning);
     }
@@ -53,8 +66,8 @@ pub fn build(dir: &Path, tag: &str) -> anyhow::Result<i32> {
 
 pub fn push(image: &str, repo: Option<&str>, force: bool, reporter: &dyn Reporter) -> anyhow::Result<i32> {
     let registry = Registry::from_env()?;
-    let c = match tagged(&registry, "", image) {
-        Ok(c) => c,
+    let (_, c) = match tagged(&registry, "", image) {
+        Ok(tagged) => tagged,
         Err(code) => return Ok(code),
     };
     if registry.offline {
@@ -75,12 +88,13 @@ pub fn push(image: &str, repo: Option<&str>, force: bool, reporter: &dyn Reporte
 pub fn commit(container: &str, image: &str) -> anyhow::Result<i32> {
     let reporter = TerminalReporter::new(false);
     let registry = Registry::from_env()?;
-    let c = match tagged(&registry, "", image) {
-        Ok(c) => c,
+    let (reference, c) = match tagged(&registry, "", image) {
+        Ok(tagged) => tagged,
         Err(code) => return Ok(code),
     };
     let containers = Containers::new(Layout::from_env());
     let committed = image_commit::commit(&containers, container, &c, &registry.local)?;
+    remember(&registry, &reference, &reporter);
     if !committed.left_out.is_empty() {
         reporter.info(&format!(
             "left out what belongs to the run: {}",

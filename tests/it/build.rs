@@ -387,3 +387,34 @@ fn concurrent_builds_of_different_versions_keep_every_version_in_the_metadata() 
         );
     }
 }
+
+#[test]
+fn an_image_built_under_explicit_coordinates_is_listed_and_starts() {
+    let env = TestEnv::new();
+    let dir = image_folder(&env, "app", "coordinates");
+    let out = build(&env, &dir, "mvn:com.example.apps/greeter/3.1").assert_success();
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some("com.example.apps:greeter:3.1:image:zip")
+    );
+    assert!(
+        out.last_line()
+            .ends_with("com/example/apps/greeter/3.1/greeter-3.1-image.zip"),
+        "{out}"
+    );
+    env.jube()
+        .args(["images"])
+        .success()
+        .stdout_contains("com.example.apps:greeter:3.1");
+    let id = env
+        .jube()
+        .args(["start", "mvn:com.example.apps/greeter"])
+        .success()
+        .last_line()
+        .to_owned();
+    let log = app_base(&env, &id).join("app.log");
+    wait_until("the greeting", Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("GREETING=coordinates"))
+    });
+    env.jube().args(["rm", "-f", &id]).success();
+}
