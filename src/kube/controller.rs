@@ -3,7 +3,7 @@
 //! scripts) runs in the background, one job per container at a time, so a slow start.sh never holds
 //! up the rest.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +18,9 @@ use crate::container::state::{POD_LABEL, State, Status};
 use crate::kube::daemon::DaemonLog;
 use crate::kube::kinds::Kind;
 use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
+use crate::kube::proxy::{self, ProxyManager, ServiceKey};
 use crate::kube::reconcile::{self, Action, Config, Failures, Observed, PodKey, TEMPLATE_HASH_LABEL};
+use crate::kube::services;
 use crate::kube::store::{Store, StoreError};
 use crate::registry::Registry;
 use crate::reporter::Silent;
@@ -31,6 +33,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 pub struct Controller {
     store: Arc<Store>,
+    proxies: Arc<ProxyManager>,
     containers: Containers,
     log: DaemonLog,
     config: Config,
@@ -55,9 +58,16 @@ struct Failure {
 }
 
 impl Controller {
-    pub fn new(store: Arc<Store>, containers: Containers, log: DaemonLog, config: Config) -> Arc<Self> {
+    pub fn new(
+        store: Arc<Store>,
+        proxies: Arc<ProxyManager>,
+        containers: Containers,
+        log: DaemonLog,
+        config: Config,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
+            proxies,
             containers,
             log,
             config,
@@ -109,7 +119,8 @@ impl Controller {
         let (rcs, _) = self.store.list(Kind::ReplicationController, None)?;
         let jobs_before = self.finished_jobs.load(Ordering::SeqCst);
         let me = self.clone();
-        let observed = tokio::task::spawn_blocking(move || me.observe())
+        let declared = declared_ports(&pods);
+        let observed = tokio::task::spawn_blocking(move || me.observe(&declared))
             .await
             .unwrap_or_default();
         let failures = self.current_failures();
@@ -134,7 +145,32 @@ impl Controller {
             }
             self.clone().act(action, &pods)?;
         }
+        self.sync_services(&pods, &observed).await?;
         Ok(plan.requeue_after)
+    }
+
+    /// Points each service's proxies at its ready pods and records where they listen.
+    async fn sync_services(&self, pods: &[Value], observed: &[Observed]) -> Result<(), StoreError> {
+        let (services, _) = self.store.list(Kind::Service, None)?;
+        // Readiness as this pass computed it is in the store now; read the pods again for it.
+        let (fresh_pods, _) = self.store.list(Kind::Pod, None)?;
+        let _ = pods;
+        let desired = services::desired(&services, &fresh_pods, observed);
+        let listening = self.proxies.sync(&desired).await;
+        for svc in &services {
+            let key = ServiceKey::new(
+                reconcile::str_at(svc, "/metadata/namespace").unwrap_or("default"),
+                reconcile::str_at(svc, "/metadata/name").unwrap_or_default(),
+            );
+            if let Some(ports) = listening.get(&key) {
+                let status = services::status(self.proxies.service_host(), ports);
+                ignore_missing(
+                    self.store
+                        .update_status(Kind::Service, &key.namespace, &key.name, status),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     fn current_failures(&self) -> Failures {
@@ -147,13 +183,8 @@ impl Controller {
 
     /// The pod containers as they are now: ended apps recorded (with their exit code when this
     /// daemon reaped them), and each running one's ports checked.
-    fn observe(&self) -> Vec<Observed> {
-        {
-            let mut exits = self.exits.lock().unwrap_or_else(|p| p.into_inner());
-            for (pid, code) in platform::reap_orphans() {
-                exits.insert(pid, code);
-            }
-        }
+    fn observe(&self, declared: &HashMap<(String, String, String), Vec<u16>>) -> Vec<Observed> {
+        self.reap();
         let mut observed = Vec::new();
         for state in self.containers.list().into_iter().flatten() {
             let Some(pod) = state.labels.get(POD_LABEL).cloned() else {
@@ -183,18 +214,20 @@ impl Controller {
             } else {
                 state
             };
+            let container = state.labels.get(CONTAINER_LABEL).cloned().unwrap_or_default();
+            let wanted = declared.get(&(ns.to_owned(), name.to_owned(), container.clone()));
             observed.push(Observed {
                 id: state.id.clone(),
                 pod: (ns.to_owned(), name.to_owned()),
                 pod_uid: state.labels.get(POD_UID_LABEL).cloned().unwrap_or_default(),
-                container: state.labels.get(CONTAINER_LABEL).cloned().unwrap_or_default(),
+                container,
                 status: state.status,
                 exit_code: state.exit_code,
                 error: state.error.clone(),
                 started_at: state.started_at,
                 finished_at: state.finished_at,
                 restart_count: state.restart_count,
-                ports_ready: state.status == Status::Running && ports_open(&state),
+                ports_ready: state.status == Status::Running && ports_open(&state, wanted),
                 ports: state
                     .ports
                     .iter()
@@ -204,6 +237,39 @@ impl Controller {
             });
         }
         observed
+    }
+
+    /// Collects ended orphans (the apps start.sh left running) and keeps their exit codes.
+    fn reap(&self) {
+        let reaped = platform::reap_orphans();
+        if !reaped.is_empty() {
+            let mut exits = self.exits.lock().unwrap_or_else(|p| p.into_inner());
+            // Codes of processes that were no container's app are never asked for: keep it bounded.
+            if exits.len() > 4096 {
+                exits.clear();
+            }
+            exits.extend(reaped);
+        }
+    }
+
+    /// Reaps as soon as a child ends, so an app that exits is never left a zombie (a stop.sh that
+    /// waits with `kill -0` would otherwise wait for nothing). Runs until aborted.
+    pub async fn reap_forever(self: Arc<Self>) {
+        #[cfg(unix)]
+        let mut children = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()).ok();
+        loop {
+            let me = self.clone();
+            let _ = tokio::task::spawn_blocking(move || me.reap()).await;
+            #[cfg(unix)]
+            if let Some(sig) = children.as_mut() {
+                tokio::select! {
+                    _ = sig.recv() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+                continue;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     fn is_idle(&self, key: &str) -> bool {
@@ -455,68 +521,54 @@ impl Controller {
         }
     }
 
-    /// `<NAME>_SERVICE_HOST`/`_PORT` of the namespace's services, as their proxies listen.
+    /// `<NAME>_SERVICE_HOST`/`_PORT` of the namespace's services, as their proxies listen. The
+    /// docker-link `<NAME>_PORT` variables are left out: jube already names a container's own
+    /// leased ports `<NAME>_PORT`, and those must not be overwritten.
     fn service_env(&self, namespace: &str) -> Vec<(String, String)> {
         let Ok((services, _)) = self.store.list(Kind::Service, Some(namespace)) else {
             return Vec::new();
         };
-        let mut env = Vec::new();
-        for svc in services {
-            let name = svc
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let prefix = name.to_ascii_uppercase().replace('-', "_");
-            let host = svc
-                .pointer("/status/loadBalancer/ingress/0/ip")
-                .and_then(Value::as_str)
-                .unwrap_or("127.0.0.1");
-            let listen: Vec<u64> = svc
-                .pointer("/status/loadBalancer/ingress/0/ports")
-                .and_then(Value::as_array)
-                .map(|ps| {
-                    ps.iter()
-                        .filter_map(|p| p.get("port").and_then(Value::as_u64))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let ports = svc
-                .pointer("/spec/ports")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for (i, p) in ports.iter().enumerate() {
-                let port = listen
-                    .get(i)
-                    .copied()
-                    .or_else(|| p.get("port").and_then(Value::as_u64))
-                    .unwrap_or(0);
-                if i == 0 {
-                    env.push((format!("{prefix}_SERVICE_HOST"), host.to_owned()));
-                    env.push((format!("{prefix}_SERVICE_PORT"), port.to_string()));
-                }
-                if let Some(pname) = p.get("name").and_then(Value::as_str) {
-                    env.push((
-                        format!(
-                            "{prefix}_SERVICE_PORT_{}",
-                            pname.to_ascii_uppercase().replace('-', "_")
-                        ),
-                        port.to_string(),
-                    ));
-                }
-            }
-        }
-        env
+        let host = self.proxies.service_host();
+        let listed: Vec<(String, std::net::IpAddr, Vec<(Option<String>, u16)>)> = services
+            .iter()
+            .filter_map(|svc| {
+                let name = reconcile::str_at(svc, "/metadata/name")?.to_owned();
+                let ports: Vec<(Option<String>, u16)> = svc
+                    .pointer("/status/loadBalancer/ingress/0/ports")
+                    .and_then(Value::as_array)?
+                    .iter()
+                    .filter_map(|p| {
+                        let port = u16::try_from(p.get("port")?.as_u64()?).ok()?;
+                        Some((p.get("name").and_then(Value::as_str).map(str::to_owned), port))
+                    })
+                    .collect();
+                Some((name, host, ports))
+            })
+            .collect();
+        proxy::service_env(&listed)
+            .into_iter()
+            .filter(|(k, _)| k.contains("_SERVICE_"))
+            .collect()
     }
 
     /// Stops every pod container (`jube daemon stop --stop-pods`).
     pub fn stop_all_pods(&self) {
-        for state in self.containers.list().into_iter().flatten() {
-            if state.labels.contains_key(POD_LABEL) && state.status == Status::Running {
-                let _ = self.containers.stop(&state.id, STOP_GRACE);
-                self.log.line(&format!("stopped container {}", state.name));
+        let running: Vec<State> = self
+            .containers
+            .list()
+            .into_iter()
+            .flatten()
+            .filter(|s| s.labels.contains_key(POD_LABEL) && s.status == Status::Running)
+            .collect();
+        // In parallel: each stop may wait out its grace period.
+        std::thread::scope(|scope| {
+            for state in &running {
+                scope.spawn(|| {
+                    let _ = self.containers.stop(&state.id, STOP_GRACE);
+                    self.log.line(&format!("stopped container {}", state.name));
+                });
             }
-        }
+        });
     }
 }
 
@@ -527,12 +579,48 @@ fn ignore_missing(r: Result<Value, StoreError>) -> Result<(), StoreError> {
     }
 }
 
-/// Every leased port of a running container accepts TCP connections: the pod is ready.
-fn ports_open(state: &State) -> bool {
-    state.ports.iter().all(|l| {
-        let addr = SocketAddr::from(([127, 0, 0, 1], l.host_port));
-        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-    })
+/// The container ports each pod container's manifest declares, by (namespace, pod, container).
+fn declared_ports(pods: &[Value]) -> HashMap<(String, String, String), Vec<u16>> {
+    let mut out = HashMap::new();
+    for pod in pods {
+        let (ns, name) = reconcile::key(pod);
+        for c in pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let ports: Vec<u16> = c
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| u16::try_from(p.get("containerPort")?.as_u64()?).ok())
+                .collect();
+            let cname = c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            out.insert((ns.clone(), name.clone(), cname), ports);
+        }
+    }
+    out
+}
+
+/// A running container is ready when its ports accept TCP connections: the ports its manifest
+/// declares, or, when it declares none, every port it leased. (An image may lease ports it only
+/// uses sometimes, like the Java image's Jolokia port.)
+fn ports_open(state: &State, declared: Option<&Vec<u16>>) -> bool {
+    let wanted = declared.filter(|d| !d.is_empty());
+    state
+        .ports
+        .iter()
+        .filter(|l| wanted.is_none_or(|d| d.contains(&l.container_port)))
+        .all(|l| {
+            let addr = SocketAddr::from(([127, 0, 0, 1], l.host_port));
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        })
 }
 
 /// Five characters as Kubernetes uses for generated names (no vowels, no confusable digits).
@@ -541,17 +629,4 @@ fn pod_suffix() -> String {
     (0..5)
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
         .collect()
-}
-
-/// The pods a service selects (for the proxies), by their labels.
-pub fn selects(selector: &BTreeMap<String, String>, pod: &Value) -> bool {
-    !selector.is_empty()
-        && selector.iter().all(|(k, v)| {
-            pod.pointer(&format!(
-                "/metadata/labels/{}",
-                k.replace('~', "~0").replace('/', "~1")
-            ))
-            .and_then(Value::as_str)
-                == Some(v.as_str())
-        })
 }

@@ -13,6 +13,7 @@ use crate::fsutil::{self, LockedFile};
 use crate::kube::api::{self, ApiState};
 use crate::kube::controller::Controller;
 use crate::kube::kinds::{DEFAULT_NAMESPACE, Kind};
+use crate::kube::proxy::ProxyManager;
 use crate::kube::reconcile::Config;
 use crate::kube::store::{Store, StoreError};
 use crate::layout::Layout;
@@ -177,8 +178,14 @@ async fn serve(
     });
 
     ensure_default_namespace(&store)?;
+    let proxies = Arc::new(ProxyManager::new(
+        options.proxy_address,
+        layout.clone(),
+        log.clone(),
+    ));
     let controller = Controller::new(
         store.clone(),
+        proxies.clone(),
         Containers::new(layout.clone()),
         log.clone(),
         Config {
@@ -187,6 +194,7 @@ async fn serve(
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let reconciling = tokio::spawn(controller.clone().run(stop_rx));
+    let reaping = tokio::spawn(controller.clone().reap_forever());
 
     let signals = tokio::spawn(watch_signals(shutdown_tx.clone()));
     let mode = shutdown_rx
@@ -199,10 +207,12 @@ async fn serve(
     log.line(&format!("shutting down ({mode:?})"));
     let _ = stop_tx.send(true);
     let _ = reconciling.await;
+    proxies.shutdown().await;
     if mode == Shutdown::StopPods {
         let c = controller.clone();
         let _ = tokio::task::spawn_blocking(move || c.stop_all_pods()).await;
     }
+    reaping.abort();
     let _ = server.await;
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod patch;
 pub mod pods;
 pub mod proxy;
 pub mod reconcile;
+pub mod services;
 pub mod selector;
 pub mod status;
 pub mod store;
