@@ -3,13 +3,16 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+/// A service's name, the address its proxies listen on, and per port its name and listen port.
+pub type ServiceListening = (String, IpAddr, Vec<(Option<String>, u16)>);
+
 /// The variables for `services` (name, the address its proxies listen on, and per port its name
 /// and the host port it listens on), in order: for each service `<NAME>_SERVICE_HOST`,
 /// `<NAME>_SERVICE_PORT` (its first port), `<NAME>_SERVICE_PORT_<PORTNAME>` for each named port,
 /// then the Docker link variables Kubernetes also sets (`<NAME>_PORT=tcp://host:port`,
 /// `<NAME>_PORT_<port>_TCP`, `..._PROTO`, `..._PORT`, `..._ADDR`). Names are upper-cased with `-`
 /// turned into `_`. The port is the one the proxy listens on, the only one a pod can reach here.
-pub fn service_env(services: &[(String, IpAddr, Vec<(Option<String>, u16)>)]) -> Vec<(String, String)> {
+pub fn service_env(services: &[ServiceListening]) -> Vec<(String, String)> {
     let mut env = Vec::new();
     for (name, ip, ports) in services {
         let prefix = env_name(name);

@@ -18,7 +18,7 @@ const COPY_BUFFER: usize = 64 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// After we close a connection we could not forward, how long we read what the client still sends,
 /// so that unread bytes do not turn our FIN into a reset.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const DRAIN_LIMIT: usize = 1024 * 1024;
 const BACKLOG: u32 = 1024;
 

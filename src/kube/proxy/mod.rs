@@ -17,7 +17,7 @@ use crate::container::ports::{self, Lease, PortError, PortRange, PortRequest};
 use crate::kube::daemon::DaemonLog;
 use crate::layout::Layout;
 
-pub use env::service_env;
+pub use env::{ServiceListening, service_env};
 use listener::Listener;
 
 /// Lease-table owners of service ports start with this; container IDs never do.

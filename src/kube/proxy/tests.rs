@@ -193,6 +193,13 @@ async fn assert_closed_cleanly(port: u16) {
     let read = guard("close", stream.read_to_end(&mut received)).await;
     assert!(read.is_ok(), "a FIN, not a reset: {read:?}");
     assert!(received.is_empty());
+    // The proxy still reads what comes (a closed socket would answer with a reset, and the
+    // next write would fail).
+    for _ in 0..3 {
+        let written = stream.write_all(b"more").await;
+        assert!(written.is_ok(), "no reset after the FIN: {written:?}");
+        tokio::task::yield_now().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
