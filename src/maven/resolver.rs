@@ -10,7 +10,7 @@ use crate::fsutil::{self, LockError};
 use crate::image::{ImageRef, VersionRequest};
 use crate::maven::builtin::{self, BUILTIN_ID};
 use crate::maven::checksum::Algorithm;
-use crate::maven::coordinates::Coordinates;
+use crate::maven::coordinates::{Coordinates, base_version};
 use crate::maven::download::{self, DownloadError};
 use crate::maven::http::{FetchError, HttpConfig};
 use crate::maven::local::{LOCAL_INSTALL, LocalRepo};
@@ -158,6 +158,8 @@ impl<'r> Resolver<'r> {
                     self.fetch(&image.at(&version), None)
                 }
             }
+            // A timestamped build (`1.0-20240101.120000-3`) is pinned: that file, not the newest.
+            VersionRequest::Snapshot(v) if base_version(v) != *v => self.fetch(&image.at(v), None),
             VersionRequest::Snapshot(v) => self.resolve_snapshot(&image.at(v)),
         }
     }

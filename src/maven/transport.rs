@@ -78,7 +78,14 @@ impl<'r> Transport<'r> {
     }
 
     /// A whole small file (metadata, checksums, a pom) at `rel` below the repository's URL.
+    /// Over HTTP a body cut short is retried like a failed request.
     pub fn get_bytes(&self, repo: &RemoteRepository, rel: &str) -> Result<Vec<u8>, FetchError> {
+        if repo.url.scheme() != "file" {
+            return self.reach(repo, || {
+                self.http()?
+                    .get_bytes(&repo.url.join_path(rel), repo.credentials.as_ref())
+            });
+        }
         let mut body = self.open(repo, rel)?;
         let mut bytes = Vec::new();
         match body.read_to_end(&mut bytes) {
@@ -90,18 +97,26 @@ impl<'r> Transport<'r> {
     /// Opens the file at `rel` for streaming. HTTP failures before the body are retried when
     /// transient; an unreachable repository is warned about once.
     pub fn open(&self, repo: &RemoteRepository, rel: &str) -> Result<Body, FetchError> {
+        if repo.url.scheme() == "file" {
+            return self.reach(repo, || open_file(repo, rel));
+        }
+        self.reach(repo, || {
+            self.http()?
+                .get(&repo.url.join_path(rel), repo.credentials.as_ref())
+                .map(Body::Http)
+        })
+    }
+
+    /// Runs `request` unless the repository was found unreachable, and notes when it is.
+    fn reach<T>(
+        &self,
+        repo: &RemoteRepository,
+        request: impl FnOnce() -> Result<T, FetchError>,
+    ) -> Result<T, FetchError> {
         if self.is_unreachable(repo) {
             return Err(FetchError::Other("unreachable (see the warning above)".into()));
         }
-        let result = if repo.url.scheme() == "file" {
-            open_file(repo, rel)
-        } else {
-            let url = repo.url.join_path(rel);
-            self.http()
-                .and_then(|http| http.get(&url, repo.credentials.as_ref()))
-                .map(Body::Http)
-        };
-        result.inspect_err(|e| self.note_unreachable(repo, e))
+        request().inspect_err(|e| self.note_unreachable(repo, e))
     }
 
     /// The pause before retry number `attempt` of a broken transfer.

@@ -188,3 +188,16 @@ fn a_tls_failure_is_reported_as_tls_not_as_could_not_connect() {
         "no HTTP request was ever understood"
     );
 }
+
+#[test]
+fn truncated_metadata_is_retried() {
+    let server = RepoServer::start();
+    server.publish_image("acme/app", "1.0", &app_zip("1.0"));
+    server.set_fault(
+        Some("maven-metadata.xml"),
+        Fault::Times(1, Box::new(Fault::Truncate { after: 20 })),
+    );
+    let env = env_for(&server);
+    pull(&env, "acme/app").success().stdout_contains(":app:1.0:");
+    assert_eq!(server.count("GET", "maven-metadata.xml"), 2);
+}

@@ -177,3 +177,17 @@ fn a_repository_without_snapshots_is_not_asked_and_the_error_says_so() {
         .stderr_contains("@snapshots");
     assert_eq!(server.requests(), []);
 }
+
+#[test]
+fn a_timestamped_build_is_pinned_not_replaced_by_the_newest() {
+    let server = RepoServer::start();
+    server.publish_image("acme/app", SNAP, &app_zip("build 1"));
+    server.publish_image("acme/app", SNAP, &app_zip("build 2"));
+    let env = env_for(&server);
+    let newest = file_name(&pulled_path(&pull(&env, "acme/app:1.0-SNAPSHOT").success()));
+    let first = newest.replace("-2-image.zip", "-1-image.zip");
+    let version = &first["app-".len()..first.len() - "-image.zip".len()];
+    let out = pull(&env, &format!("acme/app:{version}")).success();
+    assert_eq!(file_name(&pulled_path(&out)), first);
+    assert_eq!(std::fs::read(pulled_path(&out)).unwrap(), app_zip("build 1"));
+}
