@@ -132,29 +132,29 @@ impl Controller {
             jiff::Timestamp::now(),
             self.config,
         );
-        for action in plan.actions {
-            // Container work planned from what a job has since changed waits for the next pass.
-            let stale = self.finished_jobs.load(Ordering::SeqCst) != jobs_before;
-            if stale
-                && matches!(
-                    action,
-                    Action::StartContainer { .. } | Action::RemoveContainer { .. }
-                )
-            {
-                continue;
-            }
+        let (containers, objects): (Vec<Action>, Vec<Action>) = plan
+            .actions
+            .into_iter()
+            .partition(|a| matches!(a, Action::StartContainer { .. } | Action::RemoveContainer { .. }));
+        for action in objects {
             self.clone().act(action, &pods)?;
         }
-        self.sync_services(&pods, &observed).await?;
+        // Services first, so containers made in this pass see where the proxies listen.
+        self.sync_services(&observed).await?;
+        // Container work planned from what a job has since changed waits for the next pass.
+        if self.finished_jobs.load(Ordering::SeqCst) == jobs_before {
+            for action in containers {
+                self.clone().act(action, &pods)?;
+            }
+        }
         Ok(plan.requeue_after)
     }
 
     /// Points each service's proxies at its ready pods and records where they listen.
-    async fn sync_services(&self, pods: &[Value], observed: &[Observed]) -> Result<(), StoreError> {
+    async fn sync_services(&self, observed: &[Observed]) -> Result<(), StoreError> {
         let (services, _) = self.store.list(Kind::Service, None)?;
         // Readiness as this pass computed it is in the store now; read the pods again for it.
         let (fresh_pods, _) = self.store.list(Kind::Pod, None)?;
-        let _ = pods;
         let desired = services::desired(&services, &fresh_pods, observed);
         let listening = self.proxies.sync(&desired).await;
         for svc in &services {

@@ -35,6 +35,10 @@ public class Hello {
         text.append("app base: ").append(env("APP_BASE", System.getProperty("user.dir"))).append('\n');
         text.append("java: ").append(System.getProperty("java.version")).append('\n');
         text.append("pid: ").append(ProcessHandle.current().pid()).append('\n');
+        String backend = env("HELLO_BACKEND", "");
+        if (!backend.isEmpty()) {
+            text.append("backend ").append(backend).append(": ").append(askBackend(backend)).append('\n');
+        }
         Map<String, String> shown = new TreeMap<>();
         for (Map.Entry<String, String> e : System.getenv().entrySet()) {
             String k = e.getKey();
@@ -45,6 +49,35 @@ public class Hello {
         text.append("environment:\n");
         shown.forEach((k, v) -> text.append("  ").append(k).append('=').append(v).append('\n'));
         return text.toString();
+    }
+
+    /** The first line the service `name` answers, found through NAME_SERVICE_HOST and _PORT. */
+    private static String askBackend(String name) {
+        String prefix = name.toUpperCase().replace('-', '_');
+        String host = env(prefix + "_SERVICE_HOST", "");
+        String port = env(prefix + "_SERVICE_PORT", "");
+        if (host.isEmpty() || port.isEmpty()) {
+            return "unknown (" + prefix + "_SERVICE_HOST/_PORT are not set)";
+        }
+        try {
+            java.net.URL url = new java.net.URL("http://" + host + ":" + port + "/");
+            java.net.HttpURLConnection c = (java.net.HttpURLConnection) url.openConnection();
+            c.setConnectTimeout(2000);
+            c.setReadTimeout(2000);
+            try (java.io.BufferedReader in = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(c.getInputStream(), StandardCharsets.UTF_8))) {
+                StringBuilder reply = new StringBuilder();
+                String line;
+                while ((line = in.readLine()) != null) {
+                    if (line.startsWith("host:") || line.startsWith("port:")) {
+                        reply.append(reply.length() == 0 ? "" : ", ").append(line);
+                    }
+                }
+                return "answered from " + host + ":" + port + " (" + reply + ")";
+            }
+        } catch (IOException e) {
+            return "unreachable at " + host + ":" + port + " (" + e.getMessage() + ")";
+        }
     }
 
     private static String hostName() {
