@@ -440,3 +440,80 @@ fn java_image_runs_the_jars_in_lib_or_maven() {
         env.jube().args(["rm", "-f", id]).success();
     }
 }
+
+/// The stock images' scripts work by hand in an unpacked container folder, without jube: start.sh
+/// records the pid, status.sh answers 0 or 3, restart.sh, stop.sh and kill.sh end the app.
+#[test]
+fn stock_image_scripts_work_by_hand() {
+    let env = TestEnv::new();
+    let id = env
+        .jube()
+        .args(["create", "fabric8/ticker"])
+        .success()
+        .last_line()
+        .to_owned();
+    let base = h::app_base(&env, &id);
+    let script = |name: &str| {
+        env.command("sh")
+            .arg(format!("./{name}.sh"))
+            .current_dir(&base)
+            .output()
+    };
+    let pid = || -> u32 {
+        std::fs::read_to_string(base.join("process.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+    assert_eq!(script("status").code, Some(3));
+    assert_eq!(script("start").code, Some(0));
+    let first = pid();
+    assert_eq!(script("status").code, Some(0));
+    wait_until("a tick in logs/ticker.log", Duration::from_secs(30), || {
+        std::fs::read_to_string(base.join("logs/ticker.log")).is_ok_and(|t| t.contains("tick 1"))
+    });
+    assert_eq!(script("restart").code, Some(0));
+    let second = pid();
+    assert_ne!(first, second);
+    assert_eq!(script("status").code, Some(0));
+    assert_eq!(script("stop").code, Some(0));
+    assert!(!base.join("process.pid").exists());
+    assert_eq!(script("status").code, Some(3));
+    assert_eq!(script("start").code, Some(0));
+    let third = pid();
+    assert_eq!(script("kill").code, Some(0));
+    wait_until("the killed ticker to go", Duration::from_secs(10), || {
+        !alive(third)
+            || std::fs::read_to_string(format!("/proc/{third}/stat")).is_ok_and(|s| s.contains(") Z"))
+    });
+    assert_eq!(script("status").code, Some(3));
+    for p in [first, second] {
+        assert!(!alive(p), "pid {p} survived");
+    }
+    env.jube().args(["rm", "-f", &id]).success();
+}
+
+/// The Java image's run.sh execs the JVM: the process jube (or a supervisor) started is the JVM.
+#[test]
+fn java_run_sh_execs_the_jvm_in_the_foreground() {
+    let env = TestEnv::new();
+    let id = env
+        .jube()
+        .args(["create", "fabric8/java"])
+        .success()
+        .last_line()
+        .to_owned();
+    let base = h::app_base(&env, &id);
+    let port = host_port(&env, &id, "HTTP");
+    let child = env.command("sh").arg("./run.sh").current_dir(&base).spawn();
+    let page = wait_for_http(&env, port);
+    assert!(
+        page.contains(&format!("pid: {}", child.id())),
+        "the JVM is not run.sh's process:\n{page}"
+    );
+    let out = child.kill();
+    assert!(out.stdout.contains("Hello demo listening"), "{out}");
+    env.jube().args(["rm", "-f", &id]).success();
+}
