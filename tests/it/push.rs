@@ -528,3 +528,35 @@ fn every_upload_carries_its_content_length() {
         .unwrap();
     assert_eq!(zip_put.content_length, Some(zip.len()));
 }
+
+#[test]
+fn without_repo_the_first_repository_of_the_active_settings_profiles_is_used_not_its_mirror() {
+    let env = TestEnv::new();
+    let server = RepoServer::start_with_auth("deployer", "pw-in-settings");
+    let mirror = RepoServer::start();
+    build(&env, "1.0", "hello");
+    env.write_settings(&format!(
+        "<settings>
+  <mirrors><mirror><id>all</id><mirrorOf>*</mirrorOf><url>{}</url></mirror></mirrors>
+  <servers><server><id>company</id><username>deployer</username><password>pw-in-settings</password></server></servers>
+  <profiles><profile><id>p</id><repositories><repository><id>company</id><url>{}</url></repository></repositories></profile></profiles>
+  <activeProfiles><activeProfile>p</activeProfile></activeProfiles>
+</settings>",
+        mirror.url(),
+        server.url()
+    ));
+    let out = push(&env, &["team/app:1.0"]).assert_success();
+    out.stderr_contains("company");
+    assert!(
+        server
+            .root()
+            .join(GROUP_DIR)
+            .join("1.0/app-1.0-image.zip")
+            .is_file()
+    );
+    assert!(
+        mirror.requests().is_empty(),
+        "deploys never go through mirrors: {:?}",
+        mirror.requests()
+    );
+}
