@@ -85,6 +85,10 @@ pub fn list(format: Format, all: bool) -> anyhow::Result<i32> {
 pub fn remove(names: &[String], force: bool) -> anyhow::Result<i32> {
     let registry = Registry::from_env()?;
     let containers = Containers::new(registry.layout.clone());
+    if let [name] = names {
+        remove_one(&registry, &containers, name, force)?;
+        return Ok(0);
+    }
     let mut failed = 0;
     for name in names {
         if let Err(e) = remove_one(&registry, &containers, name, force) {

@@ -8,6 +8,7 @@ mod logs;
 pub mod objects;
 pub mod request;
 mod stream;
+mod tables;
 mod watch;
 
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1", get(discovery::core_v1))
         .route("/api/v1/{*rest}", any(resource))
         .route("/apis", get(discovery::api_groups))
+        .route("/openapi/v3", get(discovery::openapi_root))
+        .route("/openapi/v3/api/v1", get(discovery::openapi_core_v1))
         .route("/jube/v1/shutdown", post(shutdown))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -133,11 +136,12 @@ async fn serve(
     if method == Method::GET && target.sub == Some(Sub::Log) {
         return logs::log(state, target, params).await;
     }
+    let table = tables::requested(headers, params.get("includeObject"))?;
     if method == Method::GET && (target.watch_path || params.flag("watch")?) {
         if target.sub.is_some() {
             return Err(ApiError::method_not_allowed());
         }
-        return watch::watch(state, target, params).await;
+        return watch::watch(state, target, params, table).await;
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -149,11 +153,31 @@ async fn serve(
             bytes: &body,
             content_type: &content_type,
         };
-        dispatch(&state, &method, &target, &params, &body)
+        let reply = dispatch(&state, &method, &target, &params, &body)?;
+        Ok::<_, ApiError>(match table {
+            Some(include) if method == Method::GET && target.sub != Some(Sub::Scale) => {
+                as_table(&target, reply, include)
+            }
+            _ => reply,
+        })
     })
     .await
     .map_err(|e| ApiError::internal(format!("the request failed: {e}")))??;
     Ok(reply.into_response())
+}
+
+/// A list or an object, as the Table `kubectl get` asks for.
+fn as_table(target: &Target, reply: Reply, include: tables::Include) -> Reply {
+    let body = if target.name.is_some() {
+        tables::to_table(target.kind, std::slice::from_ref(&reply.body), None, include)
+    } else {
+        let items = reply.body["items"].as_array().cloned().unwrap_or_default();
+        let revision = reply.body["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|r| r.parse().ok());
+        tables::to_table(target.kind, &items, revision, include)
+    };
+    Reply { body, ..reply }
 }
 
 fn dispatch(

@@ -158,9 +158,9 @@ fn merge_map(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Resul
         }
         let Value::Object(map) = target else { break };
         if let Some(field) = key.strip_prefix(DELETE_FROM_PRIMITIVE_LIST) {
-            let gone = value.as_array().ok_or_else(|| {
-                PatchError::Malformed(format!("{key} must be a list of values"))
-            })?;
+            let gone = value
+                .as_array()
+                .ok_or_else(|| PatchError::Malformed(format!("{key} must be a list of values")))?;
             if let Some(Value::Array(items)) = map.get_mut(field) {
                 items.retain(|item| !gone.contains(item));
             }
@@ -203,9 +203,9 @@ fn merge_map(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Resul
         }
     }
     if let Some(retain) = patch.get(RETAIN_KEYS) {
-        let keep = retain.as_array().ok_or_else(|| {
-            PatchError::Malformed("$retainKeys must be a list of field names".into())
-        })?;
+        let keep = retain
+            .as_array()
+            .ok_or_else(|| PatchError::Malformed("$retainKeys must be a list of field names".into()))?;
         map.retain(|k, _| keep.iter().any(|r| r.as_str() == Some(k)));
     }
     Ok(())
@@ -217,9 +217,9 @@ fn merge_list(
     strategy: ListStrategy,
     path: &mut Vec<String>,
 ) -> Result<(), PatchError> {
-    let replace_all = items.iter().any(|i| {
-        i.get(PATCH_DIRECTIVE).and_then(Value::as_str) == Some("replace")
-    });
+    let replace_all = items
+        .iter()
+        .any(|i| i.get(PATCH_DIRECTIVE).and_then(Value::as_str) == Some("replace"));
     match strategy {
         ListStrategy::Replace => {
             *target = Value::Array(items.to_vec());
@@ -277,7 +277,7 @@ fn merge_list(
 }
 
 /// `$setElementOrder`: the listed items first, in that order; others keep their order after them.
-fn reorder(items: &mut Vec<Value>, order: &[Value], strategy: ListStrategy) {
+fn reorder(items: &mut [Value], order: &[Value], strategy: ListStrategy) {
     let rank = |item: &Value| {
         let id = match strategy {
             ListStrategy::MergeKey(key) => item.get(key),
@@ -296,9 +296,9 @@ fn reorder(items: &mut Vec<Value>, order: &[Value], strategy: ListStrategy) {
 
 /// RFC 6902: `add`, `remove`, `replace`, `move`, `copy` and `test`, all or nothing.
 pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), PatchError> {
-    let ops = ops.as_array().ok_or_else(|| {
-        PatchError::Malformed("a JSON patch must be a list of operations".into())
-    })?;
+    let ops = ops
+        .as_array()
+        .ok_or_else(|| PatchError::Malformed("a JSON patch must be a list of operations".into()))?;
     let mut doc = target.clone();
     for (i, op) in ops.iter().enumerate() {
         apply_op(&mut doc, op).map_err(|e| match e {
@@ -366,7 +366,9 @@ fn apply_op(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
 }
 
 fn missing(op: &str, path: &str) -> PatchError {
-    PatchError::Failed(format!("{op} operation does not apply: doc is missing path: {path}"))
+    PatchError::Failed(format!(
+        "{op} operation does not apply: doc is missing path: {path}"
+    ))
 }
 
 /// A JSON pointer's reference tokens (`~1` is `/`, `~0` is `~`).
@@ -468,7 +470,11 @@ mod tests {
             (json!({"a": "foo"}), json!(null), json!(null)),
             (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
             (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
-            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
         ] {
             let mut out = target.clone();
             merge(&mut out, &patch);
@@ -517,7 +523,8 @@ mod tests {
 
     #[test]
     fn strategic_merge_directives() {
-        let replace = json!({"spec": {"containers": [{"$patch": "replace"}, {"name": "only", "image": "y"}]}});
+        let replace =
+            json!({"spec": {"containers": [{"$patch": "replace"}, {"name": "only", "image": "y"}]}});
         let out = apply(PatchType::StrategicMerge, &pod(), &replace).unwrap();
         assert_eq!(out["spec"]["containers"], json!([{"name": "only", "image": "y"}]));
 
@@ -548,7 +555,10 @@ mod tests {
             &json!({"spec": {"ports": [{"port": 80, "targetPort": 9090}]}}),
         )
         .unwrap();
-        assert_eq!(out["spec"]["ports"], json!([{"port": 80, "targetPort": 9090}, {"port": 443}]));
+        assert_eq!(
+            out["spec"]["ports"],
+            json!([{"port": 80, "targetPort": 9090}, {"port": 443}])
+        );
 
         for bad in [
             json!({"spec": {"containers": [{"image": "no-name"}]}}),
@@ -557,7 +567,10 @@ mod tests {
             json!([1]),
         ] {
             assert!(
-                matches!(apply(PatchType::StrategicMerge, &pod(), &bad), Err(PatchError::Malformed(_))),
+                matches!(
+                    apply(PatchType::StrategicMerge, &pod(), &bad),
+                    Err(PatchError::Malformed(_))
+                ),
                 "{bad}"
             );
         }
@@ -583,8 +596,14 @@ mod tests {
                    "metadata": {"labels": {"new": "y", "copy": "y"}}})
         );
         for (ops, failed) in [
-            (json!([{"op": "test", "path": "/spec/replicas", "value": 2}]), true),
-            (json!([{"op": "replace", "path": "/spec/missing", "value": 2}]), true),
+            (
+                json!([{"op": "test", "path": "/spec/replicas", "value": 2}]),
+                true,
+            ),
+            (
+                json!([{"op": "replace", "path": "/spec/missing", "value": 2}]),
+                true,
+            ),
             (json!([{"op": "remove", "path": "/spec/list/5"}]), true),
             (json!([{"op": "add", "path": "/nope/x", "value": 1}]), true),
             (json!([{"op": "add", "path": "/spec/list/9", "value": 1}]), true),

@@ -41,8 +41,12 @@ impl Requirement {
             Requirement::NotIn(k, vs) => labels(k).is_none_or(|l| !vs.contains(&l)),
             Requirement::Exists(k) => labels(k).is_some(),
             Requirement::DoesNotExist(k) => labels(k).is_none(),
-            Requirement::GreaterThan(k, n) => labels(k).and_then(|l| l.parse::<i64>().ok()).is_some_and(|l| l > *n),
-            Requirement::LessThan(k, n) => labels(k).and_then(|l| l.parse::<i64>().ok()).is_some_and(|l| l < *n),
+            Requirement::GreaterThan(k, n) => labels(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l > *n),
+            Requirement::LessThan(k, n) => labels(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l < *n),
         }
     }
 }
@@ -130,7 +134,9 @@ impl LabelSelector {
                 other => {
                     return Err(SelectorError {
                         selector: e.key.clone(),
-                        problem: format!("`{other}` is not a valid operator (In, NotIn, Exists, DoesNotExist)"),
+                        problem: format!(
+                            "`{other}` is not a valid operator (In, NotIn, Exists, DoesNotExist)"
+                        ),
                     });
                 }
             });
@@ -150,7 +156,12 @@ impl LabelSelector {
     /// Whether an object's `metadata.labels` match.
     pub fn matches_object(&self, object: &Value) -> bool {
         let labels = object.pointer("/metadata/labels").and_then(Value::as_object);
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str).map(str::to_owned);
+        let get = |k: &str| {
+            labels
+                .and_then(|l| l.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         self.requirements.iter().all(|r| r.matches(&get))
     }
 }
@@ -270,9 +281,9 @@ impl Parser {
             Token::NotEq => Ok(Requirement::NotEquals(key, self.value()?)),
             Token::Gt | Token::Lt => {
                 let v = self.value()?;
-                let n = v
-                    .parse::<i64>()
-                    .map_err(|_| format!("for 'gt', 'lt' operators, the value must be an integer, not '{v}'"))?;
+                let n = v.parse::<i64>().map_err(|_| {
+                    format!("for 'gt', 'lt' operators, the value must be an integer, not '{v}'")
+                })?;
                 Ok(if op == Token::Gt {
                     Requirement::GreaterThan(key, n)
                 } else {
@@ -281,9 +292,7 @@ impl Parser {
             }
             Token::Word(w) if w == "in" => Ok(Requirement::In(key, self.set()?)),
             Token::Word(w) if w == "notin" => Ok(Requirement::NotIn(key, self.set()?)),
-            other => Err(format!(
-                "found '{other}', expected: in, notin, =, ==, !=, gt, lt"
-            )),
+            other => Err(format!("found '{other}', expected: in, notin, =, ==, !=, gt, lt")),
         }
     }
 
@@ -352,7 +361,9 @@ pub fn check_key(key: &str) -> Result<(), String> {
             && p.len() <= 253
             && p.split('.').all(|part| {
                 !part.is_empty()
-                    && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                     && !part.starts_with('-')
                     && !part.ends_with('-')
             });
@@ -423,11 +434,15 @@ impl FieldSelector {
             } else if let Some((f, v)) = find_unescaped(&part, "=") {
                 (f, v, true)
             } else {
-                return Err(fail(format!("invalid field selector: '{part}': expected field=value")));
+                return Err(fail(format!(
+                    "invalid field selector: '{part}': expected field=value"
+                )));
             };
             let field = field.trim();
             if field.is_empty() {
-                return Err(fail(format!("invalid field selector: '{part}': the field is empty")));
+                return Err(fail(format!(
+                    "invalid field selector: '{part}': the field is empty"
+                )));
             }
             requirements.push(FieldRequirement {
                 field: field.to_owned(),
@@ -516,7 +531,10 @@ mod tests {
     use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -578,7 +596,11 @@ mod tests {
         assert_eq!(LabelSelector::from_map(&map).to_string(), "app=web,tier=front");
         let pod = json!({"metadata": {"name": "p", "labels": {"app": "web"}}});
         assert!(LabelSelector::parse("app=web").unwrap().matches_object(&pod));
-        assert!(!LabelSelector::parse("app").unwrap().matches_object(&json!({"metadata": {}})));
+        assert!(
+            !LabelSelector::parse("app")
+                .unwrap()
+                .matches_object(&json!({"metadata": {}}))
+        );
         let structured: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
             serde_json::from_value(json!({
                 "matchLabels": {"app": "web"},

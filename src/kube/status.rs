@@ -91,12 +91,19 @@ impl ApiError {
 
     /// `pods "web" not found`
     pub fn not_found(kind: Kind, name: &str) -> Self {
-        Self::new(Reason::NotFound, format!("{} \"{name}\" not found", kind.plural())).about(kind.plural(), name)
+        Self::new(
+            Reason::NotFound,
+            format!("{} \"{name}\" not found", kind.plural()),
+        )
+        .about(kind.plural(), name)
     }
 
     /// A path that names no resource this server has.
     pub fn no_such_resource() -> Self {
-        Self::new(Reason::NotFound, "the server could not find the requested resource")
+        Self::new(
+            Reason::NotFound,
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn already_exists(kind: Kind, name: &str) -> Self {
@@ -111,14 +118,21 @@ impl ApiError {
     pub fn conflict(kind: Kind, name: &str, why: &str) -> Self {
         Self::new(
             Reason::Conflict,
-            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", kind.plural()),
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                kind.plural()
+            ),
         )
         .about(kind.plural(), name)
     }
 
     /// The object is not valid: `Pod "web" is invalid: spec.containers: ...`
     pub fn invalid(kind: &str, name: &str, problem: &str) -> Self {
-        let mut e = Self::new(Reason::Invalid, format!("{kind} \"{name}\" is invalid: {problem}")).about(kind, name);
+        let mut e = Self::new(
+            Reason::Invalid,
+            format!("{kind} \"{name}\" is invalid: {problem}"),
+        )
+        .about(kind, name);
         let field = problem
             .split_once(": ")
             .map(|(f, _)| f.trim_start_matches("field `").trim_end_matches('`'))
@@ -159,13 +173,15 @@ impl ApiError {
         Self::new(Reason::Expired, message)
     }
 
-    pub fn unsupported_media_type(given: &str) -> Self {
+    /// A body in a format this server does not read (protobuf, CBOR, an unknown patch type);
+    /// Kubernetes clients retry such a request in JSON.
+    pub fn unsupported_media_type(given: &str, accepted: &[&str]) -> Self {
         Self::new(
             Reason::UnsupportedMediaType,
             format!(
-                "the body of the request was in an unknown format ({}) - accepted media types include: \
-                 application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json",
-                if given.is_empty() { "none given" } else { given }
+                "the body of the request was in an unknown format ({}) - accepted media types include: {}",
+                if given.is_empty() { "none given" } else { given },
+                accepted.join(", ")
             ),
         )
     }
@@ -180,8 +196,8 @@ impl ApiError {
 
     /// The `Status` object Kubernetes sends for this failure.
     pub fn to_status(&self) -> Status {
-        let details = (self.name.is_some() || self.kind.is_some() || !self.causes.is_empty()).then(|| {
-            StatusDetails {
+        let details =
+            (self.name.is_some() || self.kind.is_some() || !self.causes.is_empty()).then(|| StatusDetails {
                 name: self.name.clone(),
                 kind: self.kind.clone(),
                 causes: (!self.causes.is_empty()).then(|| {
@@ -195,8 +211,7 @@ impl ApiError {
                         .collect()
                 }),
                 ..Default::default()
-            }
-        });
+            });
         Status {
             code: Some(i32::from(self.code().as_u16())),
             details,
@@ -238,10 +253,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = self.to_value().to_string();
         let mut response = (self.code(), body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
     }
 }
@@ -266,7 +280,11 @@ mod tests {
 
     #[test]
     fn invalid_names_the_kind_and_the_field() {
-        let e = ApiError::invalid("Pod", "web", "spec.containers: a pod needs at least one container");
+        let e = ApiError::invalid(
+            "Pod",
+            "web",
+            "spec.containers: a pod needs at least one container",
+        );
         assert_eq!(e.code(), StatusCode::UNPROCESSABLE_ENTITY);
         let v = e.to_value();
         assert_eq!(v["details"]["kind"], "Pod");

@@ -192,10 +192,12 @@ fn rmi_of_an_image_that_is_not_cached_fails() {
     let out = rmi(&env, &["acme/app:2.0"]).code(1);
     out.stderr_contains("acme/app:2.0 is not in the local repository")
         .stderr_contains("jube images");
+    assert_eq!(out.stderr.lines().count(), 1, "one error, said once\n{out}");
     // Each name is tried; the cached one is removed, the command still fails.
     let out = rmi(&env, &["acme/nothing", "acme/app:1.0"]).code(1);
     out.stdout_contains("Deleted: acme/app:1.0")
-        .stderr_contains("acme/nothing");
+        .stderr_contains("acme/nothing")
+        .stderr_contains("1 of 2 images could not be removed");
     rmi(&env, &["acme/ap p"])
         .code(2)
         .stderr_contains("invalid image name");

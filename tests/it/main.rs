@@ -44,3 +44,13 @@ mod logs;
 mod kubectl_like;
 #[cfg(unix)]
 mod apply;
+#[cfg(unix)] // the Kubernetes API of a real daemon; pods run the ticker image
+mod api_support;
+#[cfg(unix)]
+mod api;
+#[cfg(unix)]
+mod api_watch;
+#[cfg(unix)]
+mod api_logs;
+#[cfg(unix)]
+mod api_kubectl;

@@ -49,10 +49,8 @@ fn pod_spec(spec: &mut Value) {
             continue;
         };
         for c in containers.iter_mut().filter_map(Value::as_object_mut) {
-            if let Some(image) = c.get("image").and_then(Value::as_str) {
-                if let Some(policy) = pull_policy(image) {
-                    set_default(c, "imagePullPolicy", json!(policy));
-                }
+            if let Some(policy) = c.get("image").and_then(Value::as_str).and_then(pull_policy) {
+                set_default(c, "imagePullPolicy", json!(policy));
             }
             if let Some(Value::Array(ports)) = c.get_mut("ports") {
                 for p in ports.iter_mut().filter_map(Value::as_object_mut) {

@@ -31,7 +31,10 @@ impl LogRequest {
         params.flag("previous")?;
         params.flag("timestamps")?;
         Ok(Self {
-            container: params.get("container").filter(|c| !c.is_empty()).map(str::to_owned),
+            container: params
+                .get("container")
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned),
             follow: params.flag("follow")?,
             tail: params.number("tailLines")?.map(|n| n as usize),
             limit: params.number("limitBytes")?.filter(|n| *n > 0),
@@ -116,7 +119,12 @@ impl<W: std::io::Write> std::io::Write for Limited<W> {
 
 /// The pod's container to show (the one asked for, or the only one) and the jube container
 /// running it.
-fn find(state: &Shared, namespace: &str, name: &str, wanted: Option<&str>) -> Result<(Containers, State), ApiError> {
+fn find(
+    state: &Shared,
+    namespace: &str,
+    name: &str,
+    wanted: Option<&str>,
+) -> Result<(Containers, State), ApiError> {
     let pod = get_object(state, Kind::Pod, namespace, name)?;
     let names: Vec<&str> = pod
         .pointer("/spec/containers")

@@ -27,12 +27,27 @@ pub struct Body<'a> {
     pub content_type: &'a str,
 }
 
+/// The formats objects may be sent in.
+const OBJECT_TYPES: &[&str] = &["application/json", "application/yaml"];
+const PATCH_TYPES: &[&str] = &[
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+];
+
 impl Body<'_> {
     fn object(&self) -> Result<Value, ApiError> {
         if self.bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request("the request has no body; send the object as JSON"));
+            return Err(ApiError::bad_request(
+                "the request has no body; send the object as JSON",
+            ));
         }
-        let yaml = self.content_type.contains("yaml");
+        let mime = self.content_type.split(';').next().unwrap_or_default().trim();
+        let yaml = match mime.to_ascii_lowercase().as_str() {
+            "" | "application/json" | "*/*" => false,
+            "application/yaml" | "application/x-yaml" | "text/yaml" => true,
+            _ => return Err(ApiError::unsupported_media_type(mime, OBJECT_TYPES)),
+        };
         let value: Value = if yaml {
             serde_norway::from_slice(self.bytes)
                 .map_err(|e| ApiError::bad_request(format!("the body is not valid YAML: {e}")))?
@@ -156,7 +171,10 @@ fn identify(kind: Kind, namespace: &str, url_name: Option<&str>, object: &mut Va
             )));
         }
     }
-    if map.get("metadata").is_some_and(|m| !m.is_object() && !m.is_null()) {
+    if map
+        .get("metadata")
+        .is_some_and(|m| !m.is_object() && !m.is_null())
+    {
         return Err(ApiError::bad_request("metadata must be an object"));
     }
     let meta = metadata_mut(object);
@@ -319,7 +337,10 @@ fn update_with(
         if dry_run {
             return Ok((object, warnings));
         }
-        match state.store.update(kind, namespace, object, Some(current_revision)) {
+        match state
+            .store
+            .update(kind, namespace, object, Some(current_revision))
+        {
             Ok(saved) => return Ok((saved, warnings)),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -361,7 +382,13 @@ fn with_revision_of(mut object: Value, from: &Value) -> Value {
 }
 
 /// PUT of an object or its status or scale.
-pub fn replace(state: &ApiState, target: &Target, name: &str, params: &Params, body: &Body) -> Result<Reply, ApiError> {
+pub fn replace(
+    state: &ApiState,
+    target: &Target,
+    name: &str,
+    params: &Params,
+    body: &Body,
+) -> Result<Reply, ApiError> {
     let (kind, namespace) = (target.kind, target.store_namespace());
     let sent = body.object()?;
     let dry_run = params.dry_run()?;
@@ -397,10 +424,16 @@ pub fn replace(state: &ApiState, target: &Target, name: &str, params: &Params, b
 }
 
 /// PATCH of an object or its status or scale, in any of the three formats.
-pub fn patch(state: &ApiState, target: &Target, name: &str, params: &Params, body: &Body) -> Result<Reply, ApiError> {
+pub fn patch(
+    state: &ApiState,
+    target: &Target,
+    name: &str,
+    params: &Params,
+    body: &Body,
+) -> Result<Reply, ApiError> {
     let (kind, namespace) = (target.kind, target.store_namespace());
     let format = PatchType::from_content_type(body.content_type)
-        .ok_or_else(|| ApiError::unsupported_media_type(body.content_type))?;
+        .ok_or_else(|| ApiError::unsupported_media_type(body.content_type, PATCH_TYPES))?;
     let document: Value = serde_json::from_slice(body.bytes)
         .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
     let apply = |to: &Value| {
@@ -448,7 +481,11 @@ pub fn scale_of(rc: &Value) -> Value {
         .and_then(Value::as_object)
         .map(|m| LabelSelector::from_json_map(m).to_string())
         .unwrap_or_default();
-    let meta = |key: &str| rc.pointer(&format!("/metadata/{key}")).cloned().unwrap_or(Value::Null);
+    let meta = |key: &str| {
+        rc.pointer(&format!("/metadata/{key}"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     let mut metadata = serde_json::Map::new();
     for key in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
         let v = meta(key);
@@ -510,7 +547,13 @@ fn rescale(
     if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("replicas".into(), json!(replicas));
     }
-    let warnings = admit(Kind::ReplicationController, namespace, Some(name), &mut object, params)?;
+    let warnings = admit(
+        Kind::ReplicationController,
+        namespace,
+        Some(name),
+        &mut object,
+        params,
+    )?;
     Ok((object, warnings))
 }
 
@@ -530,10 +573,12 @@ impl DeleteOptions {
             serde_json::from_slice(body.bytes)
                 .map_err(|e| ApiError::bad_request(format!("the DeleteOptions are not valid JSON: {e}")))?
         };
-        let policy = params
-            .get("propagationPolicy")
-            .map(str::to_owned)
-            .or_else(|| options.get("propagationPolicy").and_then(Value::as_str).map(str::to_owned));
+        let policy = params.get("propagationPolicy").map(str::to_owned).or_else(|| {
+            options
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
         let orphan = match policy.as_deref() {
             // jube deletes an owner's pods unless asked not to (`kubectl delete` asks for
             // Background too).
@@ -573,7 +618,10 @@ impl DeleteOptions {
     }
 
     fn check(&self, kind: Kind, name: &str, current: &Value) -> Result<(), ApiError> {
-        let uid = current.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+        let uid = current
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if let Some(wanted) = &self.uid
             && wanted != uid
         {
@@ -600,7 +648,13 @@ impl DeleteOptions {
 }
 
 /// DELETE of one object: answers with the object as it was.
-pub fn delete(state: &ApiState, target: &Target, name: &str, params: &Params, body: &Body) -> Result<Reply, ApiError> {
+pub fn delete(
+    state: &ApiState,
+    target: &Target,
+    name: &str,
+    params: &Params,
+    body: &Body,
+) -> Result<Reply, ApiError> {
     let (kind, namespace) = (target.kind, target.store_namespace());
     if target.sub.is_some() {
         return Err(ApiError::method_not_allowed());
@@ -609,7 +663,11 @@ pub fn delete(state: &ApiState, target: &Target, name: &str, params: &Params, bo
     let current = get_object(state, kind, namespace, name)?;
     options.check(kind, name, &current)?;
     if kind == Kind::Namespace && name == DEFAULT_NAMESPACE {
-        return Err(ApiError::forbidden(kind, name, "this namespace may not be deleted"));
+        return Err(ApiError::forbidden(
+            kind,
+            name,
+            "this namespace may not be deleted",
+        ));
     }
     if options.dry_run {
         return Ok(Reply::ok(current));
@@ -625,7 +683,12 @@ pub fn delete(state: &ApiState, target: &Target, name: &str, params: &Params, bo
 }
 
 /// DELETE of a collection: every object its selectors pick; answers with their list.
-pub fn delete_collection(state: &ApiState, target: &Target, params: &Params, body: &Body) -> Result<Reply, ApiError> {
+pub fn delete_collection(
+    state: &ApiState,
+    target: &Target,
+    params: &Params,
+    body: &Body,
+) -> Result<Reply, ApiError> {
     if target.kind == Kind::Namespace || target.namespace.is_none() {
         return Err(ApiError::method_not_allowed());
     }
@@ -668,7 +731,10 @@ fn collect_dependents(state: &ApiState, namespace: &str, owner: &Value, orphan: 
                     refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
                 }
                 let revision = revision_of(&item);
-                state.store.update(kind, namespace, item, Some(revision)).map(drop)
+                state
+                    .store
+                    .update(kind, namespace, item, Some(revision))
+                    .map(drop)
             } else {
                 state.store.delete(kind, namespace, &name).map(|gone| {
                     collect_dependents(state, namespace, &gone, false);
@@ -691,7 +757,10 @@ fn owned_by(object: &Value, uid: &str) -> bool {
     object
         .pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid)))
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+        })
 }
 
 /// A namespace goes with everything in it: controllers first (so no new pods appear), then

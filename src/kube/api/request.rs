@@ -110,7 +110,11 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `true`/`1` or `false`/`0` (absent: false).
@@ -128,9 +132,8 @@ impl Params {
         self.get(key)
             .filter(|v| !v.is_empty())
             .map(|v| {
-                v.parse::<u64>().map_err(|_| {
-                    ApiError::bad_request(format!("{key}: `{v}` is not a whole number"))
-                })
+                v.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("{key}: `{v}` is not a whole number")))
             })
             .transpose()
     }
@@ -276,10 +279,19 @@ mod tests {
             (Kind::Pod, Some("dev"), Some("web"), Some(Sub::Log))
         );
         let ns = t("namespaces/dev");
-        assert_eq!((ns.kind, ns.name.as_deref(), ns.store_namespace()), (Kind::Namespace, Some("dev"), ""));
+        assert_eq!(
+            (ns.kind, ns.name.as_deref(), ns.store_namespace()),
+            (Kind::Namespace, Some("dev"), "")
+        );
         let ns_status = t("namespaces/dev/status");
-        assert_eq!((ns_status.kind, ns_status.sub), (Kind::Namespace, Some(Sub::Status)));
-        assert_eq!(t("namespaces/dev/replicationcontrollers/web/scale").sub, Some(Sub::Scale));
+        assert_eq!(
+            (ns_status.kind, ns_status.sub),
+            (Kind::Namespace, Some(Sub::Status))
+        );
+        assert_eq!(
+            t("namespaces/dev/replicationcontrollers/web/scale").sub,
+            Some(Sub::Scale)
+        );
         assert!(t("watch/namespaces/dev/services").watch_path);
         assert_eq!(t("namespaces/").kind, Kind::Namespace);
         for bad in [
@@ -304,12 +316,23 @@ mod tests {
         assert_eq!(p.fields(Kind::Pod).unwrap().name(), Some("x"));
         assert!(p.dry_run().unwrap());
         assert_eq!(p.number("timeoutSeconds").unwrap(), Some(5));
-        let bad = Params::parse(Some("watch=maybe&fieldSelector=spec.image%3Dx&dryRun=Some&limit=x"));
+        let bad = Params::parse(Some(
+            "watch=maybe&fieldSelector=spec.image%3Dx&dryRun=Some&limit=x",
+        ));
         assert!(bad.flag("watch").is_err());
-        assert!(bad.fields(Kind::Pod).unwrap_err().message.contains("field label not supported"));
+        assert!(
+            bad.fields(Kind::Pod)
+                .unwrap_err()
+                .message
+                .contains("field label not supported")
+        );
         assert!(bad.dry_run().is_err());
         assert!(bad.number("limit").is_err());
-        assert!(Params::parse(Some("fieldSelector=status.phase%3DRunning")).fields(Kind::Pod).is_ok());
+        assert!(
+            Params::parse(Some("fieldSelector=status.phase%3DRunning"))
+                .fields(Kind::Pod)
+                .is_ok()
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::kube::api::Shared;
 use crate::kube::api::request::{Params, Target};
 use crate::kube::api::stream;
+use crate::kube::api::tables::{self, Include};
 use crate::kube::kinds::Kind;
 use crate::kube::selector::{FieldRequirement, FieldSelector, LabelSelector};
 use crate::kube::status::ApiError;
@@ -26,6 +27,7 @@ struct Filter {
     labels: LabelSelector,
     fields: FieldSelector,
     present: HashSet<(String, String)>,
+    table: Option<Include>,
 }
 
 impl Filter {
@@ -61,10 +63,23 @@ impl Filter {
     }
 }
 
+/// One event as Kubernetes writes it: `type` first, then `object`, one line each.
 fn line(event_type: &str, object: &Value) -> Bytes {
-    let mut text = json!({"type": event_type, "object": object}).to_string();
-    text.push('\n');
-    Bytes::from(text)
+    Bytes::from(format!(
+        "{{\"type\":{},\"object\":{object}}}\n",
+        json!(event_type)
+    ))
+}
+
+/// An event of the watch: its object as a one-row Table when the client asked for tables.
+fn event_line(filter: &Filter, event_type: EventType, object: &Value) -> Bytes {
+    match filter.table {
+        Some(include) => line(
+            type_name(event_type),
+            &tables::to_table(filter.kind, std::slice::from_ref(object), None, include),
+        ),
+        None => line(type_name(event_type), object),
+    }
 }
 
 fn type_name(t: EventType) -> &'static str {
@@ -85,7 +100,12 @@ enum Start {
     Expired(u64, u64),
 }
 
-pub async fn watch(state: Shared, target: Target, params: Params) -> Result<Response, ApiError> {
+pub async fn watch(
+    state: Shared,
+    target: Target,
+    params: Params,
+    table: Option<Include>,
+) -> Result<Response, ApiError> {
     let labels = params.labels()?;
     let mut fields = params.fields(target.kind)?;
     if let Some(name) = &target.name {
@@ -99,7 +119,9 @@ pub async fn watch(state: Shared, target: Target, params: Params) -> Result<Resp
     let from = match params.get("resourceVersion") {
         None | Some("") | Some("0") => None,
         Some(v) => Some(v.parse::<u64>().map_err(|_| {
-            ApiError::bad_request(format!("resourceVersion: `{v}` is not a resourceVersion this server gave out"))
+            ApiError::bad_request(format!(
+                "resourceVersion: `{v}` is not a resourceVersion this server gave out"
+            ))
         })?),
     };
     // Subscribed before reading, so no change falls between what is read and what is received.
@@ -125,6 +147,7 @@ pub async fn watch(state: Shared, target: Target, params: Params) -> Result<Resp
         labels,
         fields,
         present: HashSet::new(),
+        table,
     };
     let (tx, response) = stream::channel("application/json");
     tokio::spawn(run(state, filter, start, changes, tx, timeout));
@@ -149,7 +172,7 @@ async fn run(
             for object in objects {
                 let event = as_added(filter.kind, object);
                 if let Some(t) = filter.translate(&event)
-                    && tx.send(line(type_name(t), &event.object)).await.is_err()
+                    && tx.send(event_line(&filter, t, &event.object)).await.is_err()
                 {
                     return;
                 }
@@ -221,7 +244,7 @@ async fn run(
 /// Sends the event if this watch reports it; false once the client is gone.
 async fn send(filter: &mut Filter, event: &Event, tx: &mpsc::Sender<Bytes>) -> bool {
     match filter.translate(event) {
-        Some(t) => tx.send(line(type_name(t), &event.object)).await.is_ok(),
+        Some(t) => tx.send(event_line(filter, t, &event.object)).await.is_ok(),
         None => true,
     }
 }
@@ -235,7 +258,10 @@ fn key_of(kind: Kind, object: &Value) -> (String, String) {
     } else {
         ""
     };
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     (namespace.to_owned(), name.to_owned())
 }
 
@@ -274,14 +300,30 @@ mod tests {
             labels: LabelSelector::parse("app=web").unwrap(),
             fields: FieldSelector::default(),
             present: HashSet::new(),
+            table: None,
         };
         assert_eq!(f.translate(&event(EventType::Added, "a", "db")), None);
-        assert_eq!(f.translate(&event(EventType::Modified, "a", "web")), Some(EventType::Added));
-        assert_eq!(f.translate(&event(EventType::Modified, "a", "web")), Some(EventType::Modified));
-        assert_eq!(f.translate(&event(EventType::Modified, "a", "db")), Some(EventType::Deleted));
+        assert_eq!(
+            f.translate(&event(EventType::Modified, "a", "web")),
+            Some(EventType::Added)
+        );
+        assert_eq!(
+            f.translate(&event(EventType::Modified, "a", "web")),
+            Some(EventType::Modified)
+        );
+        assert_eq!(
+            f.translate(&event(EventType::Modified, "a", "db")),
+            Some(EventType::Deleted)
+        );
         assert_eq!(f.translate(&event(EventType::Deleted, "a", "db")), None);
-        assert_eq!(f.translate(&event(EventType::Added, "b", "web")), Some(EventType::Added));
-        assert_eq!(f.translate(&event(EventType::Deleted, "b", "web")), Some(EventType::Deleted));
+        assert_eq!(
+            f.translate(&event(EventType::Added, "b", "web")),
+            Some(EventType::Added)
+        );
+        assert_eq!(
+            f.translate(&event(EventType::Deleted, "b", "web")),
+            Some(EventType::Deleted)
+        );
         let mut other_ns = event(EventType::Added, "c", "web");
         other_ns.namespace = "dev".into();
         assert_eq!(f.translate(&other_ns), None);
