@@ -43,6 +43,8 @@ mod logs;
 #[cfg(unix)] // pods run the ticker image
 mod kubectl_like;
 #[cfg(unix)]
+mod kubectl_like_pods;
+#[cfg(unix)]
 mod apply;
 #[cfg(unix)] // the Kubernetes API of a real daemon; pods run the ticker image
 mod api_support;

@@ -6,8 +6,10 @@ use serde_json::Value;
 
 use super::{FileArgs, NamespaceArgs, Targets, Usage, connect, list_path, object_path, print_error};
 use crate::cli::output;
+use crate::container::lifecycle::Containers;
 use crate::kube::client::{Client, ClientError};
 use crate::kube::kinds::Kind;
+use crate::layout::Layout;
 
 #[derive(Debug, clap::Args)]
 pub struct DeleteArgs {
@@ -160,15 +162,19 @@ fn list(client: &Client, kind: Kind, args: &DeleteArgs) -> Result<Vec<Doomed>, C
         .collect())
 }
 
-/// Deletes each object, printing `pod "web" deleted`, then waits for those still terminating.
+/// Deletes each object, printing `pod "web" deleted`, then waits for those still terminating
+/// and for the containers of the pods that went with them.
 fn run(client: &Client, args: &DeleteArgs, doomed: &[Doomed]) -> anyhow::Result<i32> {
     let mut failed = false;
     let mut terminating = Vec::new();
+    let mut pods_gone = Vec::new();
     for d in doomed {
         let path = object_path(d.kind, &d.namespace, &d.name);
+        let pods = if args.wait { pods_of(client, d) } else { Vec::new() };
         match client.request(reqwest::Method::DELETE, &path, None) {
             Ok(answer) => {
                 output::print(&format!("{} \"{}\" deleted\n", d.kind.singular(), d.name))?;
+                pods_gone.extend(pods);
                 if answer
                     .pointer("/metadata/deletionTimestamp")
                     .is_some_and(|t| !t.is_null())
@@ -188,9 +194,91 @@ fn run(client: &Client, args: &DeleteArgs, doomed: &[Doomed]) -> anyhow::Result<
         }
     }
     if args.wait && !failed {
-        failed = !wait_gone(client, &terminating);
+        failed = !wait_gone(client, &terminating) || !wait_containers_gone(&pods_gone);
     }
     Ok(if failed { super::super::EXIT_FAILURE } else { 0 })
+}
+
+/// Which pods' containers go with an object: a pod's own, an RC's pods (the daemon deletes them
+/// with it), every pod of a namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PodsGone {
+    /// `namespace/name`, as the containers' pod label says.
+    Pod(String),
+    Namespace(String),
+}
+
+impl PodsGone {
+    fn matches(&self, pod_label: &str) -> bool {
+        match self {
+            PodsGone::Pod(key) => pod_label == key,
+            PodsGone::Namespace(ns) => pod_label.split_once('/').is_some_and(|(n, _)| n == ns),
+        }
+    }
+}
+
+fn pods_of(client: &Client, d: &Doomed) -> Vec<PodsGone> {
+    match d.kind {
+        Kind::Pod => vec![PodsGone::Pod(format!("{}/{}", d.namespace, d.name))],
+        Kind::Namespace => vec![PodsGone::Namespace(d.name.clone())],
+        Kind::ReplicationController => owned_pods(client, d).unwrap_or_default(),
+        Kind::Service => Vec::new(),
+    }
+}
+
+/// The pods an RC owns now (by selector and owner reference), before it is deleted.
+fn owned_pods(client: &Client, d: &Doomed) -> Option<Vec<PodsGone>> {
+    let rc = client.get(&object_path(d.kind, &d.namespace, &d.name)).ok()?;
+    let uid = rc.pointer("/metadata/uid").and_then(Value::as_str)?.to_owned();
+    let selector = crate::kube::table::format_labels(rc.pointer("/spec/selector"));
+    let list = client
+        .get(&list_path(Kind::Pod, Some(&d.namespace), Some(&selector)))
+        .ok()?;
+    let owned = list
+        .get("items")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter(|p| {
+            p.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|o| o.get("uid").and_then(Value::as_str) == Some(uid.as_str()))
+        })
+        .filter_map(|p| p.pointer("/metadata/name").and_then(Value::as_str))
+        .map(|name| PodsGone::Pod(format!("{}/{name}", d.namespace)))
+        .collect();
+    Some(owned)
+}
+
+/// Waits until the daemon has stopped and removed the containers of deleted pods, so that a
+/// `jube delete` that returned leaves nothing running (as kubectl returns once pods terminated).
+fn wait_containers_gone(pods: &[PodsGone]) -> bool {
+    if pods.is_empty() {
+        return true;
+    }
+    let containers = Containers::new(Layout::from_env());
+    let deadline = Instant::now() + WAIT_LIMIT;
+    loop {
+        let left: Vec<String> = containers
+            .list()
+            .into_iter()
+            .flatten()
+            .filter(|s| s.owner_pod().is_some_and(|p| pods.iter().any(|g| g.matches(p))))
+            .map(|s| s.name)
+            .collect();
+        if left.is_empty() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            eprintln!(
+                "error: timed out waiting for the daemon to remove {}; see `jube ps -a` and the daemon's log",
+                left.join(", ")
+            );
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Polls until every path answers NotFound, as kubectl's `--wait` does; false on timeout.
@@ -216,4 +304,17 @@ fn wait_gone(client: &Client, paths: &[String]) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_labels_match_what_was_deleted() {
+        assert!(PodsGone::Pod("dev/web".into()).matches("dev/web"));
+        assert!(!PodsGone::Pod("dev/web".into()).matches("dev/web-2"));
+        assert!(PodsGone::Namespace("dev".into()).matches("dev/anything"));
+        assert!(!PodsGone::Namespace("dev".into()).matches("devel/web"));
+    }
 }
