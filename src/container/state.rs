@@ -107,6 +107,17 @@ pub struct State {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub restart_count: u32,
+    /// How the run before the current one ended (what Kubernetes shows as `lastState`).
+    #[serde(default)]
+    pub last_run: Option<LastRun>,
+}
+
+/// A finished run of a container's app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRun {
+    pub exit_code: Option<i32>,
+    pub started_at: Option<jiff::Timestamp>,
+    pub finished_at: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +244,7 @@ mod tests {
             env: vec![],
             labels: BTreeMap::new(),
             restart_count: 0,
+            last_run: None,
         }
     }
 

@@ -227,6 +227,7 @@ impl Controller {
                 started_at: state.started_at,
                 finished_at: state.finished_at,
                 restart_count: state.restart_count,
+                last_run: state.last_run.clone(),
                 ports_ready: state.status == Status::Running && ports_open(&state, wanted),
                 ports: state
                     .ports

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::container::state::Status;
+use crate::container::state::{LastRun, Status};
 
 /// A pod's place: namespace and name.
 pub type PodKey = (String, String);
@@ -31,6 +31,8 @@ pub struct Observed {
     pub started_at: Option<jiff::Timestamp>,
     pub finished_at: Option<jiff::Timestamp>,
     pub restart_count: u32,
+    /// How the previous run ended, once the container was restarted.
+    pub last_run: Option<LastRun>,
     /// Every leased port accepts TCP connections.
     pub ports_ready: bool,
     /// `(container port, host port)` of its leases.
@@ -417,8 +419,14 @@ fn terminated_reason(c: &Observed, code: Option<i32>) -> &'static str {
 }
 
 fn last_state(c: &Observed) -> Option<Value> {
-    (c.restart_count > 0)
-        .then(|| json!({"terminated": {"exitCode": c.exit_code.unwrap_or(0), "reason": "Error"}}))
+    let last = c.last_run.as_ref()?;
+    let code = last.exit_code;
+    Some(json!({"terminated": {
+        "exitCode": code.unwrap_or(0),
+        "reason": if code == Some(0) { "Completed" } else { "Error" },
+        "startedAt": last.started_at.map(|t| t.to_string()),
+        "finishedAt": last.finished_at.map(|t| t.to_string()),
+    }}))
 }
 
 /// Whether a container that ended with `code` (None: unknown) runs again under `policy`.
@@ -606,6 +614,7 @@ mod tests {
             started_at: Some(ts(0)),
             finished_at: None,
             restart_count: 0,
+            last_run: None,
             ports_ready: true,
             ports: vec![(8080, 48000)],
             image: "fabric8/java".into(),

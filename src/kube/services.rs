@@ -150,6 +150,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             restart_count: 0,
+            last_run: None,
             ports_ready: true,
             ports: vec![(8080, host)],
             image: "x".into(),

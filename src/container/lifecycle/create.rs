@@ -92,6 +92,7 @@ impl Containers {
             env,
             labels: options.labels.clone(),
             restart_count: 0,
+            last_run: None,
         };
         state.save(&stage.dir.join("state.json"))?;
         stage.commit(&self.layout.container_dir(&id))?;
@@ -103,8 +104,11 @@ impl Containers {
     fn reserve_name(&self, stage: &Stage, wanted: Option<&str>) -> Result<String, ContainerError> {
         let _lock = LockedFile::acquire(&self.layout.names_lock(), "container names")?;
         // Stages first: one renamed into `containers/` after this look is seen there next.
-        let mut taken: BTreeMap<String, String> =
-            self.staged_names().into_iter().map(|(id, name)| (name, id)).collect();
+        let mut taken: BTreeMap<String, String> = self
+            .staged_names()
+            .into_iter()
+            .map(|(id, name)| (name, id))
+            .collect();
         for state in self.ids().into_iter().filter_map(|id| self.load(&id).ok()) {
             taken.insert(state.name, state.id);
         }
@@ -213,12 +217,16 @@ fn port_requests(
 fn add_pod_ports(requests: &mut Vec<PortRequest>, pod_ports: &[super::PodPort]) {
     for p in pod_ports {
         let matched = requests.iter_mut().find(|r| {
-            p.name.as_deref().is_some_and(|n| r.name.eq_ignore_ascii_case(n)) || r.container_port == p.container_port
+            p.name.as_deref().is_some_and(|n| r.name.eq_ignore_ascii_case(n))
+                || r.container_port == p.container_port
         });
         match matched {
             Some(r) => r.host_port = p.host_port.or(r.host_port),
             None => requests.push(PortRequest {
-                name: p.name.clone().unwrap_or_else(|| format!("PORT_{}", p.container_port)),
+                name: p
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("PORT_{}", p.container_port)),
                 container_port: p.container_port,
                 host_port: p.host_port,
             }),

@@ -8,7 +8,7 @@ use super::{ContainerError, Containers, StartOutcome, io_err};
 use crate::container::platform;
 use crate::container::process::{self, ProcessError, ProcessId};
 use crate::container::scripts::{self, ScriptOutcome};
-use crate::container::state::{Launch, State, Status};
+use crate::container::state::{LastRun, Launch, State, Status};
 use crate::env_vars::EnvVars;
 
 impl Containers {
@@ -36,6 +36,13 @@ impl Containers {
                 (id, Some(id.pid))
             }
         };
+        if state.started_at.is_some() {
+            state.last_run = Some(LastRun {
+                exit_code: state.exit_code,
+                started_at: state.started_at,
+                finished_at: state.finished_at,
+            });
+        }
         state.status = Status::Running;
         state.session = session;
         state.attached = false;
