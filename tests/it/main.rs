@@ -56,3 +56,5 @@ mod api_watch;
 mod api_logs;
 #[cfg(unix)]
 mod api_kubectl;
+#[cfg(unix)] // the README's example, on the Java image
+mod guestbook;
