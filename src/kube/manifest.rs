@@ -219,6 +219,13 @@ pub fn check(
         .unwrap_or_default()
         .to_owned();
     check_name("metadata.name", &name).map_err(invalid)?;
+    match kind {
+        // As Kubernetes: namespaces are DNS labels, services DNS-1035 labels (their names become
+        // environment variables and host names).
+        Kind::Namespace => check_label("metadata.name", &name).map_err(invalid)?,
+        Kind::Service => check_service_name(&name).map_err(invalid)?,
+        _ => {}
+    }
     let namespace = object
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
@@ -503,6 +510,17 @@ fn check_label(field: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A DNS-1035 label: a DNS label that starts with a letter.
+fn check_service_name(name: &str) -> Result<(), String> {
+    check_label("metadata.name", name)?;
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(format!(
+            "metadata.name: `{name}` is not a valid service name: it must start with a letter"
+        ));
+    }
+    Ok(())
+}
+
 /// The pod spec of a pod or RC, typed.
 pub fn pod_spec(object: &Value, kind: Kind) -> Option<PodSpec> {
     let spec = match kind {
@@ -621,6 +639,14 @@ spec:
                 "apiVersion v1",
             ),
             ("key: [unclosed\n", "malformed YAML"),
+            (
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a.b\n",
+                "without `.`",
+            ),
+            (
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: 1st\nspec:\n  ports:\n  - port: 80\n",
+                "must start with a letter",
+            ),
             (
                 &RC.replace("app: web\n  template", "app: other\n  template"),
                 "does not match",

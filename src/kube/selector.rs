@@ -6,10 +6,9 @@ use std::fmt;
 
 use serde_json::Value;
 
+/// The labels the daemon puts on a pod's jube containers, for selecting them.
 pub use crate::container::state::POD_LABEL;
-
-/// The label the daemon puts on a pod's jube containers naming the pod's container they run.
-pub const CONTAINER_LABEL: &str = "jube.io/container";
+pub use crate::kube::pods::{CONTAINER_LABEL, POD_UID_LABEL};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unable to parse requirement: {problem} in selector \"{selector}\"")]

@@ -14,7 +14,7 @@ use crate::kube::api::objects::get_object;
 use crate::kube::api::request::{Params, Target};
 use crate::kube::api::{Shared, stream};
 use crate::kube::kinds::Kind;
-use crate::kube::selector::{CONTAINER_LABEL, POD_LABEL};
+use crate::kube::selector::{CONTAINER_LABEL, POD_LABEL, POD_UID_LABEL};
 use crate::kube::status::ApiError;
 
 /// What a log request asks for.
@@ -150,6 +150,7 @@ fn find(
             }
         },
     };
+    let uid = pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
     let containers = Containers::new(state.layout.clone());
     let pod_key = format!("{namespace}/{name}");
     let conventional = format!("k8s_{container}_{name}_{namespace}");
@@ -162,7 +163,8 @@ fn find(
             Some(c) => *c == container,
             None => s.name == conventional,
         })
-        .max_by_key(|s| s.created);
+        // This pod's own container before one a pod of the same name left behind.
+        .max_by_key(|s| (s.labels.get(POD_UID_LABEL).map(String::as_str) == Some(uid), s.created));
     let found = found.ok_or_else(|| {
         ApiError::bad_request(format!(
             "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"

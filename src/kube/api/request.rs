@@ -117,11 +117,11 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    /// `true`/`1` or `false`/`0` (absent: false).
+    /// A boolean as Go's ParseBool reads it (`true`, `1`, `t`, `True`...; absent: false).
     pub fn flag(&self, key: &str) -> Result<bool, ApiError> {
         match self.get(key) {
-            None | Some("") | Some("false") | Some("0") => Ok(false),
-            Some("true") | Some("1") => Ok(true),
+            None | Some("" | "false" | "0" | "f" | "F" | "FALSE" | "False") => Ok(false),
+            Some("true" | "1" | "t" | "T" | "TRUE" | "True") => Ok(true),
             Some(other) => Err(ApiError::bad_request(format!(
                 "{key}: `{other}` is not a boolean (true or false)"
             ))),
