@@ -199,3 +199,31 @@ fn pod_status_shows_crash_loops_completions_and_errors() {
         "{failed}"
     );
 }
+
+#[test]
+fn service_ports_show_where_the_proxy_listens() {
+    let k = Kube::new();
+    // The service port is taken, so the daemon's proxy listens on a leased port instead.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = taken.local_addr().expect("its address").port();
+    let svc = format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector:\n    app: api\n  \
+         ports:\n  - name: http\n    port: {port}\n    targetPort: 8080\n"
+    );
+    k.apply(&k.write("svc.yaml", &svc));
+    let mut listen = 0;
+    wait_until("the proxy's port in the service's status", PATIENCE, || {
+        let svc = k.json(&["svc", "api"]);
+        listen = svc
+            .pointer("/status/loadBalancer/ingress/0/ports/0/port")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        listen != 0
+    });
+    let (start, end) = k.env.port_range();
+    assert!((u64::from(start)..=u64::from(end)).contains(&listen), "{listen}");
+    let out = k.jube().args(["get", "svc", "api", "--no-headers"]).success();
+    let cells: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(cells[4], format!("{port}:{listen}/TCP"), "{out}");
+    drop(taken);
+}
