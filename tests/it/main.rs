@@ -58,3 +58,5 @@ mod api_logs;
 mod api_kubectl;
 #[cfg(unix)] // the README's example, on the Java image
 mod guestbook;
+#[cfg(unix)] // the daemon supervising pods of the ticker image
+mod daemon;
