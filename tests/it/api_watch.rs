@@ -257,6 +257,8 @@ fn curl_follows_a_watch() {
     api.delete("/api/v1/namespaces/seen-by-curl").expect(200, None);
     curl.wait_for_stdout("{\"type\":\"DELETED\"", Duration::from_secs(30));
     for line in curl.stdout_so_far().lines() {
+        // As Kubernetes writes them (some clients read the type first).
+        assert!(line.starts_with("{\"type\":\""), "{line}");
         let event: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
         assert!(
             ["ADDED", "DELETED"].contains(&event["type"].as_str().unwrap()),

@@ -150,7 +150,10 @@ fn find(
             }
         },
     };
-    let uid = pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+    let uid = pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let containers = Containers::new(state.layout.clone());
     let pod_key = format!("{namespace}/{name}");
     let conventional = format!("k8s_{container}_{name}_{namespace}");
@@ -164,7 +167,12 @@ fn find(
             None => s.name == conventional,
         })
         // This pod's own container before one a pod of the same name left behind.
-        .max_by_key(|s| (s.labels.get(POD_UID_LABEL).map(String::as_str) == Some(uid), s.created));
+        .max_by_key(|s| {
+            (
+                s.labels.get(POD_UID_LABEL).map(String::as_str) == Some(uid),
+                s.created,
+            )
+        });
     let found = found.ok_or_else(|| {
         ApiError::bad_request(format!(
             "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
