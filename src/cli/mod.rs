@@ -130,8 +130,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: output::Format,
     },
-    /// Show a container's logs: console.log and the app's logs/*.log.
+    /// Show a container's logs: console.log and the app's logs/*.log; or a pod's, through the daemon.
     Logs {
+        /// A container (ID, ID prefix or name); else a pod of that name, `pod/NAME`, or `rc/NAME`
+        /// (one of its pods).
         container: String,
         /// Keep printing what is appended.
         #[arg(short, long)]
