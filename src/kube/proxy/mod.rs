@@ -214,6 +214,13 @@ impl ProxyManager {
         ports: &mut BTreeMap<u16, PortProxy>,
         live: &BTreeSet<String>,
     ) -> Vec<ProxyPort> {
+        // A service new to this daemon may have leased ports from the daemon before: the pods it
+        // already told about them keep finding it there.
+        let mut earlier = if ports.is_empty() {
+            self.earlier_leases(&service.key)
+        } else {
+            Vec::new()
+        };
         let mut leases_changed = false;
         let wanted: BTreeSet<u16> = service.ports.iter().map(|p| p.port).collect();
         let dropped: Vec<u16> = ports.keys().filter(|p| !wanted.contains(p)).copied().collect();
@@ -236,14 +243,23 @@ impl ProxyManager {
                     }
                     leases_changed |= self.follow_node_port(&service.key, spec, proxy).await;
                 }
-                None => match self.bind_unleased(&service.key, spec) {
-                    Ok(proxy) => {
-                        ports.insert(spec.port, proxy);
+                None => {
+                    let earlier_name = take_earlier(&mut earlier, spec.port);
+                    match self.bind_unleased(&service.key, spec, earlier_name.is_some()) {
+                        Ok(proxy) => {
+                            ports.insert(spec.port, proxy);
+                        }
+                        Err(reason) => pending.push(Pending {
+                            spec,
+                            reason,
+                            name: earlier_name.unwrap_or_else(|| spec.port.to_string()),
+                        }),
                     }
-                    Err(reason) => pending.push((spec, reason)),
-                },
+                }
             }
         }
+        // Earlier leases no port asks for any more are given back.
+        leases_changed |= !earlier.is_empty();
         if !pending.is_empty() || leases_changed {
             self.bind_leased(&service.key, pending, ports, live).await;
         }
@@ -261,7 +277,14 @@ impl ProxyManager {
     }
 
     /// A listener for a new port on its node port or its service port; else why not, for the log.
-    fn bind_unleased(&self, key: &ServiceKey, spec: &ServicePortSpec) -> Result<PortProxy, String> {
+    /// A port that had a leased port before the daemon restarted goes back to it instead of the
+    /// service port.
+    fn bind_unleased(
+        &self,
+        key: &ServiceKey,
+        spec: &ServicePortSpec,
+        leased_before: bool,
+    ) -> Result<PortProxy, String> {
         let mut reason = String::new();
         let mut node_port_logged = None;
         if let Some(node_port) = spec.node_port {
@@ -274,6 +297,14 @@ impl ProxyManager {
                     node_port_logged = Some(node_port);
                 }
             }
+        }
+        if leased_before {
+            let before = "the port it had before";
+            return Err(if reason.is_empty() {
+                before.to_owned()
+            } else {
+                format!("{reason}; {before}")
+            });
         }
         let why_not = match self.lease_holder(key, spec.port) {
             Some(holder) => format!("port {} is leased to {holder}", spec.port),
@@ -336,28 +367,25 @@ impl ProxyManager {
     async fn bind_leased(
         &self,
         key: &ServiceKey,
-        pending: Vec<(&ServicePortSpec, String)>,
+        mut pending: Vec<Pending<'_>>,
         ports: &mut BTreeMap<u16, PortProxy>,
         live: &BTreeSet<String>,
     ) {
-        let mut pending: Vec<(&ServicePortSpec, String, String)> = pending
-            .into_iter()
-            .map(|(spec, reason)| (spec, reason, spec.port.to_string()))
-            .collect();
         for attempt in 1..=LEASE_ATTEMPTS + 1 {
             let mut requests = kept_requests(ports);
             if attempt <= LEASE_ATTEMPTS {
-                requests.extend(pending.iter().map(|(spec, _, name)| PortRequest {
-                    name: name.clone(),
-                    container_port: spec.port,
+                requests.extend(pending.iter().map(|p| PortRequest {
+                    name: p.name.clone(),
+                    container_port: p.spec.port,
                     host_port: None,
                 }));
             } else {
                 // Out of attempts: what could not be bound is given back and logged.
-                for (spec, reason, _) in &pending {
+                for p in &pending {
                     self.log.line(&format!(
-                        "{}: not proxied: {reason}, and no leased port could be bound",
-                        label(key, spec)
+                        "{}: not proxied: {}, and no leased port could be bound",
+                        label(key, p.spec),
+                        p.reason
                     ));
                 }
             }
@@ -368,9 +396,12 @@ impl ProxyManager {
             let leases = match self.lease(key.lease_owner(), requests, live).await {
                 Ok(leases) => leases,
                 Err(e) => {
-                    for (spec, reason, _) in &pending {
-                        self.log
-                            .line(&format!("{}: not proxied: {reason}, and {e}", label(key, spec)));
+                    for p in &pending {
+                        self.log.line(&format!(
+                            "{}: not proxied: {}, and {e}",
+                            label(key, p.spec),
+                            p.reason
+                        ));
                     }
                     return;
                 }
@@ -378,7 +409,7 @@ impl ProxyManager {
             if attempt > LEASE_ATTEMPTS {
                 return;
             }
-            pending = self.bind_leases(key, pending, &leases, ports, attempt);
+            pending = self.bind_leases(key, pending, &leases, ports);
             if pending.is_empty() {
                 return;
             }
@@ -390,13 +421,12 @@ impl ProxyManager {
     fn bind_leases<'a>(
         &self,
         key: &ServiceKey,
-        pending: Vec<(&'a ServicePortSpec, String, String)>,
+        pending: Vec<Pending<'a>>,
         leases: &[Lease],
         ports: &mut BTreeMap<u16, PortProxy>,
-        attempt: usize,
-    ) -> Vec<(&'a ServicePortSpec, String, String)> {
+    ) -> Vec<Pending<'a>> {
         let mut failed = Vec::new();
-        for (spec, reason, name) in pending {
+        for Pending { spec, reason, name } in pending {
             let Some(lease) = leases.iter().find(|l| l.name == name) else {
                 continue;
             };
@@ -406,13 +436,22 @@ impl ProxyManager {
                     let proxy = self.start(key, spec, socket, Origin::Leased(name), &why, spec.node_port);
                     ports.insert(spec.port, proxy);
                 }
-                Err(e) => {
-                    let reason = format!("{reason}; leased port {} cannot be bound: {e}", lease.host_port);
-                    failed.push((spec, reason, format!("{}~{attempt}", spec.port)));
-                }
+                Err(e) => failed.push(Pending {
+                    spec,
+                    reason: format!("{reason}; leased port {} cannot be bound: {e}", lease.host_port),
+                    name: renamed(spec.port, &name),
+                }),
             }
         }
         failed
+    }
+
+    /// This service's leases in the table, as a daemon before this one left them.
+    fn earlier_leases(&self, key: &ServiceKey) -> Vec<Lease> {
+        ports::leases_of(&self.layout, &key.lease_owner()).unwrap_or_else(|e| {
+            self.log.line(&format!("service {key}: {e}"));
+            Vec::new()
+        })
     }
 
     fn start(
@@ -525,6 +564,36 @@ impl ProxyManager {
             Err(e) => self.log.line(&format!("cannot prune service port leases: {e}")),
         }
     }
+}
+
+/// A service port waiting for a leased port: why it has none of its own, and its lease name.
+struct Pending<'a> {
+    spec: &'a ServicePortSpec,
+    reason: String,
+    name: String,
+}
+
+/// The lease name of service port `port`: its number, then `<number>~<n>` for each leased port
+/// that could not be bound, so that the next lease gives another port.
+fn renamed(port: u16, name: &str) -> String {
+    let tries = name
+        .rsplit_once('~')
+        .and_then(|(_, n)| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    format!("{port}~{}", tries + 1)
+}
+
+/// Takes the earlier lease of service port `port` out of `earlier`, by its lease name.
+fn take_earlier(earlier: &mut Vec<Lease>, port: u16) -> Option<String> {
+    let number = port.to_string();
+    let index = earlier.iter().position(|l| {
+        l.name == number
+            || l.name
+                .strip_prefix(number.as_str())
+                .and_then(|rest| rest.strip_prefix('~'))
+                .is_some()
+    })?;
+    Some(earlier.remove(index).name)
 }
 
 /// The lease requests for the leased ports a service keeps; the lease table gives them back

@@ -539,6 +539,27 @@ async fn shutdown_closes_every_listener_and_keeps_leases_for_the_next_daemon() {
     assert!(env.leased_ports("gone").is_empty(), "{}", env.log());
 }
 
+/// Bug: a restarted daemon moved a service from its leased port to its service port once that was
+/// free, and pods started earlier (whose environment names the leased port) lost it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_restarted_daemon_keeps_the_leased_port_when_the_service_port_is_free_again() {
+    let env = TestEnv::new();
+    let backend = tagged_backend("a").await;
+    let blocker = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let taken = blocker.local_addr().unwrap().port();
+    let desired = [service("web", vec![port_spec(taken, &[backend])])];
+    let leased = env.listen_port(&desired, "web").await;
+    guard("shutdown", env.manager.shutdown()).await;
+    drop(blocker);
+
+    let next = new_manager(&env.layout, env.range);
+    let listening = guard("sync", next.sync(&desired)).await;
+    assert_eq!(listening[&key("web")][0].listen_port, leased, "{}", env.log());
+    assert_eq!(env.leased_ports("web"), [leased]);
+    assert_eq!(connect(leased).await.0, "a");
+    assert!(env.log().contains("the port it had before"), "{}", env.log());
+}
+
 /// A leased port another program took while no daemon ran is replaced by a new lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leased_port_taken_meanwhile_is_leased_anew() {
@@ -573,4 +594,20 @@ fn lease_owners_name_services_and_containers() {
     assert!(!owner_is_live(&layout, &live, "c0ffee"));
     std::fs::create_dir_all(layout.container_dir("c0ffee")).unwrap();
     assert!(owner_is_live(&layout, &live, "c0ffee"));
+}
+
+#[test]
+fn lease_names_change_on_each_failed_bind_and_earlier_ones_are_found() {
+    assert_eq!(renamed(80, "80"), "80~1");
+    assert_eq!(renamed(80, "80~1"), "80~2");
+    let lease = |name: &str| Lease {
+        name: name.to_owned(),
+        container_port: 80,
+        host_port: 20000,
+    };
+    let mut earlier = vec![lease("8080"), lease("80~2"), lease("800")];
+    assert_eq!(take_earlier(&mut earlier, 80).as_deref(), Some("80~2"));
+    assert_eq!(take_earlier(&mut earlier, 80), None);
+    assert_eq!(take_earlier(&mut earlier, 8080).as_deref(), Some("8080"));
+    assert_eq!(earlier, [lease("800")]);
 }
