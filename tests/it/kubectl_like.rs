@@ -463,6 +463,16 @@ fn delete_by_name_by_file_by_label_and_all() {
     assert_eq!(out.stdout.lines().count(), 4, "{out}");
     assert_eq!(k.names(&["pods"]), Vec::<String>::new());
 
+    // From stdin, as kubectl reads `-f -`.
+    k.apply(&pods);
+    let out = k
+        .jube()
+        .args(["delete", "-f", "-"])
+        .stdin(pod("b", "default", "app: web"))
+        .success();
+    assert_eq!(out.stdout, "pod \"b\" deleted\n", "{out}");
+    assert_eq!(k.names(&["pods"]), ["a", "c", "d"]);
+
     for (args, message) in [
         (&["delete"][..], "must provide one or more resources"),
         (&["delete", "pods"][..], "no name was specified"),

@@ -38,7 +38,7 @@ struct Prepared {
 pub fn apply(args: &ApplyArgs) -> anyhow::Result<i32> {
     if args.files.files.is_empty() {
         return Ok(super::usage_error(&super::Usage(
-            "must specify one of -f and -k: `jube apply -f FILE|DIR|-`".into(),
+            "must specify -f: `jube apply -f FILE|DIR|-` (a manifest, a folder of them, or stdin)".into(),
         )));
     }
     let manifests = super::load_manifests(&args.files)?;
