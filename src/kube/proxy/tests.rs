@@ -581,6 +581,43 @@ async fn a_leased_port_taken_meanwhile_is_leased_anew() {
     drop((squatter, blocker));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_with_no_port_left_to_lease_is_logged_and_proxied_once_one_is_free() {
+    let env = TestEnv::new();
+    let backend = tagged_backend("a").await;
+    let service_blocker = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let range_blocker = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let only = range_blocker.local_addr().unwrap().port();
+    let manager = new_manager(
+        &env.layout,
+        PortRange {
+            start: only,
+            end: only,
+        },
+    );
+    let taken = service_blocker.local_addr().unwrap().port();
+    let desired = [service("web", vec![port_spec(taken, &[backend])])];
+
+    let listening = guard("sync", manager.sync(&desired)).await;
+    assert_eq!(listening[&key("web")], [], "nothing listens");
+    let log = env.log();
+    assert!(
+        log.contains(&format!("service default/web port {taken}: not proxied")),
+        "{log}"
+    );
+    assert!(
+        log.contains("no free host port left") && log.contains("JUBE_PORT_END"),
+        "{log}"
+    );
+    assert!(env.leased_ports("web").is_empty(), "no lease half-made");
+
+    drop(range_blocker);
+    let listening = guard("sync", manager.sync(&desired)).await;
+    assert_eq!(listening[&key("web")][0].listen_port, only);
+    assert_eq!(connect(only).await.0, "a");
+    drop(service_blocker);
+}
+
 #[test]
 fn lease_owners_name_services_and_containers() {
     assert_eq!(key("web").lease_owner(), "svc~default~web");
