@@ -496,10 +496,10 @@ impl Controller {
         let options = pods::create_options(pod, &spec, service_env);
         let create = |e: String| ("CreateContainerError".to_owned(), e);
         // A container left by an earlier pod of the same name goes first.
-        if let Some(name) = &options.name {
-            if let Ok(old) = self.containers.find(name) {
-                let _ = self.containers.remove(&old.id, true, true);
-            }
+        if let Some(name) = &options.name
+            && let Ok(old) = self.containers.find(name)
+        {
+            let _ = self.containers.remove(&old.id, true, true);
         }
         let state = self
             .containers
@@ -530,7 +530,7 @@ impl Controller {
             return Vec::new();
         };
         let host = self.proxies.service_host();
-        let listed: Vec<(String, std::net::IpAddr, Vec<(Option<String>, u16)>)> = services
+        let listed: Vec<proxy::ServiceListening> = services
             .iter()
             .filter_map(|svc| {
                 let name = reconcile::str_at(svc, "/metadata/name")?.to_owned();

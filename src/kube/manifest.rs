@@ -404,12 +404,12 @@ fn check_pod_spec(spec: &Value, path: &str, here: &str, warnings: &mut Vec<Strin
             }
         }
     }
-    if let Some(policy) = spec.get("restartPolicy").and_then(Value::as_str) {
-        if !["Always", "OnFailure", "Never"].contains(&policy) {
-            return Err(format!(
-                "{path}.restartPolicy: `{policy}` is not Always, OnFailure or Never"
-            ));
-        }
+    if let Some(policy) = spec.get("restartPolicy").and_then(Value::as_str)
+        && !["Always", "OnFailure", "Never"].contains(&policy)
+    {
+        return Err(format!(
+            "{path}.restartPolicy: `{policy}` is not Always, OnFailure or Never"
+        ));
     }
     Ok(())
 }

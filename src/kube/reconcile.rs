@@ -128,11 +128,12 @@ pub fn reconcile(
     }
     // Pods whose owner is gone are collected, as Kubernetes' garbage collector does.
     for pod in pods {
-        if let Some(owner) = controller_uid(pod) {
-            if !rc_uids.contains(owner) && deleted.insert(key(pod)) {
-                let (namespace, name) = key(pod);
-                plan.actions.push(Action::DeletePod { namespace, name });
-            }
+        if let Some(owner) = controller_uid(pod)
+            && !rc_uids.contains(owner)
+            && deleted.insert(key(pod))
+        {
+            let (namespace, name) = key(pod);
+            plan.actions.push(Action::DeletePod { namespace, name });
         }
     }
 
@@ -628,14 +629,30 @@ mod tests {
     #[test]
     fn an_rc_creates_its_missing_replicas_and_running_it_again_changes_nothing() {
         let rc = rc(3, "fabric8/java");
-        let plan = reconcile(&[], &[rc.clone()], &[], &Failures::new(), ts(0), CONFIG);
+        let plan = reconcile(
+            &[],
+            std::slice::from_ref(&rc),
+            &[],
+            &Failures::new(),
+            ts(0),
+            CONFIG,
+        );
         assert_eq!(count(&plan, |a| matches!(a, Action::CreatePod { .. })), 3);
         let pods: Vec<Value> = (0..3).map(|i| pod_of(&rc, &format!("web-{i}"), i)).collect();
         let observed: Vec<Observed> = pods.iter().map(running).collect();
         let mut rc_seen = rc.clone();
         let mut pods_seen = pods.clone();
         // Apply the status updates of the first pass, as the controller does, then look again.
-        for a in reconcile(&pods, &[rc.clone()], &observed, &Failures::new(), ts(5), CONFIG).actions {
+        for a in reconcile(
+            &pods,
+            std::slice::from_ref(&rc),
+            &observed,
+            &Failures::new(),
+            ts(5),
+            CONFIG,
+        )
+        .actions
+        {
             match a {
                 Action::UpdateRcStatus { status, .. } => rc_seen["status"] = status,
                 Action::UpdatePodStatus { name, status, .. } => {
@@ -646,7 +663,7 @@ mod tests {
         }
         let again = reconcile(
             &pods_seen,
-            &[rc_seen.clone()],
+            std::slice::from_ref(&rc_seen),
             &observed,
             &Failures::new(),
             ts(6),
@@ -696,7 +713,7 @@ mod tests {
         let pod = pod_of(&rc, "web-0", 0);
         let stranger = running(&json!({"metadata": {"name": "gone", "namespace": "default", "uid": "u"}}));
         let plan = reconcile(
-            &[pod.clone()],
+            std::slice::from_ref(&pod),
             &[],
             &[running(&pod), stranger],
             &Failures::new(),
