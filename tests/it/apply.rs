@@ -25,7 +25,9 @@ fn apply_creates_then_leaves_unchanged_then_configures_what_changed() {
     .expect("the annotation is JSON");
     assert_eq!(applied["spec"]["replicas"], 2, "{applied}");
     assert_eq!(applied["metadata"]["namespace"], "default", "{applied}");
-    let version = rc["metadata"]["resourceVersion"].clone();
+    // The daemon keeps writing the RC's status; the namespace it leaves alone.
+    let ns_version = k.json(&["ns", "dev"])["metadata"]["resourceVersion"].clone();
+    assert_eq!(rc["metadata"]["generation"], 1, "{rc}");
 
     let out = k.apply(&app);
     assert_eq!(
@@ -33,10 +35,16 @@ fn apply_creates_then_leaves_unchanged_then_configures_what_changed() {
         "{out}"
     );
     assert_eq!(
-        k.json(&["rc", "web"])["metadata"]["resourceVersion"],
-        version,
+        k.json(&["ns", "dev"])["metadata"]["resourceVersion"],
+        ns_version,
         "nothing written"
     );
+    let again = k.json(&["rc", "web"]);
+    assert_eq!(
+        again["metadata"]["generation"], 1,
+        "the spec was not written\n{again}"
+    );
+    assert_eq!(again["metadata"]["annotations"], rc["metadata"]["annotations"]);
 
     k.write(
         "app.yaml",
@@ -49,6 +57,7 @@ fn apply_creates_then_leaves_unchanged_then_configures_what_changed() {
     );
     let rc = k.json(&["rc", "web"]);
     assert_eq!(rc["spec"]["replicas"], 3);
+    assert_eq!(rc["metadata"]["generation"], 2, "{rc}");
     assert_eq!(
         rc["spec"]["template"]["spec"]["containers"][0]["env"][1]["value"], "tock",
         "{rc}"
