@@ -12,10 +12,10 @@ use crate::env_vars::{self, EnvVars};
 use crate::fsutil::{self, LockedFile};
 use crate::kube::api::{self, ApiState};
 use crate::kube::controller::Controller;
-use crate::kube::kinds::{DEFAULT_NAMESPACE, Kind};
+use crate::kube::kinds::DEFAULT_NAMESPACE;
 use crate::kube::proxy::ProxyManager;
 use crate::kube::reconcile::Config;
-use crate::kube::store::{Store, StoreError};
+use crate::kube::store::Store;
 use crate::layout::Layout;
 
 /// Where the daemon listens unless told otherwise.
@@ -177,7 +177,7 @@ async fn serve(
             .await
     });
 
-    ensure_default_namespace(&store)?;
+    store.ensure_namespace(DEFAULT_NAMESPACE)?;
     let proxies = Arc::new(ProxyManager::new(
         options.proxy_address,
         layout.clone(),
@@ -256,16 +256,4 @@ async fn watch_signals(shutdown: tokio::sync::watch::Sender<Option<Shutdown>>) {
 async fn watch_signals(shutdown: tokio::sync::watch::Sender<Option<Shutdown>>) {
     let _ = tokio::signal::ctrl_c().await;
     let _ = shutdown.send(Some(Shutdown::LeavePods));
-}
-
-/// `default` always exists, as in every cluster.
-fn ensure_default_namespace(store: &Store) -> Result<(), DaemonError> {
-    if store.get(Kind::Namespace, "", DEFAULT_NAMESPACE)?.is_none() {
-        let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEFAULT_NAMESPACE}, "status": {"phase": "Active"}});
-        match store.create(Kind::Namespace, "", ns) {
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }

@@ -4,4 +4,3 @@
 export TICK_INTERVAL="${TICK_INTERVAL:-1}"
 # What each line says.
 export TICK_MESSAGE="${TICK_MESSAGE:-tick}"
-export TICKER_PORT="${TICKER_PORT:-9000}"

@@ -4,7 +4,7 @@ setlocal enabledelayedexpansion
 cd /d "%~dp0"
 call env.bat
 set /a n=0
-echo ticker started (port %TICKER_PORT%, every %TICK_INTERVAL%s)
+echo ticker started (every %TICK_INTERVAL%s)
 :loop
 set /a n+=1
 echo %TICK_MESSAGE% !n! %JUBE_ARGS%

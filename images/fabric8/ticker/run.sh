@@ -8,7 +8,7 @@ if [ -n "${JUBE_COMMAND:-}" ]; then
 fi
 trap 'echo "ticker stopping after $n lines"; exit 0' TERM INT
 n=0
-echo "ticker started (port $TICKER_PORT, every ${TICK_INTERVAL}s)"
+echo "ticker started (every ${TICK_INTERVAL}s)"
 while :; do
   n=$((n + 1))
   echo "$TICK_MESSAGE $n${JUBE_ARGS:+ $JUBE_ARGS}"
