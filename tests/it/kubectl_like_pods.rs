@@ -137,6 +137,16 @@ fn running_pods_show_in_get_and_their_logs_come_through_the_api() {
         let now = running(&k, &[]);
         now.len() == 2 && !now.contains(&pod)
     });
+
+    // A pod that declares no port is ready once it runs: READY 1/1.
+    k.apply(&k.write(
+        "solo.yaml",
+        &crate::kubectl_like::pod("solo", "default", "app: solo"),
+    ));
+    wait_until("solo to be ready", PATIENCE, || {
+        let out = k.jube().args(["get", "pods", "solo", "--no-headers"]).success();
+        out.stdout.split_whitespace().take(3).collect::<Vec<_>>() == ["solo", "1/1", "Running"]
+    });
 }
 
 #[test]
