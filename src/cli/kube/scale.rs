@@ -105,13 +105,16 @@ impl From<ClientError> for Failure {
 
 /// Whether discovery lists `replicationcontrollers/scale`.
 fn has_scale_subresource(client: &Client) -> bool {
-    client.get("/api/v1").is_ok_and(|list| {
-        list.get("resources")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|r| r.get("name").and_then(Value::as_str) == Some("replicationcontrollers/scale"))
-    })
+    client.get("/api/v1").is_ok_and(|list| lists_scale(&list))
+}
+
+fn lists_scale(resources: &Value) -> bool {
+    resources
+        .get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|r| r.get("name").and_then(Value::as_str) == Some("replicationcontrollers/scale"))
 }
 
 fn check_current(args: &ScaleArgs, have: i64) -> Result<(), Failure> {
@@ -155,4 +158,19 @@ fn scale_patch(client: &Client, path: &str, args: &ScaleArgs) -> Result<(), Fail
         &json!({"spec": {"replicas": args.replicas}}),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_tells_whether_to_use_the_scale_subresource() {
+        let with = json!({"kind": "APIResourceList", "resources": [
+            {"name": "replicationcontrollers"}, {"name": "replicationcontrollers/scale"}]});
+        assert!(lists_scale(&with));
+        let without = json!({"kind": "APIResourceList", "resources": [{"name": "replicationcontrollers"}]});
+        assert!(!lists_scale(&without));
+        assert!(!lists_scale(&json!("404 page not found")));
+    }
 }
