@@ -184,21 +184,19 @@ fn clock_ticks_per_second() -> Option<u64> {
 /// What is still running of a container: every process whose environment carries `marker`
 /// (`JUBE_CONTAINER_ID=<id>`, inherited by everything the scripts start, in whatever session or
 /// group it ended up), and the members of session `sid` that started at or after `since` whose
-/// environment cannot be read or was cleared. A session id can be reused once the session is empty;
-/// the marker keeps another container's processes safe. jube's own process is never included.
+/// environment carries no container's marker or cannot be read. A session id can be reused once
+/// the session is empty; the marker keeps another container's processes safe. jube's own process
+/// is never included.
 pub fn container_leftovers(sid: Option<u32>, marker: &str, since: Option<u64>) -> Vec<ProcessId> {
     let me = std::process::id();
     processes()
         .into_iter()
         .filter(|s| !s.exited && s.pid != me)
-        .filter(|s| {
-            let in_session = sid.is_some() && s.session == sid;
-            match environ_has(s.pid, marker) {
-                Some(true) => true,
-                Some(false) => {
-                    in_session && !environ_has_name(s.pid, marker) && since.is_some_and(|t| s.start_time >= t)
-                }
-                None => in_session && since.is_none_or(|t| s.start_time >= t),
+        .filter(|s| match mark_of(s.pid, marker) {
+            Mark::Ours => true,
+            Mark::Other => false,
+            Mark::Unmarked | Mark::Unknown => {
+                sid.is_some() && s.session == sid && since.is_none_or(|t| s.start_time >= t)
             }
         })
         .map(|s| ProcessId {
@@ -209,32 +207,54 @@ pub fn container_leftovers(sid: Option<u32>, marker: &str, since: Option<u64>) -
 }
 
 /// Whether the running process `pid` can be the container's: its environment carries `marker`,
-/// or, where the environment cannot be read or was cleared, it started at or after `since`. A pid
+/// or carries no container's marker (or cannot be read) and it started at or after `since`. A pid
 /// file naming a process of another container, or one older than the launch (a stale or reused
 /// pid), is refused.
 pub fn is_container_process(pid: u32, marker: &str, since: Option<u64>) -> bool {
-    match environ_has(pid, marker) {
-        Some(true) => true,
-        Some(false) if environ_has_name(pid, marker) => false,
-        _ => stat(pid).is_some_and(|s| !s.exited && since.is_none_or(|t| s.start_time >= t)),
+    match mark_of(pid, marker) {
+        Mark::Ours => true,
+        Mark::Other => false,
+        Mark::Unmarked | Mark::Unknown => {
+            stat(pid).is_some_and(|s| !s.exited && since.is_none_or(|t| s.start_time >= t))
+        }
     }
 }
 
-/// Whether `/proc/<pid>/environ` holds exactly `entry`; `None` when it cannot be read.
-fn environ_has(pid: u32, entry: &str) -> Option<bool> {
-    let bytes = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    Some(bytes.split(|b| *b == 0).any(|e| e == entry.as_bytes()))
+/// What a process's environment says about which container it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
+    /// It carries `marker`.
+    Ours,
+    /// It carries the marker's variable with another value: another container's.
+    Other,
+    /// No container's marker.
+    Unmarked,
+    /// Unreadable (another user's), or empty, as it reads while the process is in the middle of
+    /// an exec.
+    Unknown,
 }
 
-/// Whether the environment sets the variable of `entry` at all (to any container's id).
-fn environ_has_name(pid: u32, entry: &str) -> bool {
-    let name = entry.split_once('=').map_or(entry, |(n, _)| n);
+/// Reads the environment once: two reads could straddle an exec and contradict each other.
+fn mark_of(pid: u32, marker: &str) -> Mark {
     let Ok(bytes) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
+        return Mark::Unknown;
     };
-    bytes
-        .split(|b| *b == 0)
-        .any(|e| e.starts_with(name.as_bytes()) && e.get(name.len()) == Some(&b'='))
+    mark_in(&bytes, marker)
+}
+
+fn mark_in(environ: &[u8], marker: &str) -> Mark {
+    if environ.is_empty() {
+        return Mark::Unknown;
+    }
+    let name = marker.split_once('=').map_or(marker, |(n, _)| n).as_bytes();
+    let mut other = false;
+    for entry in environ.split(|b| *b == 0) {
+        if entry == marker.as_bytes() {
+            return Mark::Ours;
+        }
+        other |= entry.starts_with(name) && entry.get(name.len()) == Some(&b'=');
+    }
+    if other { Mark::Other } else { Mark::Unmarked }
 }
 
 /// Parses `/proc/<pid>/stat`. The command name (field 2) may hold spaces and parentheses, so the
@@ -583,6 +603,18 @@ mod tests {
             start_time: 1,
         };
         assert_eq!(nobody.liveness(), Liveness::Gone);
+    }
+
+    #[test]
+    fn regression_an_environ_read_mid_exec_counted_as_another_containers() {
+        let marker = "JUBE_CONTAINER_ID=abc";
+        assert_eq!(mark_in(b"", marker), Mark::Unknown, "empty: mid-exec");
+        assert_eq!(mark_in(b"A=1\0JUBE_CONTAINER_ID=abc\0", marker), Mark::Ours);
+        assert_eq!(mark_in(b"JUBE_CONTAINER_ID=abcd\0", marker), Mark::Other);
+        assert_eq!(
+            mark_in(b"JUBE_CONTAINER_ID_X=abc\0PATH=/bin", marker),
+            Mark::Unmarked
+        );
     }
 
     #[test]

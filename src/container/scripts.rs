@@ -223,10 +223,10 @@ fn reap_when_done(mut child: Child) {
     let pid = child.id();
     let name = format!("reap-{pid}");
     let _ = std::thread::Builder::new().name(name).spawn(move || {
-        if let Ok(status) = child.wait() {
-            if let Ok(mut reaped) = REAPED.lock() {
-                reaped.insert(pid, platform::exit_code(status));
-            }
+        if let Ok(status) = child.wait()
+            && let Ok(mut reaped) = REAPED.lock()
+        {
+            reaped.insert(pid, platform::exit_code(status));
         }
     });
 }

@@ -39,9 +39,20 @@ fn jube_lines_go_before_the_first_export_and_every_image_line_stays() {
         ]
     );
     let last_jube = lines.iter().position(|l| *l == "export MODE='test'").unwrap();
-    assert!(last_jube < first_export, "jube's lines come before the image's first export:\n{text}");
-    let image_lines: Vec<&str> = lines.iter().copied().filter(|l| IMAGE_ENV_SH.lines().any(|i| i == *l)).collect();
-    assert_eq!(image_lines, IMAGE_ENV_SH.lines().collect::<Vec<_>>(), "every image line, in order");
+    assert!(
+        last_jube < first_export,
+        "jube's lines come before the image's first export:\n{text}"
+    );
+    let image_lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| IMAGE_ENV_SH.lines().any(|i| i == *l))
+        .collect();
+    assert_eq!(
+        image_lines,
+        IMAGE_ENV_SH.lines().collect::<Vec<_>>(),
+        "every image line, in order"
+    );
     // The image's own lines see jube's values.
     let out = images
         .env
@@ -100,7 +111,11 @@ fn sourced(images: &Images, id: &str, shell: &str, names: &[&str]) -> Vec<Vec<u8
         .current_dir(images.app_base(id))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{shell}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut values: Vec<Vec<u8>> = out.stdout.split(|b| *b == 0).map(<[u8]>::to_vec).collect();
     values.pop();
     values
@@ -180,7 +195,11 @@ fn bad_variable_names_are_refused_and_nothing_is_created() {
         .args(["create", "--env-file", env_file.to_str().unwrap(), &image])
         .code(1);
     out.stderr_contains("bad.env").stderr_contains("line 2");
-    let out = images.env.jube().args(["create", "--env-file", "missing.env", &image]).code(1);
+    let out = images
+        .env
+        .jube()
+        .args(["create", "--env-file", "missing.env", &image])
+        .code(1);
     out.stderr_contains("missing.env");
     assert_nothing_left(&images.env);
 }

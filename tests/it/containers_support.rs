@@ -102,9 +102,12 @@ pub fn app_base(env: &TestEnv, id: &str) -> PathBuf {
     container_dir(env, id).join(rel)
 }
 
-/// `ports.json`'s leases, owner → [(name, container port, host port)]; empty without the file.
+/// One lease as `ports.json` holds it: (name, container port, host port).
+pub type LeaseRow = (String, u16, u16);
+
+/// `ports.json`'s leases, by owner; empty without the file.
 #[track_caller]
-pub fn leases(env: &TestEnv) -> Vec<(String, Vec<(String, u16, u16)>)> {
+pub fn leases(env: &TestEnv) -> Vec<(String, Vec<LeaseRow>)> {
     let path = env.home().join("ports.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Vec::new();
@@ -204,7 +207,9 @@ pub fn start_time(pid: u32) -> Option<u64> {
 
 #[track_caller]
 pub fn wait_for_file(path: &Path) {
-    wait_until(&format!("{} to appear", path.display()), PATIENCE, || path.exists());
+    wait_until(&format!("{} to appear", path.display()), PATIENCE, || {
+        path.exists()
+    });
 }
 
 #[track_caller]
@@ -214,19 +219,19 @@ pub fn wait_for_text(path: &Path, needle: &str) {
     });
 }
 
-/// `simple_image`, with each script first noting its name in `scripts.log`, so a test can tell
-/// which scripts jube ran.
+/// `simple_image`, with each script jube runs (not run.sh, which is the app) first noting its
+/// name in `scripts.log`, so a test can tell which scripts jube ran.
 pub fn logged_image() -> Vec<ZipEntry> {
     fixtures::simple_image()
         .into_iter()
         .map(|entry| {
-            let Some(name) = entry.path.strip_suffix(".sh").filter(|n| *n != "env") else {
+            let scripts = ["start", "stop", "kill", "status", "restart"];
+            let Some(name) = entry.path.strip_suffix(".sh").filter(|n| scripts.contains(n)) else {
                 return entry;
             };
             let text = String::from_utf8(entry.data.clone()).expect("scripts are text");
             let body = text.strip_prefix("#!/bin/sh\n").unwrap_or(&text);
-            let logged =
-                format!("#!/bin/sh\necho {name} >> \"$(dirname \"$0\")/scripts.log\"\n{body}");
+            let logged = format!("#!/bin/sh\necho {name} >> \"$(dirname \"$0\")/scripts.log\"\n{body}");
             ZipEntry::script(&entry.path, &logged)
         })
         .collect()

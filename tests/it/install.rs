@@ -36,16 +36,33 @@ fn zip_slip_entries_are_refused_and_nothing_is_written() {
     std::fs::create_dir(&outside).unwrap();
     let absolute = format!("{}/absolute-evil", outside.display());
     let cases: Vec<(&str, ZipEntry, &str)> = vec![
-        ("dotdot", ZipEntry::file("../dotdot-evil.sh", "echo pwned"), "climbs out with `..`"),
-        ("deep", ZipEntry::file("lib/../../deep-evil", "x"), "climbs out with `..`"),
+        (
+            "dotdot",
+            ZipEntry::file("../dotdot-evil.sh", "echo pwned"),
+            "climbs out with `..`",
+        ),
+        (
+            "deep",
+            ZipEntry::file("lib/../../deep-evil", "x"),
+            "climbs out with `..`",
+        ),
         ("absolute", ZipEntry::file(&absolute, "x"), "is an absolute path"),
-        ("link", ZipEntry::symlink("lib/escape", "../../../../outside-target"), "points outside the image"),
+        (
+            "link",
+            ZipEntry::symlink("lib/escape", "../../../../outside-target"),
+            "points outside the image",
+        ),
         ("abslink", ZipEntry::symlink("abs-link", "/etc"), "is absolute"),
     ];
     for (name, evil, reason) in cases {
-        let image = images.publish(&format!("slip/{name}"), &with(fixtures::simple_image(), evil.clone()));
+        let image = images.publish(
+            &format!("slip/{name}"),
+            &with(fixtures::simple_image(), evil.clone()),
+        );
         let out = images.env.jube().args(["create", &image]).code(1);
-        out.stderr_contains(&evil.path).stderr_contains(reason).stderr_contains("refusing");
+        out.stderr_contains(&evil.path)
+            .stderr_contains(reason)
+            .stderr_contains("refusing");
         assert_eq!(out.stdout, "", "no ID for a failed create\n{out}");
         assert_nothing_left(&images.env);
     }
@@ -59,7 +76,10 @@ fn zip_slip_entries_are_refused_and_nothing_is_written() {
 fn zip_bombs_stop_at_the_configured_size_and_entry_count() {
     let mut images = Images::new();
     // 8 MiB of zeros deflate to a few KiB: only the bytes really written can stop it.
-    let bomb = with(fixtures::simple_image(), ZipEntry::file("lib/zeros.bin", vec![0u8; 8 << 20]));
+    let bomb = with(
+        fixtures::simple_image(),
+        ZipEntry::file("lib/zeros.bin", vec![0u8; 8 << 20]),
+    );
     let image = images.publish("bomb/size", &bomb);
     images.env.set_env("JUBE_UNPACK_MAX_BYTES", "1000000");
     let out = images.env.jube().args(["create", &image]).code(1);
@@ -100,7 +120,9 @@ fn damaged_zips_are_refused_and_leave_nothing() {
     assert_nothing_left(&images.env);
 
     // A flipped byte inside an entry's data: found while writing, after unpacking began.
-    let noise: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let mut entries = vec![ZipEntry::file("lib/noise.bin", noise)];
     entries.extend(fixtures::simple_image());
     let mut zip = fixtures::image_zip(&entries);
@@ -129,7 +151,10 @@ fn an_image_without_start_or_run_script_names_what_is_missing_and_what_it_holds(
     out.stderr_contains("animage-1.0-image.zip is not a jube image")
         .stderr_contains("neither start.sh nor run.sh")
         .stderr_contains("it holds: README.txt, lib, stop.sh");
-    assert!(!out.stderr.contains("jube-home/tmp"), "the removed staging copy is not named\n{out}");
+    assert!(
+        !out.stderr.contains("jube-home/tmp"),
+        "the removed staging copy is not named\n{out}"
+    );
     assert_nothing_left(&images.env);
 }
 
@@ -171,7 +196,10 @@ fn modes_are_kept_and_scripts_bin_and_listed_files_made_executable() {
             ZipEntry::file("lib/native/libx.so", "").with_mode(0o644),
             ZipEntry::file("lib/native/notes.txt", "").with_mode(0o644),
             ZipEntry::file("tools/run-me", "").with_mode(0o750),
-            ZipEntry::file("executables.properties", "# extra executables\nlib/native = .*\\\\.so\n"),
+            ZipEntry::file(
+                "executables.properties",
+                "# extra executables\nlib/native = .*\\\\.so\n",
+            ),
         ],
     );
     let id = images.create(&image, &[]);
@@ -189,7 +217,12 @@ fn modes_are_kept_and_scripts_bin_and_listed_files_made_executable() {
         ("tools/run-me", 0o750),
     ];
     for (path, want) in expected {
-        assert_eq!(mode(&base.join(path)), want, "{path}: {:o}", mode(&base.join(path)));
+        assert_eq!(
+            mode(&base.join(path)),
+            want,
+            "{path}: {:o}",
+            mode(&base.join(path))
+        );
     }
 }
 
@@ -206,7 +239,11 @@ fn a_failure_after_ports_were_leased_gives_them_back_and_keeps_other_containers(
     let image = images.publish("broken/envsh", &broken);
     let out = images.env.jube().args(["create", &image]).code(1);
     out.stderr_contains("env.sh");
-    assert_eq!(leases(&images.env), before, "only the first container's lease is left");
+    assert_eq!(
+        leases(&images.env),
+        before,
+        "only the first container's lease is left"
+    );
     assert_eq!(entries(&images.env.home().join("containers")), [first]);
     assert!(entries(&images.env.home().join("tmp")).is_empty());
 }
@@ -223,7 +260,8 @@ fn a_create_killed_midway_is_cleaned_up_by_the_next_one() {
     std::fs::write(stage.join("root/lib/half.jar"), "half").unwrap();
     std::fs::write(stage.join("name"), "half_made").unwrap();
     let table_path = images.env.home().join("ports.json");
-    let mut table: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&table_path).unwrap()).unwrap();
+    let mut table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&table_path).unwrap()).unwrap();
     table["leases"][&abandoned] =
         serde_json::json!([{"name": "HTTP", "container_port": 8080, "host_port": 1}]);
     std::fs::write(&table_path, serde_json::to_string(&table).unwrap()).unwrap();

@@ -40,6 +40,8 @@ mod lifecycle;
 mod containers;
 #[cfg(unix)]
 mod logs;
+#[cfg(unix)]
+mod containers_regressions;
 #[cfg(unix)] // pods run the ticker image
 mod kubectl_like;
 #[cfg(unix)]

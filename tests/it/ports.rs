@@ -39,7 +39,10 @@ fn each_port_name_gets_the_lowest_free_host_port_as_name_port() {
         format!("JOLOKIA_AGENT_PORT={}", start + 1),
         format!("ADMIN_PORT={}", start + 2),
     ] {
-        assert!(env.lines().any(|l| l == line), "{line} missing from the app's environment:\n{env}");
+        assert!(
+            env.lines().any(|l| l == line),
+            "{line} missing from the app's environment:\n{env}"
+        );
     }
     let out = images.env.jube().args(["port", &id]).success();
     assert_eq!(
@@ -52,7 +55,12 @@ fn each_port_name_gets_the_lowest_free_host_port_as_name_port() {
     );
     let out = images.env.jube().args(["port", &id, "ADMIN"]).success();
     assert_eq!(out.stdout, format!("admin 9990 -> {}\n", start + 2));
-    images.env.jube().args(["port", &id, "nope"]).code(1).stderr_contains("no port named nope");
+    images
+        .env
+        .jube()
+        .args(["port", &id, "nope"])
+        .code(1)
+        .stderr_contains("no port named nope");
     images.env.jube().args(["rm", "-f", &id]).success();
 }
 
@@ -75,24 +83,39 @@ fn a_requested_host_port_that_is_taken_or_leased_is_a_clear_error() {
     let first = images.create(&image, &[]);
     assert_eq!(host_ports(&images.env, &first), [start]);
 
-    let out = images.env.jube().args(["create", "-p", &format!("HTTP={start}"), &image]).code(1);
+    let out = images
+        .env
+        .jube()
+        .args(["create", "-p", &format!("HTTP={start}"), &image])
+        .code(1);
     out.stderr_contains(&format!("host port {start} for `HTTP` is taken"))
         .stderr_contains(&format!("leased to container {}", &first[..12]))
         .stderr_contains("choose another host port");
 
     let busy = TcpListener::bind(("0.0.0.0", 0)).unwrap();
     let busy_port = busy.local_addr().unwrap().port();
-    let out = images.env.jube().args(["create", "-p", &format!("http={busy_port}"), &image]).code(1);
-    out.stderr_contains(&format!("host port {busy_port} for `HTTP` is taken: another program listens on it"));
+    let out = images
+        .env
+        .jube()
+        .args(["create", "-p", &format!("http={busy_port}"), &image])
+        .code(1);
+    out.stderr_contains(&format!(
+        "host port {busy_port} for `HTTP` is taken: another program listens on it"
+    ));
 
-    let out = images.env.jube().args(["create", "-p", "WEB=20000", &image]).code(1);
-    out.stderr_contains("the image declares no port named `WEB`").stderr_contains("names: HTTP");
+    let out = images
+        .env
+        .jube()
+        .args(["create", "-p", "WEB=20000", &image])
+        .code(1);
+    out.stderr_contains("the image declares no port named `WEB`")
+        .stderr_contains("names: HTTP");
     for bad in ["HTTP=abc", "HTTP=0", "HTTP=70000", "HTTP"] {
         let out = images.env.jube().args(["create", "-p", bad, &image]).code(1);
         out.stderr_contains(&format!("-p {bad}"));
     }
     // Only the first container and its lease exist.
-    assert_eq!(entries(&images.env.home().join("containers")), [first.clone()]);
+    assert_eq!(entries(&images.env.home().join("containers")), std::slice::from_ref(&first));
     assert_eq!(leases(&images.env).len(), 1);
     assert!(entries(&images.env.home().join("tmp")).is_empty());
 
@@ -110,7 +133,11 @@ fn a_stopped_container_keeps_its_ports_and_gets_them_again_on_start_and_restart(
     let a = images.start_image(&image, &[]);
     images.env.jube().args(["stop", &a]).success();
     let b = images.create(&image, &[]);
-    assert_eq!(host_ports(&images.env, &a), [start], "a stopped container keeps its lease");
+    assert_eq!(
+        host_ports(&images.env, &a),
+        [start],
+        "a stopped container keeps its lease"
+    );
     assert_eq!(host_ports(&images.env, &b), [start + 1]);
     images.env.jube().args(["start", &a]).success();
     let env = app_env(&images, &a);
@@ -131,7 +158,11 @@ fn rm_gives_the_ports_back() {
     images.env.jube().args(["rm", &a]).success();
     assert_eq!(leases(&images.env).len(), 1);
     let c = images.create(&image, &[]);
-    assert_eq!(host_ports(&images.env, &c), [start], "the freed port is the lowest again");
+    assert_eq!(
+        host_ports(&images.env, &c),
+        [start],
+        "the freed port is the lowest again"
+    );
     assert_eq!(host_ports(&images.env, &b), [start + 1]);
 }
 
@@ -174,7 +205,10 @@ fn wide_range(width: u16) -> ((u16, u16), Vec<TestEnv>) {
 #[test]
 fn fifty_parallel_creates_make_fifty_containers_with_distinct_ports_and_whole_files() {
     let mut images = Images::new();
-    let two_ports = with(fixtures::simple_image(), ZipEntry::file("ports.properties", "HTTP=8080\nJMX=9999\n"));
+    let two_ports = with(
+        fixtures::simple_image(),
+        ZipEntry::file("ports.properties", "HTTP=8080\nJMX=9999\n"),
+    );
     let image = images.publish("ports/two", &two_ports);
     let ((start, end), _reserved) = wide_range(100);
     images.env.set_env("JUBE_PORT_START", start.to_string());
@@ -182,12 +216,24 @@ fn fifty_parallel_creates_make_fifty_containers_with_distinct_ports_and_whole_fi
     images.env.jube().args(["pull", &image]).success();
 
     let children: Vec<Child> = (0..50)
-        .map(|_| images.env.jube().args(["create", &image]).timeout(PATIENCE * 10).spawn())
+        .map(|_| {
+            images
+                .env
+                .jube()
+                .args(["create", &image])
+                .timeout(PATIENCE * 10)
+                .spawn()
+        })
         .collect();
-    let ids: BTreeSet<String> = children.into_iter().map(|c| full_id(&c.wait().assert_success())).collect();
+    let ids: BTreeSet<String> = children
+        .into_iter()
+        .map(|c| full_id(&c.wait().assert_success()))
+        .collect();
     assert_eq!(ids.len(), 50);
 
-    let on_disk: BTreeSet<String> = entries(&images.env.home().join("containers")).into_iter().collect();
+    let on_disk: BTreeSet<String> = entries(&images.env.home().join("containers"))
+        .into_iter()
+        .collect();
     assert_eq!(on_disk, ids);
     assert!(entries(&images.env.home().join("tmp")).is_empty());
     let table = leases(&images.env);
@@ -203,7 +249,11 @@ fn fifty_parallel_creates_make_fifty_containers_with_distinct_ports_and_whole_fi
             .iter()
             .map(|l| l["host_port"].as_u64().unwrap() as u16)
             .collect();
-        assert_eq!(recorded, host_ports(&images.env, id), "state.json and ports.json agree");
+        assert_eq!(
+            recorded,
+            host_ports(&images.env, id),
+            "state.json and ports.json agree"
+        );
         assert_eq!(recorded.len(), 2);
         for port in recorded {
             assert!((start..=end).contains(&port));

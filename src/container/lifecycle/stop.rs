@@ -21,6 +21,8 @@ const MIN_STOP_SCRIPT: Duration = Duration::from_secs(1);
 const LAST_TERM_GRACE: Duration = Duration::from_secs(1);
 /// SIGKILL cannot be refused; this is how long the kernel gets to carry it out.
 const KILL_WAIT: Duration = Duration::from_secs(5);
+/// How often the sweep looks for what is left of a container.
+const SWEEP_ROUNDS: usize = 5;
 
 /// How to end the app.
 #[derive(Clone, Copy, Debug)]
@@ -177,10 +179,19 @@ impl Containers {
     /// SIGKILLs whatever is left of the container (children that ignored SIGTERM, outlived the
     /// main process, or ran away into sessions of their own). Returns how many there were.
     pub(super) fn sweep(&self, state: &State) -> usize {
-        let leftovers = self.leftovers(state);
-        process::signal_each(&leftovers, Signal::Kill);
-        process::wait_for_all(&leftovers, KILL_WAIT);
-        leftovers.len()
+        let mut killed = std::collections::BTreeSet::new();
+        // Looked for again until none is found: a parent may fork while its children are killed,
+        // and a process caught in the middle of an exec cannot be told apart yet.
+        for _ in 0..SWEEP_ROUNDS {
+            let leftovers = self.leftovers(state);
+            if leftovers.is_empty() {
+                break;
+            }
+            process::signal_each(&leftovers, Signal::Kill);
+            process::wait_for_all(&leftovers, KILL_WAIT);
+            killed.extend(leftovers.iter().map(|p| (p.pid, p.start_time)));
+        }
+        killed.len()
     }
 
     fn leftovers(&self, state: &State) -> Vec<ProcessId> {

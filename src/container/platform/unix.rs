@@ -241,6 +241,57 @@ extern "C" fn forward(sig: c_int) {
     }
 }
 
+/// Makes this process the reaper of its orphaned descendants (Linux only), so a supervisor learns
+/// how the apps its scripts started in the background ended. `false` where that is not possible.
+pub fn become_subreaper() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        nix::sys::prctl::set_child_subreaper(true).is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// Collects the exit status of adopted orphans that have ended: `(pid, code)`, the code being
+/// 128+N for signal N. Session leaders are left alone: those are the scripts jube spawned itself and
+/// waits for through their `Child` handle.
+pub fn reap_orphans() -> Vec<(u32, i32)> {
+    let me = std::process::id();
+    let mut reaped = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return reaped;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // Fields after the command: state (3), ppid (4), pgrp (5), session (6).
+        let (Some(state), Some(ppid), Some(session)) = (fields.first(), fields.get(1), fields.get(3)) else {
+            continue;
+        };
+        if *state != "Z" || ppid.parse::<u32>().ok() != Some(me) || session.parse::<u32>().ok() == Some(pid) {
+            continue;
+        }
+        let Ok(raw) = i32::try_from(pid) else { continue };
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        match waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => reaped.push((pid, code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => reaped.push((pid, 128 + sig as i32)),
+            _ => {}
+        }
+    }
+    reaped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,45 +452,4 @@ mod tests {
         group.signal(Signal::Kill).unwrap();
         group.signal(Signal::Term).unwrap();
     }
-}
-
-/// Makes this process the reaper of its orphaned descendants (Linux only), so a supervisor learns
-/// how the apps its scripts started in the background ended. `false` where that is not possible.
-pub fn become_subreaper() -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        nix::sys::prctl::set_child_subreaper(true).is_ok()
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        false
-    }
-}
-
-/// Collects the exit status of adopted orphans that have ended: `(pid, code)`, the code being
-/// 128+N for signal N. Session leaders are left alone: those are the scripts jube spawned itself and
-/// waits for through their `Child` handle.
-pub fn reap_orphans() -> Vec<(u32, i32)> {
-    let me = std::process::id();
-    let mut reaped = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return reaped };
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // Fields after the command: state (3), ppid (4), pgrp (5), session (6).
-        let (Some(state), Some(ppid), Some(session)) = (fields.first(), fields.get(1), fields.get(3)) else { continue };
-        if *state != "Z" || ppid.parse::<u32>().ok() != Some(me) || session.parse::<u32>().ok() == Some(pid) {
-            continue;
-        }
-        let Ok(raw) = i32::try_from(pid) else { continue };
-        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-        match waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => reaped.push((pid, code)),
-            Ok(WaitStatus::Signaled(_, sig, _)) => reaped.push((pid, 128 + sig as i32)),
-            _ => {}
-        }
-    }
-    reaped
 }
