@@ -122,7 +122,9 @@ pub fn start(targets: &[String], flags: &CreateFlags, reporter: &dyn Reporter) -
                 .map(|(state, outcome)| (state, outcome, false))
                 .map_err(anyhow::Error::from),
             Err(ContainerError::NotFound(_)) => {
-                create_from_image(target, flags, reporter).and_then(|state| {
+                let as_image = create_from_image(target, flags, reporter)
+                    .with_context(|| format!("no container is named `{target}`, and as an image"));
+                as_image.and_then(|state| {
                     let started = all.start(&state.id).map_err(anyhow::Error::from);
                     started.map(|(s, o)| (s, o, true))
                 })

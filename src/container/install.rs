@@ -117,8 +117,10 @@ pub enum InstallError {
         reason: String,
     },
     #[error(
-        "{zip} unpacks to more than {limit} bytes{} ({how}); refusing to unpack it",
-        in_entry(entry)
+        "{zip} unpacks to more than {limit} bytes{} ({how}); refusing to unpack it (raise {} for an \
+         image you trust)",
+        in_entry(entry),
+        EnvVars::JUBE_UNPACK_MAX_BYTES
     )]
     TooLarge {
         zip: PathBuf,
@@ -126,7 +128,11 @@ pub enum InstallError {
         limit: u64,
         how: &'static str,
     },
-    #[error("{zip} holds {count} entries, more than the limit of {limit}; refusing to unpack it")]
+    #[error(
+        "{zip} holds {count} entries, more than the limit of {limit}; refusing to unpack it (raise {} \
+         for an image you trust)",
+        EnvVars::JUBE_UNPACK_MAX_ENTRIES
+    )]
     TooManyEntries {
         zip: PathBuf,
         count: usize,

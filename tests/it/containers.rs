@@ -174,7 +174,7 @@ fn an_unknown_container_is_an_error_for_every_verb() {
         .jube()
         .args(["start", "ghost"])
         .code(1)
-        .stderr_contains("ghost");
+        .stderr_contains("no container is named `ghost`, and as an image: cannot get image ghost");
 }
 
 #[test]
@@ -239,7 +239,9 @@ fn run_is_running_while_it_runs_and_ctrl_c_stops_the_app() {
     let mut child = images.env.jube().args(["run", "--rm", &image]).spawn();
     child.wait_for_stdout("app up as", PATIENCE);
     let id = entries(&images.env.home().join("containers")).pop().unwrap();
-    wait_until("jube run to record its app", PATIENCE, || images.state(&id)["status"] == "running");
+    wait_until("jube run to record its app", PATIENCE, || {
+        images.state(&id)["status"] == "running"
+    });
     let out = images.env.jube().args(["ps"]).success();
     assert!(
         out.stdout.contains(&id[..12]) && out.stdout.contains("Up "),
@@ -346,4 +348,25 @@ fn stop_and_status_need_no_daemon_and_print_what_they_were_given() {
         images.state(&a)["status"] == "exited"
     });
     images.env.jube().args(["rm", "-f", "alpha", &b]).success();
+}
+
+#[test]
+fn kill_of_a_jube_run_app_ends_jube_run_with_137() {
+    let images = Images::new();
+    let run = "#!/bin/sh\ntrap '' TERM\necho \"app up\"\nexec sleep 100000\n";
+    let image = images.publish(
+        "cmd/fg3",
+        &with(run_only_image(), ZipEntry::script("run.sh", run)),
+    );
+    let mut child = images.env.jube().args(["run", &image]).spawn();
+    child.wait_for_stdout("app up", PATIENCE);
+    let id = entries(&images.env.home().join("containers")).pop().unwrap();
+    wait_until("jube run to record its app", PATIENCE, || {
+        images.state(&id)["status"] == "running"
+    });
+    images.env.jube().args(["kill", &id]).success();
+    let out = child.wait();
+    assert_eq!(out.code, Some(137), "{out}");
+    assert!(marked_processes(&id).is_empty());
+    assert_eq!(images.state(&id)["exit_code"], 137);
 }

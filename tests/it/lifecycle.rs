@@ -364,3 +364,22 @@ fn an_app_that_dies_on_its_own_shows_as_exited_without_any_script_run() {
     assert!(row.contains("Exited"), "{row}");
     assert_eq!(scripts_run(&images, &id), ["start"], "ps runs no script");
 }
+
+#[test]
+fn a_pid_file_written_late_in_var_run_is_waited_for() {
+    let images = Images::new();
+    let start = "#!/bin/sh\nmkdir -p var/run\n\
+                 nohup sh -c 'sleep 0.5; echo $$ > var/run/app.pid; exec sleep 100000' >/dev/null 2>&1 &\n\
+                 echo launched\n";
+    let image = images.publish(
+        "life/late",
+        &with(fixtures::simple_image(), ZipEntry::script("start.sh", start)),
+    );
+    let id = images.start_image(&image, &[]);
+    let pid = images.pid(&id);
+    let written = std::fs::read_to_string(images.app_base(&id).join("var/run/app.pid")).unwrap();
+    assert_eq!(written.trim(), pid.to_string());
+    assert!(is_alive(pid));
+    images.env.jube().args(["rm", "-f", &id]).success();
+    assert_no_process_left(&id);
+}
