@@ -127,26 +127,7 @@ impl Client {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().map_err(|e| self.transport(e))?;
-        let status = resp.status();
-        let text = resp.text().map_err(|e| self.transport(e))?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if status.is_success() {
-            return Ok(value);
-        }
-        Err(ClientError::Api {
-            code: status.as_u16(),
-            reason: value
-                .get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            message: value
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("the daemon answered {status}")),
-        })
+        self.answer(req)
     }
 
     pub fn get(&self, path: &str) -> Result<Value, ClientError> {
@@ -155,32 +136,24 @@ impl Client {
 
     /// A PATCH with a patch body of the given type (`application/merge-patch+json`, ...).
     pub fn patch(&self, path: &str, content_type: &str, patch: &Value) -> Result<Value, ClientError> {
-        let resp = self
+        let req = self
             .http
             .patch(format!("{}{path}", self.base))
             .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(patch.to_string())
-            .send()
-            .map_err(|e| self.transport(e))?;
+            .body(patch.to_string());
+        self.answer(req)
+    }
+
+    /// Sends a request and reads its JSON answer, or its `Status` failure.
+    fn answer(&self, req: reqwest::blocking::RequestBuilder) -> Result<Value, ClientError> {
+        let resp = req.send().map_err(|e| self.transport(e))?;
         let status = resp.status();
         let text = resp.text().map_err(|e| self.transport(e))?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
             return Ok(value);
         }
-        Err(ClientError::Api {
-            code: status.as_u16(),
-            reason: value
-                .get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            message: value
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("the daemon answered {status}")),
-        })
+        Err(api_error(status, &value))
     }
 
     /// A streaming GET (logs, watches): the raw response.
@@ -191,19 +164,7 @@ impl Client {
         }
         let status = resp.status();
         let value: Value = resp.json().unwrap_or(Value::Null);
-        Err(ClientError::Api {
-            code: status.as_u16(),
-            reason: value
-                .get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            message: value
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("request failed")
-                .to_owned(),
-        })
+        Err(api_error(status, &value))
     }
 
     /// Asks the daemon to stop and waits until it has released its lock.
@@ -244,4 +205,14 @@ fn spawn_daemon(layout: &Layout) -> Result<(), ClientError> {
         let _ = child.wait();
     });
     Ok(())
+}
+
+/// A Kubernetes `Status` failure as a [`ClientError::Api`].
+fn api_error(status: reqwest::StatusCode, value: &Value) -> ClientError {
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    ClientError::Api {
+        code: status.as_u16(),
+        reason: text("reason").unwrap_or_default(),
+        message: text("message").unwrap_or_else(|| format!("the daemon answered {status}")),
+    }
 }

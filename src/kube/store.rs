@@ -137,15 +137,59 @@ impl Store {
 
     pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Result<Option<Value>, StoreError> {
         let conn = self.lock();
-        let body: Option<String> = conn
+        Ok(self.read(&conn, kind, namespace, name)?.map(|(_, object)| object))
+    }
+
+    /// The stored revision and body of one object.
+    fn read(
+        &self,
+        conn: &Connection,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<(u64, Value)>, StoreError> {
+        let row: Option<(i64, String)> = conn
             .query_row(
-                "SELECT body FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
+                "SELECT revision, body FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
                 params![kind.name(), namespace, name],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(|e| self.db(e))?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        row.map(|(rev, body)| Ok((rev as u64, serde_json::from_str(&body)?)))
+            .transpose()
+    }
+
+    /// Records a change in one transaction: the event (which gives the object its
+    /// resourceVersion), then the object's row; announces it once committed.
+    fn write(
+        &self,
+        tx: rusqlite::Transaction<'_>,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        event_type: EventType,
+        mut object: Value,
+    ) -> Result<Value, StoreError> {
+        let revision = record(&tx, kind, namespace, name, event_type, &mut object).map_err(|e| self.db(e))?;
+        let key = params![kind.name(), namespace, name];
+        let done = match event_type {
+            EventType::Added => tx.execute(
+                "INSERT INTO objects (kind, namespace, name, revision, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![kind.name(), namespace, name, revision as i64, object.to_string()],
+            ),
+            EventType::Modified => tx.execute(
+                "UPDATE objects SET revision = ?4, body = ?5 WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
+                params![kind.name(), namespace, name, revision as i64, object.to_string()],
+            ),
+            EventType::Deleted => {
+                tx.execute("DELETE FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3", key)
+            }
+        };
+        done.map_err(|e| self.db(e))?;
+        tx.commit().map_err(|e| self.db(e))?;
+        self.announce(revision, kind, namespace, name, event_type, &object);
+        Ok(object)
     }
 
     /// Every object of a kind, in one namespace or all (`None`), by namespace and name; and the
@@ -180,16 +224,7 @@ impl Store {
         let name = object_name(&object);
         let conn = self.lock();
         let tx = conn.unchecked_transaction().map_err(|e| self.db(e))?;
-        let exists: bool = tx
-            .query_row(
-                "SELECT 1 FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
-                params![kind.name(), namespace, name],
-                |_| Ok(true),
-            )
-            .optional()
-            .map_err(|e| self.db(e))?
-            .unwrap_or(false);
-        if exists {
+        if self.read(&tx, kind, namespace, &name)?.is_some() {
             return Err(StoreError::AlreadyExists { kind, name });
         }
         let meta = metadata_mut(&mut object);
@@ -201,16 +236,7 @@ impl Store {
         } else {
             meta.remove("namespace");
         }
-        let revision =
-            record(&tx, kind, namespace, &name, EventType::Added, &mut object).map_err(|e| self.db(e))?;
-        tx.execute(
-            "INSERT INTO objects (kind, namespace, name, revision, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![kind.name(), namespace, name, revision as i64, object.to_string()],
-        )
-        .map_err(|e| self.db(e))?;
-        tx.commit().map_err(|e| self.db(e))?;
-        self.announce(revision, kind, namespace, &name, EventType::Added, &object);
-        Ok(object)
+        self.write(tx, kind, namespace, &name, EventType::Added, object)
     }
 
     /// Replaces an object. With `expected` set, the stored resourceVersion must match it. The uid
@@ -225,24 +251,15 @@ impl Store {
         let name = object_name(&object);
         let conn = self.lock();
         let tx = conn.unchecked_transaction().map_err(|e| self.db(e))?;
-        let current: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT revision, body FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
-                params![kind.name(), namespace, name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.db(e))?;
-        let Some((current_rev, body)) = current else {
+        let Some((current_rev, old)) = self.read(&tx, kind, namespace, &name)? else {
             return Err(StoreError::NotFound { kind, name });
         };
-        if expected.is_some_and(|e| e != current_rev as u64) {
+        if expected.is_some_and(|e| e != current_rev) {
             return Err(StoreError::Conflict {
                 plural: kind.plural(),
                 name,
             });
         }
-        let old: Value = serde_json::from_str(&body)?;
         let generation = old
             .pointer("/metadata/generation")
             .and_then(Value::as_i64)
@@ -261,16 +278,7 @@ impl Store {
         if kind.namespaced() {
             meta.insert("namespace".into(), Value::String(namespace.to_owned()));
         }
-        let revision =
-            record(&tx, kind, namespace, &name, EventType::Modified, &mut object).map_err(|e| self.db(e))?;
-        tx.execute(
-            "UPDATE objects SET revision = ?4, body = ?5 WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
-            params![kind.name(), namespace, name, revision as i64, object.to_string()],
-        )
-        .map_err(|e| self.db(e))?;
-        tx.commit().map_err(|e| self.db(e))?;
-        self.announce(revision, kind, namespace, &name, EventType::Modified, &object);
-        Ok(object)
+        self.write(tx, kind, namespace, &name, EventType::Modified, object)
     }
 
     /// Replaces only the `status` of an object, whatever its resourceVersion.
@@ -320,31 +328,13 @@ impl Store {
     pub fn delete(&self, kind: Kind, namespace: &str, name: &str) -> Result<Value, StoreError> {
         let conn = self.lock();
         let tx = conn.unchecked_transaction().map_err(|e| self.db(e))?;
-        let body: Option<String> = tx
-            .query_row(
-                "SELECT body FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
-                params![kind.name(), namespace, name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.db(e))?;
-        let Some(body) = body else {
+        let Some((_, object)) = self.read(&tx, kind, namespace, name)? else {
             return Err(StoreError::NotFound {
                 kind,
                 name: name.to_owned(),
             });
         };
-        let mut object: Value = serde_json::from_str(&body)?;
-        let revision =
-            record(&tx, kind, namespace, name, EventType::Deleted, &mut object).map_err(|e| self.db(e))?;
-        tx.execute(
-            "DELETE FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
-            params![kind.name(), namespace, name],
-        )
-        .map_err(|e| self.db(e))?;
-        tx.commit().map_err(|e| self.db(e))?;
-        self.announce(revision, kind, namespace, name, EventType::Deleted, &object);
-        Ok(object)
+        self.write(tx, kind, namespace, name, EventType::Deleted, object)
     }
 
     /// The events after `revision`, oldest first; `None` when the log no longer reaches back that
