@@ -6,26 +6,26 @@ mod common;
 #[cfg(unix)] // real shells, signals and process groups
 mod harness;
 mod repo_server;
+mod pull;
+mod pull_cache;
 #[cfg(unix)] // image folders with modes and symlinks, real shells
 mod build_helpers;
 #[cfg(unix)]
 mod stock;
-mod pull;
-mod pull_cache;
-mod pull_checksums;
-mod pull_concurrency;
-mod pull_faults;
-mod pull_snapshots;
-mod settings;
 #[cfg(unix)]
 mod build;
-mod images;
-mod pull_maven;
-mod pull_progress;
 #[cfg(unix)]
 mod push;
 #[cfg(unix)]
 mod commit;
+mod pull_faults;
+mod pull_snapshots;
+mod pull_checksums;
+mod pull_concurrency;
+mod settings;
+mod images;
+mod pull_maven;
+mod pull_progress;
 #[cfg(unix)] // container tests: real shells, signals, process groups and /proc
 mod containers_support;
 #[cfg(unix)]
@@ -60,5 +60,7 @@ mod api_logs;
 mod api_kubectl;
 #[cfg(unix)] // the README's example, on the Java image
 mod guestbook;
+#[cfg(unix)] // pods run a Perl TCP server
+mod services;
 #[cfg(unix)] // the daemon supervising pods of the ticker image
 mod daemon;
