@@ -26,6 +26,8 @@ use crate::maven::coordinates::Coordinates;
 pub const CONTAINER_ID_VAR: &str = "JUBE_CONTAINER_ID";
 /// The file jube appends script and app output to, under `logs/`.
 pub const CONSOLE_LOG: &str = "console.log";
+/// Fewer containers than this per thread are listed on one thread.
+const LIST_PER_THREAD: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -203,7 +205,48 @@ impl Containers {
     /// Every container's state, as the OS sees it now. Unreadable records are returned as errors
     /// so a listing can mention them.
     pub fn list(&self) -> Vec<Result<State, StateError>> {
-        self.ids().into_iter().map(|id| self.observe(&id)).collect()
+        let Ok(entries) = std::fs::read_dir(self.layout.containers_dir()) else {
+            return Vec::new();
+        };
+        let ids: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        // Each record is a file to read and a process to look up, mostly system calls: with
+        // hundreds of containers, the other cores halve what `jube ps` costs.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(ids.len() / LIST_PER_THREAD)
+            .max(1);
+        if threads == 1 {
+            return ids.iter().filter_map(|id| self.observe_listed(id)).collect();
+        }
+        let chunk = ids.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = ids
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .filter_map(|id| self.observe_listed(id))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        })
+    }
+
+    /// [`Containers::observe`] for a listing: a folder without a record is not a container (yet,
+    /// or any more).
+    fn observe_listed(&self, id: &str) -> Option<Result<State, StateError>> {
+        match self.observe(id) {
+            Err(StateError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => None,
+            other => Some(other),
+        }
     }
 
     /// One container's state, refreshed from the OS. An exit seen for the first time is saved

@@ -147,8 +147,17 @@ pub fn session_members(sid: u32) -> Vec<u32> {
 }
 
 fn procfs_stat(pid: u32) -> Option<ProcStat> {
-    let line = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(pid, &line)
+    use std::io::Read;
+    // One read into a buffer the line fits in: no size lookup and no second read for the end,
+    // which `jube ps` with hundreds of containers notices.
+    let path = format!("/proc/{pid}/stat");
+    let mut buf = [0u8; 2048];
+    let n = std::fs::File::open(&path).ok()?.read(&mut buf).ok()?;
+    if n == buf.len() {
+        return parse_stat(pid, &std::fs::read_to_string(&path).ok()?);
+    }
+    // The command name may hold any bytes.
+    parse_stat(pid, &String::from_utf8_lossy(&buf[..n]))
 }
 
 /// The session a running process belongs to.
@@ -184,22 +193,32 @@ fn clock_ticks_per_second() -> Option<u64> {
 /// What is still running of a container: every process whose environment carries `marker`
 /// (`JUBE_CONTAINER_ID=<id>`, inherited by everything the scripts start, in whatever session or
 /// group it ended up), and the members of session `sid` that started at or after `since` whose
-/// environment carries no container's marker or cannot be read. A session id can be reused once
-/// the session is empty; the marker keeps another container's processes safe. jube's own process
-/// is never included.
+/// environment carries no container's marker or cannot be read. The session counts only while one
+/// of its members carries the marker: a session id is a pid, which cannot be reused while the
+/// session has members, but can once it is empty, for anyone's new session. jube's own process is
+/// never included.
 pub fn container_leftovers(sid: Option<u32>, marker: &str, since: Option<u64>) -> Vec<ProcessId> {
     let me = std::process::id();
-    processes()
+    let marked: Vec<(ProcStat, Mark)> = processes()
         .into_iter()
         .filter(|s| !s.exited && s.pid != me)
-        .filter(|s| match mark_of(s.pid, marker) {
+        .map(|s| (s, mark_of(s.pid, marker)))
+        .collect();
+    let session = sid.filter(|sid| {
+        marked
+            .iter()
+            .any(|(s, mark)| s.session == Some(*sid) && *mark == Mark::Ours)
+    });
+    marked
+        .into_iter()
+        .filter(|(s, mark)| match mark {
             Mark::Ours => true,
             Mark::Other => false,
             Mark::Unmarked | Mark::Unknown => {
-                sid.is_some() && s.session == sid && since.is_none_or(|t| s.start_time >= t)
+                session.is_some() && s.session == session && since.is_none_or(|t| s.start_time >= t)
             }
         })
-        .map(|s| ProcessId {
+        .map(|(s, _)| ProcessId {
             pid: s.pid,
             start_time: s.start_time,
         })
@@ -722,6 +741,47 @@ mod process_tests {
         cmd.args(["-c", script]).current_dir(dir);
         platform::detach(&mut cmd);
         cmd
+    }
+
+    #[test]
+    fn regression_a_reused_session_id_let_the_sweep_take_a_strangers_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cleanup = Cleanup::default();
+        let id = format!("leftover-test-{}", std::process::id());
+        let marker = format!("JUBE_CONTAINER_ID={id}");
+        let since = now_ticks();
+        let member_count = |sid: u32, n: usize| {
+            poll_until(Duration::from_secs(5), Duration::from_millis(10), || {
+                (session_members(sid).len() == n).then_some(())
+            })
+            .is_some()
+        };
+        // The container's session: a marked leader, and a child that cleared its environment.
+        let mut ours = detached("env -i sleep 300 & exec sleep 300", dir.path());
+        ours.env("JUBE_CONTAINER_ID", &id);
+        let leader = cleanup.own(ours.spawn().unwrap());
+        cleanup.track_group(leader);
+        assert!(member_count(leader, 2));
+        let found = poll_until(Duration::from_secs(5), Duration::from_millis(10), || {
+            let found = container_leftovers(Some(leader), &marker, since);
+            (found.len() == 2).then_some(found)
+        });
+        assert!(found.is_some(), "the marked leader and its unmarked child");
+
+        // A session nobody marked, as when the id was reused by someone else's session.
+        let stranger = cleanup.own(
+            detached("sleep 300 & exec sleep 300", dir.path())
+                .spawn()
+                .unwrap(),
+        );
+        cleanup.track_group(stranger);
+        assert!(member_count(stranger, 2));
+        let theirs = session_members(stranger);
+        let taken = container_leftovers(Some(stranger), &marker, since);
+        assert!(
+            taken.iter().all(|p| !theirs.contains(&p.pid)),
+            "{taken:?} takes from {theirs:?}"
+        );
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub enum StateError {
 
 impl State {
     pub fn load(path: &Path) -> Result<Self, StateError> {
-        let bytes = std::fs::read(path).map_err(|source| StateError::Read {
+        let bytes = read_small(path).map_err(|source| StateError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -206,6 +206,29 @@ impl State {
     }
 }
 
+/// Reads a file that is usually a few KiB without asking its size first (`jube ps` reads one per
+/// container).
+fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    // A plain loop: `read_to_end` on a file first asks for its size and position.
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = vec![0; 8192];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(len);
+    Ok(bytes)
+}
+
 /// The label the daemon puts on a pod's containers: `namespace/name`.
 pub const POD_LABEL: &str = "jube.io/pod";
 
@@ -261,6 +284,18 @@ mod tests {
         assert!(!loaded.refresh(), "refreshing again changes nothing");
         s.status = Status::Created;
         assert!(!s.refresh());
+    }
+
+    #[test]
+    fn read_small_reads_files_larger_than_its_first_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        assert_eq!(read_small(&path).unwrap(), data);
+        std::fs::write(&path, b"").unwrap();
+        assert!(read_small(&path).unwrap().is_empty());
+        assert!(read_small(&dir.path().join("missing")).is_err());
     }
 
     #[test]

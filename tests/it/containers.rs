@@ -370,3 +370,18 @@ fn kill_of_a_jube_run_app_ends_jube_run_with_137() {
     assert!(marked_processes(&id).is_empty());
     assert_eq!(images.state(&id)["exit_code"], 137);
 }
+
+#[test]
+fn ps_lists_the_others_and_warns_about_a_corrupt_record() {
+    let images = Images::new();
+    let image = images.publish("cmd/app", &fixtures::simple_image());
+    let good = images.create(&image, &["--name", "good"]);
+    let bad = images.create(&image, &["--name", "bad"]);
+    std::fs::write(container_dir(&images.env, &bad).join("state.json"), "{ torn").unwrap();
+    let out = images.env.jube().args(["ps", "-a"]).success();
+    out.stdout_contains(&good[..12]).stdout_lacks(&bad[..12]);
+    out.stderr_contains("warning: ")
+        .stderr_contains(&format!("{bad}/state.json is not a valid container record"))
+        .stderr_contains("remove the container folder");
+    images.env.jube().args(["start", "good"]).success();
+}
