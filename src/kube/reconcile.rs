@@ -326,29 +326,26 @@ fn container_decision(
 ) -> Value {
     let started = c.started_at.map(|t| t.to_string());
     let finished = c.finished_at.map(|t| t.to_string());
+    let status = |ready: bool, state: Value, last: Option<Value>| {
+        container_status(&c.container, &c.image, c.restart_count, ready, state, last)
+    };
+    let mut start = || {
+        plan.actions.push(Action::StartContainer {
+            pod: pod_key.clone(),
+            container: c.container.clone(),
+            existing: Some(c.id.clone()),
+        })
+    };
+    let creating = || json!({"waiting": {"reason": "ContainerCreating"}});
     match c.status {
-        Status::Running => container_status(
-            &c.container,
-            &c.image,
-            c.restart_count,
+        Status::Running => status(
             c.ports_ready,
             json!({"running": {"startedAt": started}}),
             last_state(c),
         ),
         Status::Created => {
-            plan.actions.push(Action::StartContainer {
-                pod: pod_key.clone(),
-                container: c.container.clone(),
-                existing: Some(c.id.clone()),
-            });
-            container_status(
-                &c.container,
-                &c.image,
-                c.restart_count,
-                false,
-                json!({"waiting": {"reason": "ContainerCreating"}}),
-                None,
-            )
+            start();
+            status(false, creating(), None)
         }
         Status::Exited | Status::Failed => {
             let code = if c.status == Status::Failed {
@@ -364,7 +361,7 @@ fn container_decision(
                 "finishedAt": finished,
             }});
             if !should_restart(policy, code) {
-                return container_status(&c.container, &c.image, c.restart_count, false, terminated, None);
+                return status(false, terminated, None);
             }
             let ran = match (c.started_at, c.finished_at) {
                 (Some(s), Some(f)) => f.duration_since(s).unsigned_abs(),
@@ -377,36 +374,21 @@ fn container_decision(
                 .map(|f| now.duration_since(f).unsigned_abs())
                 .unwrap_or(delay);
             if since_exit >= delay {
-                plan.actions.push(Action::StartContainer {
-                    pod: pod_key.clone(),
-                    container: c.container.clone(),
-                    existing: Some(c.id.clone()),
-                });
-                container_status(
-                    &c.container,
-                    &c.image,
-                    c.restart_count,
-                    false,
-                    json!({"waiting": {"reason": "ContainerCreating"}}),
-                    Some(terminated),
-                )
-            } else {
-                plan.requeue(delay - since_exit);
-                let message = format!(
-                    "back-off {} restarting failed container={} pod={}",
-                    human(delay),
-                    c.container,
-                    pod_key.1
-                );
-                container_status(
-                    &c.container,
-                    &c.image,
-                    c.restart_count,
-                    false,
-                    json!({"waiting": {"reason": "CrashLoopBackOff", "message": message}}),
-                    Some(terminated),
-                )
+                start();
+                return status(false, creating(), Some(terminated));
             }
+            plan.requeue(delay - since_exit);
+            let message = format!(
+                "back-off {} restarting failed container={} pod={}",
+                human(delay),
+                c.container,
+                pod_key.1
+            );
+            status(
+                false,
+                json!({"waiting": {"reason": "CrashLoopBackOff", "message": message}}),
+                Some(terminated),
+            )
         }
     }
 }
