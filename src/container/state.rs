@@ -146,7 +146,16 @@ impl State {
             path: path.to_owned(),
             source,
         })?;
-        let state: State = serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
+        let parsed = match serde_json::from_slice::<State>(&bytes) {
+            Err(e) if e.is_eof() => std::fs::read(path)
+                .map_err(|source| StateError::Read {
+                    path: path.to_owned(),
+                    source,
+                })
+                .map(|whole| serde_json::from_slice(&whole))?,
+            other => other,
+        };
+        let state = parsed.map_err(|source| StateError::Corrupt {
             path: path.to_owned(),
             folder: path.parent().map(Path::to_owned).unwrap_or_default(),
             source,
@@ -206,11 +215,11 @@ impl State {
     }
 }
 
-/// Reads a file that is usually a few KiB without asking its size first (`jube ps` reads one per
-/// container).
+/// Reads a file that is usually a few KiB with as few system calls as possible (`jube ps` reads
+/// one per container): no size lookup first, and no extra read to see the end, since a short read
+/// of a regular file is its end. [`State::load`] reads again in full should the JSON end early.
 fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    // A plain loop: `read_to_end` on a file first asks for its size and position.
     let mut file = std::fs::File::open(path)?;
     let mut bytes = vec![0; 8192];
     let mut len = 0;
@@ -220,7 +229,12 @@ fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
         }
         match file.read(&mut bytes[len..]) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                if len < bytes.len() {
+                    break;
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
