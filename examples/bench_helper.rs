@@ -18,7 +18,8 @@ use rand::RngCore;
 use zip::write::SimpleFileOptions;
 
 /// A start.sh as the bench's images have it: background the app, record its pid.
-const START_SH: &str = "#!/bin/sh\ncd \"$(dirname \"$0\")\"\nnohup sleep 100000 >/dev/null 2>&1 &\necho $! > process.pid\n";
+const START_SH: &str =
+    "#!/bin/sh\ncd \"$(dirname \"$0\")\"\nnohup sleep 100000 >/dev/null 2>&1 &\necho $! > process.pid\n";
 const STOP_SH: &str = "#!/bin/sh\ncd \"$(dirname \"$0\")\"\n[ -f process.pid ] && kill \"$(cat process.pid)\" 2>/dev/null\nrm -f process.pid\n";
 
 fn main() -> ExitCode {

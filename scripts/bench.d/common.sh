@@ -98,7 +98,8 @@ ms() { awk "BEGIN { printf \"%.1f ms\", $1 * 1000 }"; }
 hyperfine_medians() {
   local json=$1
   shift
-  hyperfine --style none --export-json "$json" "$@" >/dev/null
+  hyperfine --style none --export-json "$json" "$@" >"$json.log" 2>&1 \
+    || die "hyperfine failed: $(tail -n 20 "$json.log")"
   jq -r '.results[].median' "$json"
 }
 
@@ -164,6 +165,7 @@ CONF
 # `jube build`; prints the zip's path.
 files_image() {
   "$HELPER" image-dir "$FIG/image" 2000
-  "$JUBE" build "$FIG/image" -t bench/files:1.0 >/dev/null
+  "$JUBE" build "$FIG/image" -t bench/files:1.0 >/dev/null 2>"$FIG/build.log" \
+    || die "jube build failed: $(cat "$FIG/build.log")"
   echo "$JUBE_LOCAL_REPO/io/fabric8/jube/images/bench/files/1.0/files-1.0-image.zip"
 }

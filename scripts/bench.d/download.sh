@@ -43,7 +43,8 @@ POM
 
     rm -rf "$JUBE_LOCAL_REPO" && mkdir -p "$JUBE_LOCAL_REPO"
     t0=$(now)
-    /usr/bin/time -f %M -o "$FIG/jube.rss" "$JUBE" pull bench/big:1.0 >/dev/null
+    /usr/bin/time -f %M -o "$FIG/jube.rss" "$JUBE" pull bench/big:1.0 >/dev/null 2>"$FIG/pull.log" \
+      || die "jube pull failed: $(cat "$FIG/pull.log")"
     t=$(calc "$(now) - $t0")
     jube_times+=("$t")
     rss+=("$(cat "$FIG/jube.rss")")
@@ -55,16 +56,16 @@ POM
   local mvn_times=()
   maven_settings "$url" >"$FIG/maven-settings.xml"
   # One untimed run brings the plugin into Maven's local repository.
-  maven_get "$FIG/m2" >/dev/null
+  maven_get
   for _ in 1 2 3; do
     rm -rf "$FIG/m2/io"
     t0=$(now)
-    maven_get "$FIG/m2" >/dev/null
+    maven_get
     mvn_times+=("$(calc "$(now) - $t0")")
   done
   cmp -s "$zip" "$FIG/m2/$rel/big-1.0-image.zip" || die "Maven's copy differs from the served zip"
 
-  local curl_best jube_best mvn_best ceiling_best peak mibs
+  local curl_best jube_best mvn_best ceiling_best peak
   curl_best=$(least "${curl_times[@]}")
   jube_best=$(least "${jube_times[@]}")
   mvn_best=$(least "${mvn_times[@]}")
@@ -92,7 +93,8 @@ XML
 }
 
 maven_get() {
-  MAVEN_OPTS="-Duser.home=$HOME" mvn -q -B -s "$FIG/maven-settings.xml" \
+  MAVEN_OPTS="-Duser.home=$HOME" mvn -q -B -Dstyle.color=never -s "$FIG/maven-settings.xml" \
     org.apache.maven.plugins:maven-dependency-plugin:3.5.0:get \
-    -Dartifact=io.fabric8.jube.images.bench:big:1.0:zip:image -Dtransitive=false
+    -Dartifact=io.fabric8.jube.images.bench:big:1.0:zip:image -Dtransitive=false >"$FIG/mvn.log" 2>&1 \
+    || die "mvn dependency:get failed: $(tail -n 20 "$FIG/mvn.log")"
 }

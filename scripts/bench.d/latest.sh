@@ -22,7 +22,7 @@ figure_latest() {
   start_nginx "$www" "$port" "$FIG/nginx"
   export JUBE_REMOTE_MAVEN_REPOS="http://127.0.0.1:$port/@id=bench"
 
-  "$JUBE" pull bench/many >"$FIG/first.out"
+  "$JUBE" pull bench/many >"$FIG/first.out" 2>"$FIG/pull.log" || die "jube pull failed: $(cat "$FIG/pull.log")"
   grep -q "$newest" "$FIG/first.out" || die "jube pull bench/many did not pick $newest: $(cat "$FIG/first.out")"
   local medians latest concrete
   medians=$(hyperfine_medians "$FIG/hyperfine.json" -N --warmup 3 --min-runs 30 \

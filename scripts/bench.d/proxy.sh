@@ -35,7 +35,8 @@ http {
 CONF
 exec /usr/sbin/nginx -e "$PWD/error.log" -p "$PWD" -c "$PWD/nginx.conf"
 SH
-  "$JUBE" build "$image" -t bench/web:1.0 >/dev/null
+  "$JUBE" build "$image" -t bench/web:1.0 >/dev/null 2>"$FIG/build.log" \
+    || die "jube build failed: $(cat "$FIG/build.log")"
   export JUBE_DAEMON_LISTEN=127.0.0.1:0
   trap '"$JUBE" daemon stop --stop-pods >/dev/null 2>&1 || true' EXIT
   local svc_port
@@ -62,7 +63,7 @@ spec:
   selector: {app: web}
   ports: [{name: http, port: $svc_port, targetPort: http}]
 YAML
-  "$JUBE" apply -f "$FIG/web.yaml" >/dev/null
+  "$JUBE" apply -f "$FIG/web.yaml" >/dev/null 2>"$FIG/apply.log" || die "jube apply failed: $(cat "$FIG/apply.log")"
   local proxy_port="" pod_port="" tries=400
   while :; do
     proxy_port=$("$JUBE" get svc web -o json | jq -r '.status.loadBalancer.ingress[0].ports[0].port // empty')
@@ -83,7 +84,7 @@ YAML
   local d p
   d=$(printf '%s\n' "${direct[@]}" | sort -g | tail -n1)
   p=$(printf '%s\n' "${proxied[@]}" | sort -g | tail -n1)
-  "$JUBE" daemon stop --stop-pods >/dev/null
+  "$JUBE" daemon stop --stop-pods >/dev/null 2>&1
   trap - EXIT
   record proxy "$(calc "$p / $d")" '>=' 0.8 \
     "best of $runs wrk runs (${secs}s, 1 thread, 16 connections, 4 KiB): via the service $p req/s, to the pod $d req/s"
