@@ -133,10 +133,13 @@ pub fn start(targets: &[String], flags: &CreateFlags, reporter: &dyn Reporter) -
         };
         match result {
             Ok((state, outcome, created)) => {
-                if outcome == StartOutcome::AlreadyRunning {
-                    eprintln!("container {} is already running", state.name);
-                } else {
-                    announce(&state, reporter);
+                match outcome {
+                    StartOutcome::AlreadyRunning => eprintln!("container {} is already running", state.name),
+                    StartOutcome::EndedAtOnce => eprintln!(
+                        "container {} started, and its app has already ended; `jube logs {}` shows what it said",
+                        state.name, state.name
+                    ),
+                    StartOutcome::Started => announce(&state, reporter),
                 }
                 output::print(&format!(
                     "{}\n",

@@ -126,6 +126,9 @@ pub struct ImageSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartOutcome {
     Started,
+    /// start.sh started the app, which had already ended by the time jube looked (a one-shot job,
+    /// or an app that failed at once: its logs say which).
+    EndedAtOnce,
     AlreadyRunning,
 }
 

@@ -459,7 +459,7 @@ impl Controller {
     fn restart(&self, id: &str) -> Result<bool, crate::container::lifecycle::ContainerError> {
         let ran_before = self.containers.find(id)?.started_at.is_some();
         let (_, outcome) = self.containers.start(id)?;
-        let started = outcome == StartOutcome::Started;
+        let started = outcome != StartOutcome::AlreadyRunning;
         if started && ran_before {
             self.containers.update(id, |s| s.restart_count += 1)?;
         }
@@ -507,7 +507,7 @@ impl Controller {
             .map_err(|e| create(e.to_string()))?;
         self.containers
             .start(&state.id)
-            .map(|(_, outcome)| outcome == StartOutcome::Started)
+            .map(|(_, outcome)| outcome != StartOutcome::AlreadyRunning)
             .map_err(|e| ("RunContainerError".to_owned(), e.to_string()))
     }
 

@@ -55,7 +55,9 @@ fn regression_ps_showed_a_jube_run_app_as_exited_while_it_ran() {
     let mut child = images.env.jube().args(["run", &image]).spawn();
     child.wait_for_stdout("app up", PATIENCE);
     let id = entries(&images.env.home().join("containers")).pop().unwrap();
-    wait_until("jube run to record its app", PATIENCE, || images.state(&id)["status"] == "running");
+    wait_until("jube run to record its app", PATIENCE, || {
+        images.state(&id)["status"] == "running"
+    });
     let out = images.env.jube().args(["ps"]).success();
     assert!(
         out.stdout.contains(&id[..12]) && out.stdout.contains("Up "),
@@ -91,7 +93,9 @@ fn regression_stopping_a_jube_run_app_signalled_the_group_and_session_of_jube_ru
         .parse()
         .unwrap();
     let id = entries(&images.env.home().join("containers")).pop().unwrap();
-    wait_until("jube run to record its app", PATIENCE, || images.state(&id)["status"] == "running");
+    wait_until("jube run to record its app", PATIENCE, || {
+        images.state(&id)["status"] == "running"
+    });
     images.env.jube().args(["stop", &id]).success();
     let out = child.wait();
     let spared = is_alive(sibling);
@@ -250,4 +254,28 @@ fn regression_a_line_break_for_env_bat_failed_the_create_on_unix() {
     let id = full_id(&out);
     let sh = std::fs::read_to_string(images.app_base(&id).join("env.sh")).unwrap();
     assert!(sh.contains("export MULTI='a\nb'"), "{sh}");
+}
+
+/// An app that ends right after start.sh wrote its pid (a one-shot job, or an app that fails at
+/// once) made `start` fail with "that process had already exited": the container was `failed`,
+/// and a pod running such a job showed StartError instead of Completed.
+#[test]
+fn regression_an_app_that_ended_at_once_failed_the_start() {
+    let images = Images::new();
+    let start =
+        "#!/bin/sh\nnohup sh -c 'echo job done; exit 0' >>job.log 2>&1 &\necho $! > process.pid\nsleep 0.3\n";
+    let image = images.publish(
+        "reg/oneshot",
+        &with(fixtures::simple_image(), ZipEntry::script("start.sh", start)),
+    );
+    let out = images.env.jube().args(["start", &image]).success();
+    out.stderr_contains("its app has already ended");
+    let id = full_id(&out);
+    let state = images.state(&id);
+    assert_eq!(state["status"], "exited", "{state}");
+    assert!(state["error"].is_null(), "{state}");
+    images.env.jube().args(["status", &id]).code(3);
+    // It starts again like any exited container.
+    images.env.jube().args(["start", &id]).success();
+    assert!(images.app_base(&id).join("job.log").is_file());
 }

@@ -185,3 +185,36 @@ spec:
     let n = conn.read(&mut buf).expect("a clean close, not a hang or a reset");
     assert_eq!(n, 0, "no backend: the connection is closed at once");
 }
+
+/// One-shot pods: an app that ends at once is a completed (or failed) run with its real exit code,
+/// which the daemon learns by reaping the app start.sh left behind.
+#[test]
+fn one_shot_pods_complete_with_their_exit_codes() {
+    let k = Kube::new();
+    let pod = |name: &str, command: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: Never\n  \
+             containers:\n  - name: main\n    image: fabric8/ticker\n    command: [{command}]\n"
+        )
+    };
+    k.apply(&k.write(
+        "jobs.yaml",
+        &[pod("yes", "'true'"), pod("no", "'false'")].join("---\n"),
+    ));
+    let phase = |name: &str| {
+        k.json(&["pod", name])["status"]["phase"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    wait_until("both pods ended", PATIENCE, || {
+        phase("yes") == "Succeeded" && phase("no") == "Failed"
+    });
+    for (name, code, reason) in [("yes", 0, "Completed"), ("no", 1, "Error")] {
+        let p = k.json(&["pod", name]);
+        let terminated = &p["status"]["containerStatuses"][0]["state"]["terminated"];
+        assert_eq!(terminated["exitCode"], code, "{p}");
+        assert_eq!(terminated["reason"], reason, "{p}");
+        assert_eq!(p["status"]["containerStatuses"][0]["restartCount"], 0, "{p}");
+    }
+}

@@ -28,6 +28,7 @@ impl Containers {
         let (id, session) = match state.launch {
             Launch::StartScript => match self.run_start_script(&state, &app_base, since)? {
                 Started::App { id, session } => (id, session),
+                Started::Ended { pid } => return self.ended_at_once(state, pid, since),
                 Started::Failed { how, tail } => return Err(self.fail(&mut state, "start.sh", how, tail)),
             },
             Launch::RunScript => {
@@ -36,13 +37,7 @@ impl Containers {
                 (id, Some(id.pid))
             }
         };
-        if state.started_at.is_some() {
-            state.last_run = Some(LastRun {
-                exit_code: state.exit_code,
-                started_at: state.started_at,
-                finished_at: state.finished_at,
-            });
-        }
+        remember_last_run(&mut state);
         state.status = Status::Running;
         state.session = session;
         state.attached = false;
@@ -86,8 +81,7 @@ impl Containers {
             return Ok(Started::Failed { how, tail: tail() });
         };
         let Some(id) = ProcessId::capture(pid).filter(ProcessId::is_running) else {
-            let how = format!("wrote pid {pid}, but that process had already exited");
-            return Ok(Started::Failed { how, tail: tail() });
+            return Ok(Started::Ended { pid });
         };
         if !process::is_container_process(pid, &Self::marker(state), since) {
             let how = format!(
@@ -100,6 +94,30 @@ impl Containers {
         // (or found) is left to the marker.
         let session = process::session_of(pid).filter(|sid| *sid == outcome.pid);
         Ok(Started::App { id, session })
+    }
+
+    /// Records a run that ended before jube saw it running: the container has exited (with the
+    /// code when a supervisor reaps the app), and whatever the app left behind is swept up.
+    fn ended_at_once(
+        &self,
+        mut state: State,
+        pid: u32,
+        since: Option<u64>,
+    ) -> Result<(State, StartOutcome), ContainerError> {
+        remember_last_run(&mut state);
+        let now = jiff::Timestamp::now();
+        state.status = Status::Exited;
+        state.process = Some(ProcessId::capture(pid).unwrap_or(ProcessId { pid, start_time: 0 }));
+        state.session = None;
+        state.attached = false;
+        state.launched_ticks = since;
+        state.started_at = Some(now);
+        state.finished_at = Some(now);
+        state.exit_code = None;
+        state.error = None;
+        self.sweep(&state);
+        self.save(&state)?;
+        Ok((state, StartOutcome::EndedAtOnce))
     }
 
     /// Marks a failed start: whatever the script left running is killed, so that nothing of a
@@ -182,8 +200,22 @@ impl Containers {
 enum Started {
     /// The app runs; `session` when it is still in the session jube made for start.sh.
     App { id: ProcessId, session: Option<u32> },
+    /// The pid file start.sh wrote (jube removed any older one first) names an app that has
+    /// already ended.
+    Ended { pid: u32 },
     /// The image failed to start: how, and the last lines of output.
     Failed { how: String, tail: Vec<String> },
+}
+
+/// Keeps how the previous run ended, before a new one starts (what Kubernetes shows as `lastState`).
+fn remember_last_run(state: &mut State) {
+    if state.started_at.is_some() {
+        state.last_run = Some(LastRun {
+            exit_code: state.exit_code,
+            started_at: state.started_at,
+            finished_at: state.finished_at,
+        });
+    }
 }
 
 /// Describes a failed script run for the error message.
