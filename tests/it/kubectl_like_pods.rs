@@ -174,8 +174,8 @@ fn scale_and_delete_change_what_runs() {
 #[test]
 fn pod_status_shows_crash_loops_completions_and_errors() {
     let k = Kube::new();
-    // The apps live a moment before they end: an app that exits while start.sh is still
-    // returning counts as a start error (StartError), which is not what is tested here.
+    // The apps live a moment before they end, so that each is seen running first (one-shot apps
+    // that end at once are tested in daemon.rs).
     let pod = |name: &str, args: &str, policy: &str| {
         format!(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: {policy}\n  \
