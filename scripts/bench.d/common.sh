@@ -12,6 +12,7 @@ die() {
 install_tools() {
   local need=()
   [ -x /usr/sbin/nginx ] || need+=(nginx)
+  [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
   command -v hyperfine >/dev/null || need+=(hyperfine)
   command -v wrk >/dev/null || need+=(wrk)
   command -v curl >/dev/null || need+=(curl)

@@ -76,18 +76,47 @@ YAML
   [ "$pod_port" != "$proxy_port" ] || die "the proxy and the pod share port $pod_port"
   curl -sf -o /dev/null "http://127.0.0.1:$pod_port/index.html" || die "the pod does not answer on $pod_port"
 
-  local direct=() proxied=()
+  # For scale: nginx's own TCP proxy (stream module, one worker) in front of the same pod.
+  local ref_port
+  ref_port=$(free_port $((svc_port + 1)))
+  start_stream_proxy "$ref_port" "$pod_port" "$FIG/stream"
+
+  local direct=() proxied=() reference=()
   for _ in $(seq "$runs"); do
     direct+=("$(wrk_rps "$pod_port" "$secs")")
     proxied+=("$(wrk_rps "$proxy_port" "$secs")")
+    reference+=("$(wrk_rps "$ref_port" "$secs")")
   done
-  local d p
+  kill "$NGINX_PID" 2>/dev/null || true
+  local d p r
   d=$(printf '%s\n' "${direct[@]}" | sort -g | tail -n1)
   p=$(printf '%s\n' "${proxied[@]}" | sort -g | tail -n1)
+  r=$(printf '%s\n' "${reference[@]}" | sort -g | tail -n1)
   "$JUBE" daemon stop --stop-pods >/dev/null 2>&1
   trap - EXIT
   record proxy "$(calc "$p / $d")" '>=' 0.8 \
-    "best of $runs wrk runs (${secs}s, 1 thread, 16 connections, 4 KiB): via the service $p req/s, to the pod $d req/s"
+    "best of $runs wrk runs (${secs}s, 1 thread, 16 connections, 4 KiB): via the service $p req/s, to the pod $d req/s; nginx stream proxy $r req/s ($(calc "$r / $d")x)"
+}
+
+# nginx's stream (TCP) proxy on 127.0.0.1:$1 to 127.0.0.1:$2, one worker, state in $3.
+start_stream_proxy() {
+  local port=$1 backend=$2 dir=$3 user=""
+  mkdir -p "$dir"
+  [ "$(id -u)" -ne 0 ] || user="user root;"
+  cat >"$dir/nginx.conf" <<CONF
+$user
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 1024; }
+stream { server { listen 127.0.0.1:$port; proxy_pass 127.0.0.1:$backend; tcp_nodelay on; } }
+CONF
+  /usr/sbin/nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" &
+  NGINX_PID=$!
+  remember_pid "$NGINX_PID"
+  wait_port "$port"
 }
 
 # Requests per second wrk reaches against 127.0.0.1:$1 in $2 seconds.
