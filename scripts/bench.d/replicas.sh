@@ -2,11 +2,11 @@
 # (a fresh JUBE_HOME each time, so apply starts the daemon) until the API shows all 50 pods
 # Running, against 50 `jube start fabric8/ticker` run in parallel until all have returned (each
 # returns once its pid is recorded). The image is cached first; the two alternate, best of
-# BENCH_RUNS_REPLICAS (3) each.
+# BENCH_RUNS_REPLICAS (5) each.
 # shellcheck shell=bash
 
 figure_replicas() {
-  local image=fabric8/ticker:1.0.1 n=${BENCH_REPLICAS:-50} runs=${BENCH_RUNS_REPLICAS:-3}
+  local image=fabric8/ticker:1.0.1 n=${BENCH_REPLICAS:-50} runs=${BENCH_RUNS_REPLICAS:-5}
   "$JUBE" pull "$image" >/dev/null 2>"$FIG/pull.log" || die "jube pull $image failed: $(cat "$FIG/pull.log")"
   cat >"$FIG/ticker.yaml" <<YAML
 apiVersion: v1
