@@ -229,7 +229,26 @@ pub fn container_leftovers(sid: Option<u32>, marker: &str, since: Option<u64>) -
 /// or carries no container's marker (or cannot be read) and it started at or after `since`. A pid
 /// file naming a process of another container, or one older than the launch (a stale or reused
 /// pid), is refused.
+///
+/// A process in the middle of an exec can read torn (the environment's first pages from the old
+/// program, the rest from the new one), so a refusal is asked again a few times while the process
+/// stays alive: a start script that records `$!` is usually looked at just then.
 pub fn is_container_process(pid: u32, marker: &str, since: Option<u64>) -> bool {
+    const TRIES: u32 = 10;
+    for attempt in 1..=TRIES {
+        if looks_like_container_process(pid, marker, since) {
+            return true;
+        }
+        let alive = stat(pid).is_some_and(|s| !s.exited);
+        if !alive || attempt == TRIES {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn looks_like_container_process(pid: u32, marker: &str, since: Option<u64>) -> bool {
     match mark_of(pid, marker) {
         Mark::Ours => true,
         Mark::Other => false,

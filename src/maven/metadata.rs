@@ -272,10 +272,43 @@ fn merge_snapshot_version(ours: &mut Vec<SnapshotVersion>, theirs: &SnapshotVers
 
 /// Each version is parsed once, so this stays linear in the number of versions.
 fn newest_of<'a>(versions: impl Iterator<Item = &'a String>) -> Option<&'a str> {
+    let versions: Vec<&String> = versions.collect();
+    // Most artifacts list only dotted numbers, and some list thousands: those compare as numbers
+    // (Maven's order for them), without building Maven's item lists for each.
+    if versions.iter().all(|v| is_dotted_number(v)) {
+        return versions
+            .into_iter()
+            .max_by(|a, b| compare_dotted_numbers(a, b))
+            .map(String::as_str);
+    }
     versions
+        .into_iter()
         .map(|v| (MavenVersion::parse(v), v))
         .max_by(|(a, _), (b, _)| a.cmp(b))
         .map(|(_, v)| v.as_str())
+}
+
+/// `1`, `1.0`, `2.10.3`: digits between single dots, each part a `u64`.
+fn is_dotted_number(v: &str) -> bool {
+    v.split('.').all(|part| {
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok()
+    })
+}
+
+/// Maven's order for two [`is_dotted_number`] versions: part by part, a missing part being 0
+/// (`1.0.0` = `1`, `1.0.1` < `1.1`).
+fn compare_dotted_numbers(a: &str, b: &str) -> std::cmp::Ordering {
+    let number = |part: &str| part.parse::<u64>().unwrap_or(0);
+    let (mut a, mut b) = (a.split('.').map(number), b.split('.').map(number));
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (x, y) => match x.unwrap_or(0).cmp(&y.unwrap_or(0)) {
+                std::cmp::Ordering::Equal => {}
+                unequal => return unequal,
+            },
+        }
+    }
 }
 
 /// The local name of the first element, so that an HTML page is not read as empty metadata.
@@ -764,6 +797,57 @@ mod tests {
         assert_eq!(only_snapshots.newest_release(), None);
         // Maven ranks a number above the `snapshot` qualifier.
         assert_eq!(only_snapshots.newest(), Some("1.0-20240101.120000-1"));
+    }
+
+    #[test]
+    fn dotted_numbers_compare_as_maven_compares_them() {
+        let versions = [
+            "1",
+            "1.0",
+            "1.0.0",
+            "01",
+            "1.0.1",
+            "1.1",
+            "1.9",
+            "1.10",
+            "2",
+            "2.0.0.1",
+            "10",
+            "0",
+            "0.0.1",
+            "18446744073709551615",
+            "1.18446744073709551615",
+        ];
+        for a in versions {
+            assert!(is_dotted_number(a), "{a}");
+            for b in versions {
+                assert_eq!(
+                    compare_dotted_numbers(a, b),
+                    MavenVersion::parse(a).cmp(&MavenVersion::parse(b)),
+                    "{a} vs {b}"
+                );
+            }
+        }
+        for not_plain in [
+            "",
+            "1.",
+            ".1",
+            "1..2",
+            "1-2",
+            "1.0a",
+            "18446744073709551616",
+            "1.2-SNAPSHOT",
+        ] {
+            assert!(!is_dotted_number(not_plain), "{not_plain}");
+        }
+        // A list of dotted numbers and the same list with one qualifier (the general path) agree.
+        let plain: Vec<String> = ["1.9", "1.10", "1.2", "1.10.0", "0.99"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(newest_of(plain.iter()), Some("1.10.0"));
+        let mixed: Vec<String> = plain.iter().cloned().chain(["1.0-rc1".to_owned()]).collect();
+        assert_eq!(newest_of(mixed.iter()), Some("1.10.0"));
+        assert_eq!(newest_of([].iter()), None);
     }
 
     #[test]
