@@ -231,7 +231,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Build { dir, tag } => build::build(&dir, &tag),
         Command::Push { image, repo, force } => build::push(&image, repo.as_deref(), force, &reporter),
         Command::Commit { container, image } => build::commit(&container, &image),
-        Command::Daemon { action, listen, address } => daemon::daemon(action, listen, address),
+        Command::Daemon {
+            action,
+            listen,
+            address,
+        } => daemon::daemon(action, listen, address),
         Command::Create { image, flags } => containers::create(&image, &flags, &reporter),
         Command::Start { targets, flags } => containers::start(&targets, &flags, &reporter),
         Command::Run {

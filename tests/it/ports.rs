@@ -115,7 +115,10 @@ fn a_requested_host_port_that_is_taken_or_leased_is_a_clear_error() {
         out.stderr_contains(&format!("-p {bad}"));
     }
     // Only the first container and its lease exist.
-    assert_eq!(entries(&images.env.home().join("containers")), std::slice::from_ref(&first));
+    assert_eq!(
+        entries(&images.env.home().join("containers")),
+        std::slice::from_ref(&first)
+    );
     assert_eq!(leases(&images.env).len(), 1);
     assert!(entries(&images.env.home().join("tmp")).is_empty());
 
