@@ -202,6 +202,29 @@ fn lock_timeout_secs() -> u64 {
         .unwrap_or(300)
 }
 
+/// How many names [`describe_folder`] lists before it only counts.
+const LISTED_NAMES: usize = 20;
+
+/// The names in a folder, sorted, for an error that says what was found instead of what was
+/// expected: `nothing`, or `a, b, c and 12 more`.
+pub fn describe_folder(dir: &Path) -> io::Result<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        names.push(entry?.file_name().to_string_lossy().into_owned());
+    }
+    if names.is_empty() {
+        return Ok("nothing".to_owned());
+    }
+    names.sort();
+    let more = names.len().saturating_sub(LISTED_NAMES);
+    names.truncate(LISTED_NAMES);
+    let mut listed = names.join(", ");
+    if more > 0 {
+        listed.push_str(&format!(" and {more} more"));
+    }
+    Ok(listed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,8 +29,6 @@ const SCRIPT_EXTENSIONS: [&str; 3] = ["sh", "bat", "cmd"];
 const MAX_LINK_TARGET: u64 = 4096;
 /// Largest executables.properties read from a zip.
 const MAX_EXECUTABLES_FILE: u64 = 1 << 20;
-/// How many names [`check_image`] lists when an image lacks its scripts.
-const LISTED_NAMES: usize = 20;
 const COPY_BUFFER: usize = 256 * 1024;
 /// Fewer files than this per thread are not worth a thread.
 const FILES_PER_THREAD: usize = 16;
@@ -235,22 +233,7 @@ pub fn check_image_for(app_base: &Path, extension: &str) -> Result<(), InstallEr
 }
 
 fn describe_root(dir: &Path) -> Result<String, InstallError> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
-        let entry = entry.map_err(io_error(dir))?;
-        names.push(entry.file_name().to_string_lossy().into_owned());
-    }
-    if names.is_empty() {
-        return Ok("nothing".to_owned());
-    }
-    names.sort();
-    let more = names.len().saturating_sub(LISTED_NAMES);
-    names.truncate(LISTED_NAMES);
-    let mut listed = names.join(", ");
-    if more > 0 {
-        listed.push_str(&format!(" and {more} more"));
-    }
-    Ok(listed)
+    crate::fsutil::describe_folder(dir).map_err(io_error(dir))
 }
 
 fn open_archive(zip: &Path) -> Result<ZipArchive<BufReader<File>>, InstallError> {

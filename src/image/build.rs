@@ -14,8 +14,6 @@ use crate::maven::local::LocalRepo;
 const START_SCRIPTS: [&str; 2] = ["start.sh", "run.sh"];
 /// The scripts whose `.bat` twins let the image run on Windows.
 const SCRIPTS: [&str; 7] = ["start", "stop", "kill", "restart", "status", "run", "env"];
-/// How many names an error lists when a folder lacks its scripts.
-const LISTED_NAMES: usize = 20;
 const PORTS_FILE: &str = "ports.properties";
 
 #[derive(Debug, thiserror::Error)]
@@ -136,26 +134,10 @@ pub fn check_folder(dir: &Path) -> Result<Vec<String>, BuildError> {
 
 /// The names at a folder's root, for messages.
 fn describe(dir: &Path) -> Result<String, BuildError> {
-    let read = |source| BuildError::Read {
+    crate::fsutil::describe_folder(dir).map_err(|source| BuildError::Read {
         path: dir.to_owned(),
         source,
-    };
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read)? {
-        let entry = entry.map_err(read)?;
-        names.push(entry.file_name().to_string_lossy().into_owned());
-    }
-    if names.is_empty() {
-        return Ok("nothing".to_owned());
-    }
-    names.sort();
-    let more = names.len().saturating_sub(LISTED_NAMES);
-    names.truncate(LISTED_NAMES);
-    let mut listed = names.join(", ");
-    if more > 0 {
-        listed.push_str(&format!(" and {more} more"));
-    }
-    Ok(listed)
+    })
 }
 
 /// Pid files record a run, not an image: a container made from an image holding one would look

@@ -111,7 +111,9 @@ pub fn base_version(version: &str) -> String {
 /// Where `-yyyyMMdd.HHmmss-N` starts in a timestamped snapshot version.
 fn timestamp_suffix(version: &str) -> Option<usize> {
     // yyyyMMdd.HHmmss-N: 8 digits, '.', 6 digits, '-', 1+ digits.
-    let (head, build) = version.rsplit_once('-')?;
+    // Byte search: this runs for each of the thousands of versions a metadata file may list.
+    let dash = version.bytes().rposition(|b| b == b'-')?;
+    let (head, build) = (&version[..dash], &version[dash + 1..]);
     if build.is_empty() || !build.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

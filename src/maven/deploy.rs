@@ -15,7 +15,7 @@ use crate::maven::coordinates::Coordinates;
 use crate::maven::http::{FetchError, Http, HttpConfig};
 use crate::maven::install;
 use crate::maven::local::LocalRepo;
-use crate::maven::metadata::{self, Metadata, MetadataError, Snapshot, SnapshotVersion};
+use crate::maven::metadata::{self, Metadata, MetadataError, Snapshot};
 use crate::maven::repository::{self, RemoteRepository, RepositoryError};
 use crate::maven::settings::Settings;
 use crate::maven::version::MavenVersion;
@@ -456,19 +456,7 @@ impl Deploy<'_> {
             local_copy: false,
         });
         v.last_updated = Some(last_updated.clone());
-        for (classifier, extension) in [
-            (c.classifier.clone(), c.extension.clone()),
-            (None, "pom".to_owned()),
-        ] {
-            v.snapshot_versions
-                .retain(|sv| !(sv.classifier == classifier && sv.extension == extension));
-            v.snapshot_versions.push(SnapshotVersion {
-                classifier,
-                extension,
-                value: value.clone(),
-                updated: Some(last_updated.clone()),
-            });
-        }
+        v.record_snapshot_files(c, &value, &last_updated);
         self.upload(&version_rel, version_meta.to_xml().into_bytes())?;
 
         let artifact_rel = format!("{}/{METADATA_FILE}", c.artifact_dir());

@@ -10,7 +10,7 @@ use crate::fsutil::{self, LockError, LockedFile};
 use crate::maven::checksum::Algorithm;
 use crate::maven::coordinates::Coordinates;
 use crate::maven::local::{LOCAL_INSTALL, LocalRepo};
-use crate::maven::metadata::{self, Metadata, MetadataError, Snapshot, SnapshotVersion};
+use crate::maven::metadata::{self, Metadata, MetadataError, Snapshot};
 
 /// Prefix of the temp file an artifact is written to before it is renamed into place.
 const TEMP_PREFIX: &str = ".jube-install-";
@@ -245,19 +245,7 @@ fn mark_local_snapshot(m: &mut Metadata, c: &Coordinates, last_updated: &str) {
         local_copy: true,
     });
     v.last_updated = Some(last_updated.to_owned());
-    for (classifier, extension) in [
-        (c.classifier.clone(), c.extension.clone()),
-        (None, "pom".to_owned()),
-    ] {
-        v.snapshot_versions
-            .retain(|sv| !(sv.classifier == classifier && sv.extension == extension));
-        v.snapshot_versions.push(SnapshotVersion {
-            classifier,
-            extension,
-            value: c.base_version(),
-            updated: Some(last_updated.to_owned()),
-        });
-    }
+    v.record_snapshot_files(c, &c.base_version(), last_updated);
 }
 
 #[cfg(test)]

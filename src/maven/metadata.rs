@@ -7,12 +7,13 @@
 
 use std::collections::HashSet;
 
-use quick_xml::errors::IllFormedError;
 use quick_xml::events::Event;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::maven::coordinates::is_snapshot_version;
+use crate::maven::coordinates::{Coordinates, is_snapshot_version};
 use crate::maven::version::MavenVersion;
+
+mod read;
 
 /// The contents of one `maven-metadata.xml` (artifact level, or snapshot version level).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,12 +101,7 @@ pub fn parse(bytes: &[u8]) -> Result<Metadata, MetadataError> {
     if root != "metadata" {
         return Err(MetadataError::NotMetadata { root });
     }
-    let mut de = quick_xml::de::Deserializer::from_str(text);
-    let raw = RawMetadata::deserialize(&mut de).map_err(|e| {
-        let at = error_offset(&e, de.get_ref().get_ref());
-        malformed(text, at, e.to_string())
-    })?;
-    raw.into_metadata()
+    read::read(text)?.into_metadata()
 }
 
 /// Empty metadata for an artifact that has none yet.
@@ -242,6 +238,26 @@ impl Metadata {
     }
 }
 
+impl Versioning {
+    /// Records that the snapshot build `value` holds the artifact `c` and its pom, replacing what
+    /// an earlier build said of those two files (other classifiers keep their entries).
+    pub fn record_snapshot_files(&mut self, c: &Coordinates, value: &str, updated: &str) {
+        for (classifier, extension) in [
+            (c.classifier.clone(), c.extension.clone()),
+            (None, "pom".to_owned()),
+        ] {
+            self.snapshot_versions
+                .retain(|sv| !(sv.classifier == classifier && sv.extension == extension));
+            self.snapshot_versions.push(SnapshotVersion {
+                classifier,
+                extension,
+                value: value.to_owned(),
+                updated: Some(updated.to_owned()),
+            });
+        }
+    }
+}
+
 impl Snapshot {
     fn is_newer_than(&self, other: &Snapshot) -> bool {
         (&self.timestamp, self.build_number) > (&other.timestamp, other.build_number)
@@ -271,44 +287,63 @@ fn merge_snapshot_version(ours: &mut Vec<SnapshotVersion>, theirs: &SnapshotVers
 }
 
 /// Each version is parsed once, so this stays linear in the number of versions.
-fn newest_of<'a>(versions: impl Iterator<Item = &'a String>) -> Option<&'a str> {
-    let versions: Vec<&String> = versions.collect();
+fn newest_of<'a>(versions: impl Iterator<Item = &'a String> + Clone) -> Option<&'a str> {
     // Most artifacts list only dotted numbers, and some list thousands: those compare as numbers
     // (Maven's order for them), without building Maven's item lists for each.
-    if versions.iter().all(|v| is_dotted_number(v)) {
-        return versions
-            .into_iter()
-            .max_by(|a, b| compare_dotted_numbers(a, b))
-            .map(String::as_str);
+    if let Some(newest) = newest_dotted_number(versions.clone()) {
+        return newest;
     }
     versions
-        .into_iter()
         .map(|v| (MavenVersion::parse(v), v))
         .max_by(|(a, _), (b, _)| a.cmp(b))
         .map(|(_, v)| v.as_str())
 }
 
-/// `1`, `1.0`, `2.10.3`: digits between single dots, each part a `u64`.
-fn is_dotted_number(v: &str) -> bool {
-    v.split('.').all(|part| {
-        !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok()
-    })
-}
-
-/// Maven's order for two [`is_dotted_number`] versions: part by part, a missing part being 0
-/// (`1.0.0` = `1`, `1.0.1` < `1.1`).
-fn compare_dotted_numbers(a: &str, b: &str) -> std::cmp::Ordering {
-    let number = |part: &str| part.parse::<u64>().unwrap_or(0);
-    let (mut a, mut b) = (a.split('.').map(number), b.split('.').map(number));
-    loop {
-        match (a.next(), b.next()) {
-            (None, None) => return std::cmp::Ordering::Equal,
-            (x, y) => match x.unwrap_or(0).cmp(&y.unwrap_or(0)) {
-                std::cmp::Ordering::Equal => {}
-                unequal => return unequal,
-            },
+/// The newest of versions that are all dotted numbers (`1`, `1.0`, `2.10.3`, each part a `u64`),
+/// or `None` when one is not. Parts are compared as numbers with trailing zeros dropped, so
+/// `1.0.0` = `1` and `1.0.1` < `1.1`, as Maven orders them. Of equal versions the last wins.
+fn newest_dotted_number<'a>(versions: impl Iterator<Item = &'a String>) -> Option<Option<&'a str>> {
+    let (mut best, mut parts): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+    let mut newest = None;
+    for v in versions {
+        if !dotted_number_parts(v, &mut parts) {
+            return None;
+        }
+        if newest.is_none() || parts >= best {
+            std::mem::swap(&mut best, &mut parts);
+            newest = Some(v.as_str());
         }
     }
+    Some(newest)
+}
+
+/// Reads `v`'s parts into `parts` without trailing zeros; false when `v` is not a dotted number.
+fn dotted_number_parts(v: &str, parts: &mut Vec<u64>) -> bool {
+    parts.clear();
+    let (mut number, mut digits) = (0u64, 0usize);
+    for b in v.bytes().chain(std::iter::once(b'.')) {
+        if b == b'.' {
+            if digits == 0 {
+                return false;
+            }
+            parts.push(number);
+            (number, digits) = (0, 0);
+        } else if b.is_ascii_digit() {
+            let Some(next) = number
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            else {
+                return false;
+            };
+            (number, digits) = (next, digits + 1);
+        } else {
+            return false;
+        }
+    }
+    while parts.last() == Some(&0) {
+        parts.pop();
+    }
+    true
 }
 
 /// The local name of the first element, so that an HTML page is not read as empty metadata.
@@ -326,18 +361,6 @@ fn root_element_name(text: &str) -> Result<String, MetadataError> {
     }
 }
 
-/// Where a deserialization error is: at the bad markup, or for a missing end tag or a bad value,
-/// where the reader stopped.
-fn error_offset(e: &quick_xml::DeError, reader: &quick_xml::Reader<&[u8]>) -> u64 {
-    match e {
-        quick_xml::DeError::InvalidXml(quick_xml::Error::IllFormed(IllFormedError::MissingEndTag(_))) => {
-            reader.buffer_position()
-        }
-        quick_xml::DeError::InvalidXml(_) => reader.error_position(),
-        _ => reader.buffer_position(),
-    }
-}
-
 fn malformed(text: &str, at: u64, message: String) -> MetadataError {
     let at = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
     let before = &text.as_bytes()[..at];
@@ -351,7 +374,12 @@ fn malformed(text: &str, at: u64, message: String) -> MetadataError {
 
 /// Trimmed text, `None` when empty.
 fn clean(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    let value = value?;
+    match value.trim() {
+        "" => None,
+        trimmed if trimmed.len() == value.len() => Some(value),
+        trimmed => Some(trimmed.to_owned()),
+    }
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
@@ -362,8 +390,8 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 // accepts missing, empty and odd values; conversion to the public types does the checking. Field
 // order is Maven's element order.
 
-#[derive(Deserialize, Serialize, Default)]
-#[serde(default, rename = "metadata")]
+#[derive(Serialize, Default)]
+#[serde(rename = "metadata")]
 struct RawMetadata {
     #[serde(rename = "@modelVersion", skip_serializing_if = "Option::is_none")]
     model_version: Option<String>,
@@ -377,8 +405,7 @@ struct RawMetadata {
     versioning: Option<RawVersioning>,
 }
 
-#[derive(Deserialize, Serialize, Default)]
-#[serde(default)]
+#[derive(Serialize, Default)]
 struct RawVersioning {
     #[serde(skip_serializing_if = "Option::is_none")]
     latest: Option<String>,
@@ -394,14 +421,12 @@ struct RawVersioning {
     snapshot_versions: Option<RawSnapshotVersions>,
 }
 
-#[derive(Deserialize, Serialize, Default)]
-#[serde(default)]
+#[derive(Serialize, Default)]
 struct RawVersions {
     version: Vec<String>,
 }
 
-#[derive(Deserialize, Serialize, Default)]
-#[serde(default)]
+#[derive(Serialize, Default)]
 struct RawSnapshot {
     #[serde(skip_serializing_if = "Option::is_none")]
     timestamp: Option<String>,
@@ -411,15 +436,13 @@ struct RawSnapshot {
     local_copy: Option<String>,
 }
 
-#[derive(Deserialize, Serialize, Default)]
-#[serde(default)]
+#[derive(Serialize, Default)]
 struct RawSnapshotVersions {
     #[serde(rename = "snapshotVersion")]
     snapshot_version: Vec<RawSnapshotVersion>,
 }
 
-#[derive(Deserialize, Serialize, Default)]
-#[serde(default)]
+#[derive(Serialize, Default)]
 struct RawSnapshotVersion {
     #[serde(skip_serializing_if = "Option::is_none")]
     classifier: Option<String>,
@@ -545,10 +568,13 @@ impl RawSnapshotVersion {
 
 /// Trimmed, non-empty, first occurrence kept.
 fn unique_versions(raw: Vec<String>) -> Vec<String> {
-    let mut seen = HashSet::with_capacity(raw.len());
-    raw.into_iter()
-        .filter_map(|v| clean(Some(v)))
-        .filter(|v| seen.insert(v.clone()))
+    let cleaned: Vec<String> = raw.into_iter().filter_map(|v| clean(Some(v))).collect();
+    let mut seen = HashSet::with_capacity(cleaned.len());
+    let keep: Vec<bool> = cleaned.iter().map(|v| seen.insert(v.as_str())).collect();
+    cleaned
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(v, keep)| keep.then_some(v))
         .collect()
 }
 
@@ -732,6 +758,47 @@ mod tests {
     }
 
     #[test]
+    fn reads_entities_cdata_and_nested_unknown_elements() {
+        let m = parse_str(
+            "<metadata>
+               <groupId>g&amp;h</groupId>
+               <artifactId><![CDATA[a<b]]></artifactId>
+               <plugins><plugin><version>9.9</version><versions><version>8</version></versions></plugin></plugins>
+               <versioning>
+                 <versions><version>1&#46;0</version><version>2.0</version></versions>
+                 <snapshotVersions>
+                   <snapshotVersion><extension>zip</extension><value>v1</value></snapshotVersion>
+                   <snapshotVersion><classifier>image</classifier><value>v2</value></snapshotVersion>
+                 </snapshotVersions>
+               </versioning>
+             </metadata>",
+        );
+        assert_eq!(m.group_id.as_deref(), Some("g&h"));
+        assert_eq!(m.artifact_id.as_deref(), Some("a<b"));
+        assert_eq!(
+            m.version, None,
+            "<version> of an unknown element is not the metadata's"
+        );
+        assert_eq!(m.versioning.versions, ["1.0", "2.0"]);
+        let entries: Vec<(Option<&str>, &str, &str)> = m
+            .versioning
+            .snapshot_versions
+            .iter()
+            .map(|sv| (sv.classifier.as_deref(), sv.extension.as_str(), sv.value.as_str()))
+            .collect();
+        assert_eq!(entries, [(None, "zip", "v1"), (Some("image"), "", "v2")]);
+        assert!(matches!(
+            parse(b"<metadata><groupId>&nosuch;</groupId></metadata>"),
+            Err(MetadataError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse(b"<metadata><versioning a=\"1\" a=\"2\"/></metadata>"),
+            Err(MetadataError::Malformed { .. })
+        ));
+        assert_eq!(parse_str("<metadata/>"), Metadata::default());
+    }
+
+    #[test]
     fn reads_minimal_and_empty_documents() {
         let prolog = parse_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata/>");
         assert_eq!(prolog, Metadata::default());
@@ -818,11 +885,13 @@ mod tests {
             "18446744073709551615",
             "1.18446744073709551615",
         ];
+        let (mut pa, mut pb) = (Vec::new(), Vec::new());
         for a in versions {
-            assert!(is_dotted_number(a), "{a}");
+            assert!(dotted_number_parts(a, &mut pa), "{a}");
             for b in versions {
+                assert!(dotted_number_parts(b, &mut pb), "{b}");
                 assert_eq!(
-                    compare_dotted_numbers(a, b),
+                    pa.cmp(&pb),
                     MavenVersion::parse(a).cmp(&MavenVersion::parse(b)),
                     "{a} vs {b}"
                 );
@@ -838,7 +907,7 @@ mod tests {
             "18446744073709551616",
             "1.2-SNAPSHOT",
         ] {
-            assert!(!is_dotted_number(not_plain), "{not_plain}");
+            assert!(!dotted_number_parts(not_plain, &mut pa), "{not_plain}");
         }
         // A list of dotted numbers and the same list with one qualifier (the general path) agree.
         let plain: Vec<String> = ["1.9", "1.10", "1.2", "1.10.0", "0.99"]

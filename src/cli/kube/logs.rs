@@ -116,25 +116,19 @@ fn pick_container(pod: &Value, asked: Option<&str>) -> Result<String, String> {
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let names: Vec<&str> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get("name").and_then(Value::as_str))
-        .collect();
+    let names = crate::kube::reconcile::container_names(pod);
     match asked {
-        Some(c) if names.contains(&c) => Ok(c.to_owned()),
+        Some(c) if names.iter().any(|n| n == c) => Ok(c.to_owned()),
         Some(c) => Err(format!(
             "container {c} is not valid for pod {name}; its containers: {}",
             names.join(", ")
         )),
         None => match names.as_slice() {
             [] => Err(format!("pod {name} has no containers")),
-            [only] => Ok((*only).to_owned()),
+            [only] => Ok(only.clone()),
             [first, ..] => {
                 eprintln!("Defaulted container \"{first}\" out of: {}", names.join(", "));
-                Ok((*first).to_owned())
+                Ok(first.clone())
             }
         },
     }

@@ -126,22 +126,16 @@ fn find(
     wanted: Option<&str>,
 ) -> Result<(Containers, State), ApiError> {
     let pod = get_object(state, Kind::Pod, namespace, name)?;
-    let names: Vec<&str> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get("name").and_then(Value::as_str))
-        .collect();
+    let names = crate::kube::reconcile::container_names(&pod);
     let container = match wanted {
-        Some(c) if names.contains(&c) => c.to_owned(),
+        Some(c) if names.iter().any(|n| n == c) => c.to_owned(),
         Some(c) => {
             return Err(ApiError::bad_request(format!(
                 "container {c} is not valid for pod {name}"
             )));
         }
         None => match names.as_slice() {
-            [only] => (*only).to_owned(),
+            [only] => only.clone(),
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "a container name must be specified for pod {name}, choose one of: [{}]",
