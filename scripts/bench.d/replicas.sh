@@ -6,7 +6,7 @@
 # shellcheck shell=bash
 
 figure_replicas() {
-  local image=fabric8/ticker:1.0.1 n=${BENCH_REPLICAS:-50} runs=${BENCH_RUNS_REPLICAS:-5}
+  local image=fabric8/ticker:1.0.2 n=${BENCH_REPLICAS:-50} runs=${BENCH_RUNS_REPLICAS:-5}
   "$JUBE" pull "$image" >/dev/null 2>"$FIG/pull.log" || die "jube pull $image failed: $(cat "$FIG/pull.log")"
   cat >"$FIG/ticker.yaml" <<YAML
 apiVersion: v1

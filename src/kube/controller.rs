@@ -184,7 +184,9 @@ impl Controller {
     /// The pod containers as they are now: ended apps recorded (with their exit code when this
     /// daemon reaped them), and each running one's ports checked.
     fn observe(&self, declared: &HashMap<(String, String, String), Vec<u16>>) -> Vec<Observed> {
-        self.reap();
+        // Reaping reads every process's stat, so it is done only when a container has ended, and
+        // then before its exit code is looked up.
+        let mut reaped = false;
         let mut observed = Vec::new();
         for state in self.containers.list().into_iter().flatten() {
             let Some(pod) = state.labels.get(POD_LABEL).cloned() else {
@@ -202,6 +204,9 @@ impl Controller {
                     .unwrap_or_default()
             );
             let state = if state.status == Status::Exited && self.is_idle(&job) {
+                if state.exit_code.is_none() && !std::mem::replace(&mut reaped, true) {
+                    self.reap();
+                }
                 let code = state.process.and_then(|p| {
                     scripts::take_reaped_exit(p.pid).or_else(|| {
                         self.exits
@@ -263,9 +268,10 @@ impl Controller {
             let _ = tokio::task::spawn_blocking(move || me.reap()).await;
             #[cfg(unix)]
             if let Some(sig) = children.as_mut() {
+                // SIGCHLD says when; the timer is a safety net (each scan reads every process).
                 tokio::select! {
                     _ = sig.recv() => {}
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                 }
                 continue;
             }

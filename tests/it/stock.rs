@@ -174,13 +174,25 @@ fn ticker_starts_logs_and_stops() {
     logs.stdout_contains("ticker started (every 1s)");
     // The ticker serves nothing, so it holds no port.
     env.jube().args(["port", &id]).success().stdout_lacks("->");
-    env.jube().args(["stop", &id]).success();
+    // The ticker's scripts end all of it: jube finds nothing left running to sweep up.
+    env.jube()
+        .args(["stop", &id])
+        .success()
+        .stderr_lacks("left running");
     env.jube().args(["status", &id]).code(3);
     // stop.sh sent TERM, which the ticker's trap answers before it exits.
     env.jube()
         .args(["logs", &id])
         .success()
         .stdout_contains("ticker stopping after");
+    env.jube().args(["start", &id]).success();
+    wait_until("a tick after the restart", Duration::from_secs(30), || {
+        env.jube().args(["logs", &id]).success().stdout.matches("beat 1").count() == 2
+    });
+    env.jube()
+        .args(["kill", &id])
+        .success()
+        .stderr_lacks("left running");
     env.jube().args(["rm", &id]).success();
 }
 
