@@ -592,10 +592,12 @@ mod script_tests {
     #[test]
     fn run_foreground_forwards_sigterm_to_the_child() {
         let app = App::new();
-        // Bounded, so a missing forward fails the test instead of hanging it.
+        // Bounded, so a missing forward fails the test instead of hanging it. `ready` is written
+        // from inside a loop that forks nothing but `sleep`: with `for i in $(seq 500)` after it,
+        // bash now and then ran the whole loop although jube's kill(2) of it had succeeded.
         app.script(
             "run",
-            "trap 'exit 42' TERM\ntouch ready\nfor i in $(seq 500); do sleep 0.02; done\nexit 1\n",
+            "trap 'exit 42' TERM\ni=0\nwhile [ $i -lt 500 ]; do\n  [ -e ready ] || : > ready\n  sleep 0.02\n  i=$((i + 1))\ndone\nexit 1\n",
         );
         signal_self_when_ready(app.base(), NixSignal::SIGTERM, || {});
         assert_eq!(run_foreground(&app.base(), "run", &[], |_| {}).unwrap(), 42);

@@ -187,7 +187,13 @@ fn ticker_starts_logs_and_stops() {
         .stdout_contains("ticker stopping after");
     env.jube().args(["start", &id]).success();
     wait_until("a tick after the restart", Duration::from_secs(30), || {
-        env.jube().args(["logs", &id]).success().stdout.matches("beat 1").count() == 2
+        env.jube()
+            .args(["logs", &id])
+            .success()
+            .stdout
+            .matches("beat 1")
+            .count()
+            == 2
     });
     env.jube()
         .args(["kill", &id])
