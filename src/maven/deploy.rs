@@ -179,6 +179,74 @@ fn complete(repo: RemoteRepository, settings: Option<&Settings>) -> Result<Remot
     Ok(planned)
 }
 
+// ---- what is uploaded ----
+
+/// What one upload sends: small documents built in memory, or the image zip streamed from the
+/// local repository (an image may be hundreds of MiB).
+enum Payload {
+    Bytes(Vec<u8>),
+    /// A file, its length and its sidecar sums, read once when the push starts.
+    File {
+        path: PathBuf,
+        len: u64,
+        sums: Vec<(Algorithm, String)>,
+    },
+}
+
+impl Payload {
+    fn file(path: &Path) -> Result<Self, DeployError> {
+        let read = |source| DeployError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = std::fs::File::open(path).map_err(read)?;
+        let mut hashers: Vec<checksum::Hasher> = SIDECARS.iter().map(|a| a.hasher()).collect();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut len = 0u64;
+        loop {
+            let n = io::Read::read(&mut file, &mut buf).map_err(read)?;
+            if n == 0 {
+                break;
+            }
+            len += n as u64;
+            hashers.iter_mut().for_each(|h| h.update(&buf[..n]));
+        }
+        let sums = hashers
+            .into_iter()
+            .map(|h| (h.algorithm(), h.finish_hex()))
+            .collect();
+        Ok(Self::File {
+            path: path.to_owned(),
+            len,
+            sums,
+        })
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Self::Bytes(bytes) => bytes.len() as u64,
+            Self::File { len, .. } => *len,
+        }
+    }
+
+    fn sums(&self) -> Vec<(Algorithm, String)> {
+        match self {
+            Self::Bytes(bytes) => SIDECARS.iter().map(|a| (*a, a.digest_hex(bytes))).collect(),
+            Self::File { sums, .. } => sums.clone(),
+        }
+    }
+}
+
+/// Copies `from` to `to` through a temporary file beside `to`, so `to` is never half-written.
+fn copy_atomic(from: &Path, to: &Path) -> io::Result<()> {
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let mut temp = crate::fsutil::temp_builder(".jube-push").tempfile_in(dir)?;
+    io::copy(&mut std::fs::File::open(from)?, temp.as_file_mut())?;
+    temp.as_file().sync_all()?;
+    temp.persist(to).map_err(|e| e.error)?;
+    Ok(())
+}
+
 // ---- where the bytes go ----
 
 /// HTTP(S) with PUT, or a `file:` repository written directly.
@@ -249,12 +317,15 @@ impl<'a> Transport<'a> {
         }
     }
 
-    fn put(&self, rel: &str, bytes: Vec<u8>) -> Result<(), DeployError> {
-        match self {
-            Self::Http { http, repo } => http
-                .put(&repo.url.join_path(rel), repo.credentials.as_ref(), bytes)
+    fn put(&self, rel: &str, payload: &Payload) -> Result<(), DeployError> {
+        match (self, payload) {
+            (Self::Http { http, repo }, Payload::Bytes(bytes)) => http
+                .put(&repo.url.join_path(rel), repo.credentials.as_ref(), bytes.clone())
                 .map_err(|source| self.transfer("PUT", rel, source)),
-            Self::File { root } => {
+            (Self::Http { http, repo }, Payload::File { path, len, .. }) => http
+                .put_file(&repo.url.join_path(rel), repo.credentials.as_ref(), path, *len)
+                .map_err(|source| self.transfer("PUT", rel, source)),
+            (Self::File { root }, _) => {
                 let path = root.join(rel);
                 let write = |source| DeployError::Write {
                     path: path.clone(),
@@ -263,7 +334,10 @@ impl<'a> Transport<'a> {
                 if let Some(dir) = path.parent() {
                     fs_err::create_dir_all(dir).map_err(write)?;
                 }
-                crate::fsutil::write_atomic(&path, &bytes).map_err(write)
+                match payload {
+                    Payload::Bytes(bytes) => crate::fsutil::write_atomic(&path, bytes).map_err(write),
+                    Payload::File { path: from, .. } => copy_atomic(from, &path).map_err(write),
+                }
             }
         }
     }
@@ -332,15 +406,8 @@ pub fn local_artifact(local: &LocalRepo, c: &Coordinates) -> Result<(Coordinates
     Ok((found, path))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, DeployError> {
-    std::fs::read(path).map_err(|source| DeployError::Read {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 /// Refuses to upload a local file that no longer matches the `.sha1` recorded beside it.
-fn check_local(path: &Path, bytes: &[u8]) -> Result<(), DeployError> {
+fn check_local(path: &Path, sums: &[(Algorithm, String)]) -> Result<(), DeployError> {
     let mut sidecar = path.as_os_str().to_owned();
     sidecar.push(".sha1");
     let sidecar = PathBuf::from(sidecar);
@@ -348,10 +415,12 @@ fn check_local(path: &Path, bytes: &[u8]) -> Result<(), DeployError> {
         return Ok(());
     };
     match checksum::parse_sidecar(&text, Algorithm::Sha1) {
-        Some(sum) if sum != Algorithm::Sha1.digest_hex(bytes) => Err(DeployError::Damaged {
-            path: path.to_owned(),
-            sidecar,
-        }),
+        Some(sum) if !sums.iter().any(|(a, s)| *a == Algorithm::Sha1 && *s == sum) => {
+            Err(DeployError::Damaged {
+                path: path.to_owned(),
+                sidecar,
+            })
+        }
         _ => Ok(()),
     }
 }
@@ -365,8 +434,8 @@ pub fn push(
     reporter: &dyn Reporter,
 ) -> Result<Pushed, DeployError> {
     let (found, zip_path) = local_artifact(local, c)?;
-    let zip = read(&zip_path)?;
-    check_local(&zip_path, &zip)?;
+    let zip = Payload::file(&zip_path)?;
+    check_local(&zip_path, &zip.sums())?;
     let pom_path = local.file(&found.pom());
     let pom = match std::fs::read(&pom_path) {
         Ok(bytes) => bytes,
@@ -385,9 +454,9 @@ pub fn push(
         repo,
     };
     let deployed = if c.is_snapshot() {
-        deploy.snapshot(c, zip, pom)?
+        deploy.snapshot(c, &zip, pom)?
     } else {
-        deploy.release(c, zip, pom, force)?
+        deploy.release(c, &zip, pom, force)?
     };
     Ok(Pushed {
         url: transport.shown(&deployed.path()),
@@ -406,7 +475,7 @@ impl Deploy<'_> {
     fn release(
         &self,
         c: &Coordinates,
-        zip: Vec<u8>,
+        zip: &Payload,
         pom: Vec<u8>,
         force: bool,
     ) -> Result<Coordinates, DeployError> {
@@ -421,16 +490,16 @@ impl Deploy<'_> {
                 .warn(&format!("replacing release {c} in {} (--force)", self.repo.id));
         }
         self.upload(&c.path(), zip)?;
-        self.upload(&c.pom().path(), pom)?;
+        self.upload(&c.pom().path(), &Payload::Bytes(pom))?;
         let (last_updated, _) = metadata::timestamp_now();
         let rel = format!("{}/{METADATA_FILE}", c.artifact_dir());
         let mut m = self.remote_metadata(&rel, c)?;
         m.add_release(&c.version, &last_updated);
-        self.upload(&rel, m.to_xml().into_bytes())?;
+        self.upload(&rel, &Payload::Bytes(m.to_xml().into_bytes()))?;
         Ok(c.clone())
     }
 
-    fn snapshot(&self, c: &Coordinates, zip: Vec<u8>, pom: Vec<u8>) -> Result<Coordinates, DeployError> {
+    fn snapshot(&self, c: &Coordinates, zip: &Payload, pom: Vec<u8>) -> Result<Coordinates, DeployError> {
         let base = c.base_version();
         let (last_updated, timestamp) = metadata::timestamp_now();
         let version_rel = format!("{}/{METADATA_FILE}", c.version_dir());
@@ -446,7 +515,7 @@ impl Deploy<'_> {
         let value = format!("{release_part}-{timestamp}-{build}");
         let built = c.with_version(&value);
         self.upload(&built.path(), zip)?;
-        self.upload(&built.pom().path(), pom)?;
+        self.upload(&built.pom().path(), &Payload::Bytes(pom))?;
 
         version_meta.version = Some(base.clone());
         let v = &mut version_meta.versioning;
@@ -457,12 +526,15 @@ impl Deploy<'_> {
         });
         v.last_updated = Some(last_updated.clone());
         v.record_snapshot_files(c, &value, &last_updated);
-        self.upload(&version_rel, version_meta.to_xml().into_bytes())?;
+        self.upload(&version_rel, &Payload::Bytes(version_meta.to_xml().into_bytes()))?;
 
         let artifact_rel = format!("{}/{METADATA_FILE}", c.artifact_dir());
         let mut artifact_meta = self.remote_metadata(&artifact_rel, c)?;
         artifact_meta.add_release(&base, &last_updated);
-        self.upload(&artifact_rel, artifact_meta.to_xml().into_bytes())?;
+        self.upload(
+            &artifact_rel,
+            &Payload::Bytes(artifact_meta.to_xml().into_bytes()),
+        )?;
         Ok(built)
     }
 
@@ -478,18 +550,20 @@ impl Deploy<'_> {
     }
 
     /// PUTs a file, then its checksums.
-    fn upload(&self, rel: &str, bytes: Vec<u8>) -> Result<(), DeployError> {
+    fn upload(&self, rel: &str, payload: &Payload) -> Result<(), DeployError> {
         let name = rel.rsplit('/').next().unwrap_or(rel);
-        let sums: Vec<(Algorithm, String)> = SIDECARS.iter().map(|a| (*a, a.digest_hex(&bytes))).collect();
-        let job = self.reporter.on_start(name, Some(bytes.len() as u64));
-        let len = bytes.len() as u64;
-        let result = self.transport.put(rel, bytes);
+        let sums = payload.sums();
+        let len = payload.len();
+        let job = self.reporter.on_start(name, Some(len));
+        let result = self.transport.put(rel, payload);
         self.reporter.on_progress(job, len);
         self.reporter.on_finish(job);
         result?;
         for (algorithm, sum) in sums {
-            self.transport
-                .put(&format!("{rel}.{}", algorithm.extension()), sum.into_bytes())?;
+            self.transport.put(
+                &format!("{rel}.{}", algorithm.extension()),
+                &Payload::Bytes(sum.into_bytes()),
+            )?;
         }
         self.reporter
             .info(&format!("uploaded {}", self.transport.shown(rel)));

@@ -292,11 +292,40 @@ impl Http {
 
     /// PUTs `body` (with a Content-Length, as maven-deploy-plugin does).
     pub fn put(&self, url: &url::Url, creds: Option<&Credentials>, body: Vec<u8>) -> Result<(), FetchError> {
+        let len = body.len() as u64;
+        self.put_with(url, creds, len, || {
+            Ok(reqwest::blocking::Body::from(body.clone()))
+        })
+    }
+
+    /// PUTs a file as it is read, so that a large image is never held in memory; each attempt
+    /// opens it again.
+    pub fn put_file(
+        &self,
+        url: &url::Url,
+        creds: Option<&Credentials>,
+        path: &std::path::Path,
+        len: u64,
+    ) -> Result<(), FetchError> {
+        self.put_with(url, creds, len, || {
+            let file = std::fs::File::open(path)
+                .map_err(|e| FetchError::Other(format!("cannot read {}: {e}", path.display())))?;
+            Ok(reqwest::blocking::Body::sized(file, len))
+        })
+    }
+
+    fn put_with(
+        &self,
+        url: &url::Url,
+        creds: Option<&Credentials>,
+        len: u64,
+        body: impl Fn() -> Result<reqwest::blocking::Body, FetchError>,
+    ) -> Result<(), FetchError> {
         self.with_retries(|| {
             let resp = self
                 .request(reqwest::Method::PUT, url, creds)
-                .header(reqwest::header::CONTENT_LENGTH, body.len())
-                .body(body.clone())
+                .header(reqwest::header::CONTENT_LENGTH, len)
+                .body(body()?)
                 .send()
                 .map_err(|e| FetchError::from_reqwest(&e))?;
             if resp.status().is_success() {

@@ -560,3 +560,35 @@ fn without_repo_the_first_repository_of_the_active_settings_profiles_is_used_not
         mirror.requests()
     );
 }
+
+#[test]
+fn an_upload_the_repository_failed_is_sent_again_whole() {
+    let env = TestEnv::new();
+    let server = RepoServer::start();
+    let zip = build(&env, "3.0-SNAPSHOT", "again");
+    // A snapshot's zip is only ever PUT (never looked up first), so the fault meets the upload.
+    server.set_fault(Some("-image.zip"), Fault::Times(1, Box::new(Fault::Status(503))));
+    let out = push(&env, &["team/app:3.0-SNAPSHOT", "--repo", &server.url()]).assert_success();
+    let version = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    let rel = format!("{GROUP_DIR}/3.0-SNAPSHOT/app-{version}-image.zip");
+    let puts: Vec<u16> = server
+        .requests()
+        .into_iter()
+        .filter(|(method, path, _)| method == "PUT" && path.ends_with("-image.zip"))
+        .map(|(_, _, status)| status)
+        .collect();
+    assert_eq!(puts.len(), 2, "one refused upload, then one accepted: {puts:?}");
+    assert_eq!(puts[0], 503);
+    assert!(
+        assert_served_with_checksums(&server, &rel) == zip,
+        "the retry sent the whole zip"
+    );
+}
