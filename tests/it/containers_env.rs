@@ -1,7 +1,10 @@
 //! env.sh: where jube's lines go, that the image's lines stay, and that `-e` / `--env-file`
 //! values come back byte for byte when a real shell sources the file.
 
+use std::time::Duration;
+
 use crate::common::fixtures::{self, ZipEntry};
+use crate::common::wait_until;
 use crate::containers_support::*;
 
 const IMAGE_ENV_SH: &str = "#!/bin/sh\n\
@@ -166,14 +169,19 @@ fn env_values_come_back_byte_exact_from_a_real_shell() {
     }
     assert!(pwned.is_empty(), "a value ran as a command: {pwned:?}");
 
-    // The running app sees the same bytes, from its own environment.
+    // The running app sees the same bytes, from its own environment. The recorded pid runs
+    // nohup, then run.sh, which sources env.sh and execs the app: only the app's environment,
+    // once it runs, holds the variables.
     images.env.jube().args(["start", &id]).success();
     let pid = images.pid(&id);
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let newlines = format!("NEWLINES={}", NASTY[5].1);
-    assert!(
-        environ.split(|b| *b == 0).any(|e| e == newlines.as_bytes()),
-        "the app's environment lacks {newlines:?}"
+    wait_until(
+        &format!("the app's environment to hold {newlines:?}"),
+        Duration::from_secs(10),
+        || {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| environ.split(|b| *b == 0).any(|e| e == newlines.as_bytes()))
+        },
     );
     images.env.jube().args(["rm", "-f", &id]).success();
 }
