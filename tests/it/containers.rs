@@ -238,10 +238,8 @@ fn run_is_running_while_it_runs_and_ctrl_c_stops_the_app() {
     let image = images.publish("cmd/fg", &with(run_only_image(), ZipEntry::script("run.sh", run)));
     let mut child = images.env.jube().args(["run", "--rm", &image]).spawn();
     child.wait_for_stdout("app up as", PATIENCE);
-    let id = entries(&images.env.home().join("containers")).pop().unwrap();
-    wait_until("jube run to record its app", PATIENCE, || {
-        images.state(&id)["status"] == "running"
-    });
+    let id = images.only_container();
+    images.wait_running(&id);
     let out = images.env.jube().args(["ps"]).success();
     assert!(
         out.stdout.contains(&id[..12]) && out.stdout.contains("Up "),
@@ -360,10 +358,8 @@ fn kill_of_a_jube_run_app_ends_jube_run_with_137() {
     );
     let mut child = images.env.jube().args(["run", &image]).spawn();
     child.wait_for_stdout("app up", PATIENCE);
-    let id = entries(&images.env.home().join("containers")).pop().unwrap();
-    wait_until("jube run to record its app", PATIENCE, || {
-        images.state(&id)["status"] == "running"
-    });
+    let id = images.only_container();
+    images.wait_running(&id);
     images.env.jube().args(["kill", &id]).success();
     let out = child.wait();
     assert_eq!(out.code, Some(137), "{out}");

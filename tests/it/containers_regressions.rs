@@ -6,7 +6,7 @@ use std::process::Command;
 use nix::sys::signal::Signal;
 
 use crate::common::fixtures::{self, ZipEntry};
-use crate::common::{Child, wait_until};
+use crate::common::wait_until;
 use crate::containers_support::*;
 
 /// Leases were dropped for any owner with neither `containers/<id>` nor `tmp/<id>`, looked at in
@@ -17,20 +17,7 @@ fn regression_parallel_creates_lost_a_lease_to_a_stage_renamed_between_two_looks
     let images = Images::new();
     let image = images.publish("reg/one", &fixtures::simple_image());
     images.env.jube().args(["pull", &image]).success();
-    let children: Vec<Child> = (0..30)
-        .map(|_| {
-            images
-                .env
-                .jube()
-                .args(["create", &image])
-                .timeout(PATIENCE * 10)
-                .spawn()
-        })
-        .collect();
-    let ids: BTreeSet<String> = children
-        .into_iter()
-        .map(|c| full_id(&c.wait().assert_success()))
-        .collect();
+    let ids = images.create_in_parallel(&image, 30);
     let table = leases(&images.env);
     assert_eq!(table.len(), 30, "every container keeps its lease");
     let ports: BTreeSet<u16> = table
@@ -54,10 +41,8 @@ fn regression_ps_showed_a_jube_run_app_as_exited_while_it_ran() {
     let image = images.publish("reg/fg", &with(run_only_image(), ZipEntry::script("run.sh", run)));
     let mut child = images.env.jube().args(["run", &image]).spawn();
     child.wait_for_stdout("app up", PATIENCE);
-    let id = entries(&images.env.home().join("containers")).pop().unwrap();
-    wait_until("jube run to record its app", PATIENCE, || {
-        images.state(&id)["status"] == "running"
-    });
+    let id = images.only_container();
+    images.wait_running(&id);
     let out = images.env.jube().args(["ps"]).success();
     assert!(
         out.stdout.contains(&id[..12]) && out.stdout.contains("Up "),
@@ -92,10 +77,8 @@ fn regression_stopping_a_jube_run_app_signalled_the_group_and_session_of_jube_ru
         .trim()
         .parse()
         .unwrap();
-    let id = entries(&images.env.home().join("containers")).pop().unwrap();
-    wait_until("jube run to record its app", PATIENCE, || {
-        images.state(&id)["status"] == "running"
-    });
+    let id = images.only_container();
+    images.wait_running(&id);
     images.env.jube().args(["stop", &id]).success();
     let out = child.wait();
     let spared = is_alive(sibling);
@@ -149,7 +132,7 @@ fn regression_a_failed_start_left_what_it_started_running() {
         .args(["start", &image])
         .code(1)
         .stderr_contains("failed with exit code 2");
-    let id = entries(&images.env.home().join("containers")).pop().unwrap();
+    let id = images.only_container();
     assert!(marked_processes(&id).is_empty(), "{:?}", marked_processes(&id));
     assert_eq!(images.state(&id)["status"], "failed");
 }

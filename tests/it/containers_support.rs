@@ -2,13 +2,14 @@
 //! built on `fixtures::simple_image`, and ways to look at what jube left on disk and in /proc.
 #![allow(dead_code)] // each container test module uses a different part
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::fixtures::{self, ZipEntry};
-use crate::common::{Out, RepoServer, TestEnv, wait_until};
+use crate::common::{Child, Out, RepoServer, TestEnv, wait_until};
 
 /// Long enough for any real event on a loaded 2-core machine; never a claim about speed.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -42,6 +43,38 @@ impl Images {
     pub fn create(&self, image: &str, args: &[&str]) -> String {
         let out = self.env.jube().arg("create").args(args).arg(image).success();
         full_id(&out)
+    }
+
+    /// `n` runs of `jube create IMAGE` at once, which must all succeed; returns their IDs.
+    pub fn create_in_parallel(&self, image: &str, n: usize) -> BTreeSet<String> {
+        let children: Vec<Child> = (0..n)
+            .map(|_| {
+                self.env
+                    .jube()
+                    .args(["create", image])
+                    .timeout(PATIENCE * 10)
+                    .spawn()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| full_id(&c.wait().assert_success()))
+            .collect()
+    }
+
+    /// The ID of the one container in JUBE_HOME (the last by name if there are more).
+    #[track_caller]
+    pub fn only_container(&self) -> String {
+        entries(&self.env.home().join("containers"))
+            .pop()
+            .expect("a container")
+    }
+
+    /// Waits until `jube run` has recorded its app as running.
+    pub fn wait_running(&self, id: &str) {
+        wait_until("jube run to record its app", PATIENCE, || {
+            self.state(id)["status"] == "running"
+        });
     }
 
     /// `jube start IMAGE ARGS...`, which must succeed; returns the new container's ID.

@@ -16,26 +16,14 @@ fn example() -> PathBuf {
 
 /// Pods of a tier that are Ready, by name.
 fn ready(k: &Kube, tier: &str) -> Vec<String> {
-    let list = k.json(&["pods", "-l", &format!("tier={tier}")]);
-    list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|p| {
-            p["status"]["conditions"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-        })
-        .map(|p| p["metadata"]["name"].as_str().unwrap_or_default().to_owned())
-        .collect()
+    k.ready_pods(&format!("tier={tier}"))
 }
 
 /// Where a service's proxy listens, as the daemon records it.
 fn proxy_port(k: &Kube, service: &str) -> u16 {
-    let svc = k.json(&["svc", service]);
-    svc["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"]
-        .as_u64()
-        .expect("the proxy port is recorded") as u16
+    *k.proxy_ports(service)
+        .first()
+        .expect("the proxy port is recorded")
 }
 
 fn get(port: u16) -> Option<String> {

@@ -52,6 +52,31 @@ impl Kube {
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{out}"))
     }
 
+    /// The names of the pods matching `selector` whose Ready condition is True.
+    pub fn ready_pods(&self, selector: &str) -> Vec<String> {
+        self.json(&["pods", "-l", selector])["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| {
+                p["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            })
+            .map(|p| p["metadata"]["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Where the proxies of `service` listen, as the daemon records them in the service's status.
+    pub fn proxy_ports(&self, service: &str) -> Vec<u16> {
+        self.json(&["svc", service])["status"]["loadBalancer"]["ingress"][0]["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["port"].as_u64().and_then(|p| u16::try_from(p).ok()))
+            .collect()
+    }
+
     /// The names of the items of `jube get KIND -o json`.
     #[track_caller]
     pub fn names(&self, args: &[&str]) -> Vec<String> {

@@ -306,7 +306,7 @@ fn a_hanging_start_sh_is_killed_at_the_script_timeout_with_its_children() {
     out.stderr_contains("did not finish within 1s and was killed")
         .stderr_contains("JUBE_SCRIPT_TIMEOUT")
         .stderr_contains("| waiting forever");
-    let id = entries(&images.env.home().join("containers")).pop().unwrap();
+    let id = images.only_container();
     let kid: u32 = std::fs::read_to_string(images.app_base(&id).join("kid.pid"))
         .unwrap()
         .trim()
@@ -330,7 +330,7 @@ fn a_start_sh_that_writes_no_pid_file_fails_with_a_hint() {
     out.stderr_contains("exited 0 but no pid file appeared within 0.5s")
         .stderr_contains("JUBE_PID_TIMEOUT")
         .stderr_contains("| started");
-    let id = entries(&images.env.home().join("containers")).pop().unwrap();
+    let id = images.only_container();
     assert_no_process_left(&id);
 }
 

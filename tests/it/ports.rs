@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 
+use crate::common::TestEnv;
 use crate::common::fixtures::{self, ZipEntry};
-use crate::common::{Child, TestEnv};
 use crate::containers_support::*;
 
 /// An image declaring three ports, in java-properties' three separator styles, with a comment.
@@ -218,20 +218,7 @@ fn fifty_parallel_creates_make_fifty_containers_with_distinct_ports_and_whole_fi
     images.env.set_env("JUBE_PORT_END", end.to_string());
     images.env.jube().args(["pull", &image]).success();
 
-    let children: Vec<Child> = (0..50)
-        .map(|_| {
-            images
-                .env
-                .jube()
-                .args(["create", &image])
-                .timeout(PATIENCE * 10)
-                .spawn()
-        })
-        .collect();
-    let ids: BTreeSet<String> = children
-        .into_iter()
-        .map(|c| full_id(&c.wait().assert_success()))
-        .collect();
+    let ids = images.create_in_parallel(&image, 50);
     assert_eq!(ids.len(), 50);
 
     let on_disk: BTreeSet<String> = entries(&images.env.home().join("containers"))

@@ -86,17 +86,7 @@ impl Services {
     }
 
     fn ready_pods(&self, app: &str) -> usize {
-        let list = self.k.json(&["pods", "-l", &format!("app={app}")]);
-        list["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|p| {
-                p["status"]["conditions"]
-                    .as_array()
-                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-            })
-            .count()
+        self.k.ready_pods(&format!("app={app}")).len()
     }
 
     fn wait_ready(&self, app: &str, count: usize) {
@@ -105,15 +95,8 @@ impl Services {
         });
     }
 
-    /// Where the proxies of `service` listen, as the daemon records it in the service's status.
     fn listening(&self, service: &str) -> Vec<u16> {
-        let svc: Value = self.k.json(&["svc", service]);
-        svc["status"]["loadBalancer"]["ingress"][0]["ports"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p["port"].as_u64().and_then(|p| u16::try_from(p).ok()))
-            .collect()
+        self.k.proxy_ports(service)
     }
 
     fn wait_listening(&self, service: &str, ports: usize) -> Vec<u16> {
