@@ -14,6 +14,8 @@ pub enum Algorithm {
 
 impl Algorithm {
     pub const STRONGEST_FIRST: [Algorithm; 4] = [Self::Sha512, Self::Sha256, Self::Sha1, Self::Md5];
+    /// The sidecars jube writes beside what it installs or deploys, as Maven does.
+    pub const WRITTEN: [Algorithm; 2] = [Self::Sha1, Self::Md5];
 
     /// The sidecar's file extension, without the dot.
     pub fn extension(self) -> &'static str {
@@ -84,6 +86,27 @@ impl Hasher {
     pub fn finish_hex(self) -> String {
         hex::encode(self.inner.finalize())
     }
+}
+
+/// The hex digests of [`Algorithm::WRITTEN`] over everything `reader` yields, and its length,
+/// reading a buffer at a time.
+pub fn written_digests(reader: &mut impl std::io::Read) -> std::io::Result<(Vec<(Algorithm, String)>, u64)> {
+    let mut hashers: Vec<Hasher> = Algorithm::WRITTEN.iter().map(|a| a.hasher()).collect();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut len = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        len += n as u64;
+        hashers.iter_mut().for_each(|h| h.update(&buf[..n]));
+    }
+    let digests = hashers
+        .into_iter()
+        .map(|h| (h.algorithm(), h.finish_hex()))
+        .collect();
+    Ok((digests, len))
 }
 
 /// The hex digest in a sidecar file. Repositories write these many ways: the bare digest, the

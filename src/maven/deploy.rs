@@ -21,8 +21,6 @@ use crate::maven::settings::Settings;
 use crate::maven::version::MavenVersion;
 use crate::reporter::Reporter;
 
-/// The checksums uploaded beside every file, as maven-deploy-plugin uploads them.
-const SIDECARS: [Algorithm; 2] = [Algorithm::Sha1, Algorithm::Md5];
 const METADATA_FILE: &str = "maven-metadata.xml";
 
 #[derive(Debug, thiserror::Error)]
@@ -200,21 +198,7 @@ impl Payload {
             source,
         };
         let mut file = std::fs::File::open(path).map_err(read)?;
-        let mut hashers: Vec<checksum::Hasher> = SIDECARS.iter().map(|a| a.hasher()).collect();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut len = 0u64;
-        loop {
-            let n = io::Read::read(&mut file, &mut buf).map_err(read)?;
-            if n == 0 {
-                break;
-            }
-            len += n as u64;
-            hashers.iter_mut().for_each(|h| h.update(&buf[..n]));
-        }
-        let sums = hashers
-            .into_iter()
-            .map(|h| (h.algorithm(), h.finish_hex()))
-            .collect();
+        let (sums, len) = checksum::written_digests(&mut file).map_err(read)?;
         Ok(Self::File {
             path: path.to_owned(),
             len,
@@ -231,7 +215,10 @@ impl Payload {
 
     fn sums(&self) -> Vec<(Algorithm, String)> {
         match self {
-            Self::Bytes(bytes) => SIDECARS.iter().map(|a| (*a, a.digest_hex(bytes))).collect(),
+            Self::Bytes(bytes) => Algorithm::WRITTEN
+                .iter()
+                .map(|a| (*a, a.digest_hex(bytes)))
+                .collect(),
             Self::File { sums, .. } => sums.clone(),
         }
     }

@@ -3,19 +3,17 @@
 //! snapshot, its version-level twin marked `localCopy`), and `_remote.repositories` marking both
 //! files as installed locally (`file>=`), so that Maven uses them without asking any repository.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::fsutil::{self, LockError, LockedFile};
-use crate::maven::checksum::Algorithm;
+use crate::maven::checksum::{self, Algorithm};
 use crate::maven::coordinates::Coordinates;
 use crate::maven::local::{LOCAL_INSTALL, LocalRepo};
 use crate::maven::metadata::{self, Metadata, MetadataError, Snapshot};
 
 /// Prefix of the temp file an artifact is written to before it is renamed into place.
 const TEMP_PREFIX: &str = ".jube-install-";
-/// The sidecars written beside each installed file.
-const SIDECARS: [Algorithm; 2] = [Algorithm::Sha1, Algorithm::Md5];
 
 /// What was installed.
 #[derive(Debug, Clone)]
@@ -127,7 +125,7 @@ fn install_locked(
     let pom = local.file(&c.pom());
     write_with_sidecars(&pom, pom_xml(c).as_bytes())?;
     tmp.persist(&path).map_err(|e| io_err(&path)(e.error))?;
-    for (algorithm, digest) in SIDECARS.iter().zip(&digests) {
+    for (algorithm, digest) in &digests {
         let sidecar = sidecar_path(&path, *algorithm);
         fsutil::write_atomic(&sidecar, digest.as_bytes()).map_err(io_err(&sidecar))?;
     }
@@ -144,7 +142,8 @@ fn install_locked(
         mark_local_snapshot(&mut m, c, &last_updated);
         fsutil::write_atomic(&snapshot_meta, m.to_xml().as_bytes()).map_err(io_err(&snapshot_meta))?;
     }
-    let sha1 = digests[0].clone();
+    // Algorithm::WRITTEN lists SHA-1 first.
+    let sha1 = digests[0].1.clone();
     Ok(Installed {
         coordinates: c.clone(),
         path,
@@ -154,23 +153,11 @@ fn install_locked(
     })
 }
 
-/// The hex digests of [`SIDECARS`] over the whole file, and its size; reads from the start.
-fn digests_of(file: &mut std::fs::File) -> io::Result<(Vec<String>, u64)> {
+/// The hex digests of [`Algorithm::WRITTEN`] over the whole file, and its size; reads from the
+/// start.
+fn digests_of(file: &mut std::fs::File) -> io::Result<(Vec<(Algorithm, String)>, u64)> {
     file.seek(SeekFrom::Start(0))?;
-    let mut hashers: Vec<_> = SIDECARS.iter().map(|a| a.hasher()).collect();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        for h in &mut hashers {
-            h.update(&buf[..n]);
-        }
-    }
-    Ok((hashers.into_iter().map(|h| h.finish_hex()).collect(), size))
+    checksum::written_digests(file)
 }
 
 fn sidecar_path(path: &Path, algorithm: Algorithm) -> PathBuf {
@@ -183,7 +170,7 @@ fn sidecar_path(path: &Path, algorithm: Algorithm) -> PathBuf {
 /// Writes a small file atomically, then its `.sha1` and `.md5`.
 pub fn write_with_sidecars(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
     fsutil::write_atomic(path, bytes).map_err(io_err(path))?;
-    for algorithm in SIDECARS {
+    for algorithm in Algorithm::WRITTEN {
         let sidecar = sidecar_path(path, algorithm);
         fsutil::write_atomic(&sidecar, algorithm.digest_hex(bytes).as_bytes()).map_err(io_err(&sidecar))?;
     }
