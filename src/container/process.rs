@@ -449,20 +449,23 @@ impl Default for StopPlan {
     }
 }
 
+/// The group and session of `id`, or `None` when it no longer runs. The pid might be freed and
+/// reused between reading it and reading its group; only a second identity check after reading the
+/// group proves the group is this process's.
+fn verified_group(id: &ProcessId) -> Option<Group> {
+    if !id.is_running() {
+        return None;
+    }
+    let group = Group::of(id.pid)?;
+    id.is_running().then_some(group)
+}
+
 /// Stops the process and everything in its group and session: SIGTERM, up to `grace` to exit,
 /// then SIGKILL for whatever is left. A process whose start time no longer matches is not touched.
 pub fn terminate_group(id: &ProcessId, grace: Duration) -> Result<StopResult, ProcessError> {
-    if !id.is_running() {
-        return Ok(StopResult::AlreadyExited);
-    }
-    let Some(group) = Group::of(id.pid) else {
+    let Some(group) = verified_group(id) else {
         return Ok(StopResult::AlreadyExited);
     };
-    // The pid might have been freed and reused between the two reads; only a second identity check
-    // after reading the group proves the group is this process's.
-    if !id.is_running() {
-        return Ok(StopResult::AlreadyExited);
-    }
     // A refused SIGTERM (Windows console apps cannot be asked to close) goes straight to the kill.
     let asked = group.signal(Signal::Term).is_ok();
     if asked && wait_for_group(&group, grace) {
@@ -478,15 +481,9 @@ pub fn terminate_group(id: &ProcessId, grace: Duration) -> Result<StopResult, Pr
 
 /// SIGKILL to the process and everything in its group and session at once, as `docker kill` does.
 pub fn kill_group(id: &ProcessId) -> Result<StopResult, ProcessError> {
-    if !id.is_running() {
-        return Ok(StopResult::AlreadyExited);
-    }
-    let Some(group) = Group::of(id.pid) else {
+    let Some(group) = verified_group(id) else {
         return Ok(StopResult::AlreadyExited);
     };
-    if !id.is_running() {
-        return Ok(StopResult::AlreadyExited);
-    }
     group.signal(Signal::Kill)?;
     wait_for_group(&group, KILL_WAIT);
     Ok(StopResult::Killed)

@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod commit;
+pub mod link;
 pub mod pack;
 
 use std::fmt;

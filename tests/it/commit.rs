@@ -112,12 +112,7 @@ fn commit_packs_the_changed_folder_and_the_new_image_starts_with_the_change() {
 #[test]
 fn pipes_and_links_out_of_the_folder_are_left_out_of_the_commit() {
     let env = TestEnv::new();
-    let id = env
-        .jube()
-        .args(["create", "fabric8/ticker"])
-        .success()
-        .last_line()
-        .to_owned();
+    let id = env.create_container("fabric8/ticker");
     let base = app_base(&env, &id);
     let status = std::process::Command::new("mkfifo")
         .arg(base.join("control.pipe"))
@@ -150,12 +145,7 @@ fn commit_errors_say_what_is_wrong() {
         .args(["commit", "nosuch", "team/x:1.0"])
         .code(1)
         .stderr_contains("no such container: nosuch");
-    let id = env
-        .jube()
-        .args(["create", "fabric8/ticker"])
-        .success()
-        .last_line()
-        .to_owned();
+    let id = env.create_container("fabric8/ticker");
     env.jube()
         .args(["commit", &id, "team/x"])
         .code(2)

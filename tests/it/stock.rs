@@ -465,12 +465,7 @@ fn java_image_runs_the_jars_in_lib_or_maven() {
 #[test]
 fn stock_image_scripts_work_by_hand() {
     let env = TestEnv::new();
-    let id = env
-        .jube()
-        .args(["create", "fabric8/ticker"])
-        .success()
-        .last_line()
-        .to_owned();
+    let id = env.create_container("fabric8/ticker");
     let base = h::app_base(&env, &id);
     let script = |name: &str| {
         env.command("sh")
@@ -518,12 +513,7 @@ fn stock_image_scripts_work_by_hand() {
 #[test]
 fn java_run_sh_execs_the_jvm_in_the_foreground() {
     let env = TestEnv::new();
-    let id = env
-        .jube()
-        .args(["create", "fabric8/java"])
-        .success()
-        .last_line()
-        .to_owned();
+    let id = env.create_container("fabric8/java");
     let base = h::app_base(&env, &id);
     let port = host_port(&env, &id, "HTTP");
     let child = env.command("sh").arg("./run.sh").current_dir(&base).spawn();

@@ -141,36 +141,41 @@ pub fn get(state: &ApiState, target: &Target, name: &str) -> Result<Reply, ApiEr
     }))
 }
 
+/// Sets `key` to `expected` when it is missing or empty; any other value is refused with `mismatch`.
+fn fill_or_match(
+    map: &mut serde_json::Map<String, Value>,
+    key: &str,
+    expected: &str,
+    mismatch: impl FnOnce(&str) -> String,
+) -> Result<(), ApiError> {
+    match map.get(key).and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert(key.into(), json!(expected));
+            Ok(())
+        }
+        Some(found) if found == expected => Ok(()),
+        Some(found) => Err(ApiError::bad_request(mismatch(found))),
+    }
+}
+
 /// The object's kind, apiVersion, namespace and name must agree with the path; missing ones are
 /// taken from it.
 fn identify(kind: Kind, namespace: &str, url_name: Option<&str>, object: &mut Value) -> Result<(), ApiError> {
     let map = object
         .as_object_mut()
         .ok_or_else(|| ApiError::bad_request("the body must be a JSON object"))?;
-    match map.get("kind").and_then(Value::as_str) {
-        None | Some("") => {
-            map.insert("kind".into(), json!(kind.name()));
-        }
-        Some(k) if k == kind.name() => {}
-        Some(k) => {
-            return Err(ApiError::bad_request(format!(
-                "the kind of the object ({k}) does not match the kind of the URL ({})",
-                kind.name()
-            )));
-        }
-    }
-    match map.get("apiVersion").and_then(Value::as_str) {
-        None | Some("") => {
-            map.insert("apiVersion".into(), json!(kind.api_version()));
-        }
-        Some(v) if v == kind.api_version() => {}
-        Some(v) => {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({v}) does not match the expected API version ({})",
-                kind.api_version()
-            )));
-        }
-    }
+    fill_or_match(map, "kind", kind.name(), |k| {
+        format!(
+            "the kind of the object ({k}) does not match the kind of the URL ({})",
+            kind.name()
+        )
+    })?;
+    fill_or_match(map, "apiVersion", kind.api_version(), |v| {
+        format!(
+            "the API version in the data ({v}) does not match the expected API version ({})",
+            kind.api_version()
+        )
+    })?;
     if map
         .get("metadata")
         .is_some_and(|m| !m.is_object() && !m.is_null())

@@ -3,7 +3,7 @@
 //!
 //! ```ignore
 //! let env = TestEnv::new();
-//! let id = env.jube().args(["create", "fabric8/java:1.0"]).success().last_line().to_owned();
+//! let id = env.create_container("fabric8/java:1.0");
 //! env.jube().args(["status", &id]).code(3);
 //! ```
 #![allow(dead_code)] // a library for every test module; each uses a different part
@@ -129,6 +129,16 @@ impl TestEnv {
     /// The real `jube` binary, in this env.
     pub fn jube(&self) -> Cmd {
         self.command(env!("CARGO_BIN_EXE_jube"))
+    }
+
+    /// `jube create IMAGE`, which must succeed; returns the container ID it printed.
+    #[track_caller]
+    pub fn create_container(&self, image: &str) -> String {
+        self.jube()
+            .args(["create", image])
+            .success()
+            .last_line()
+            .to_owned()
     }
 
     /// Any program (sh, curl, mvn) with this env's variables and working directory.
