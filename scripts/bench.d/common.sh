@@ -129,20 +129,30 @@ print_table() {
   return "$failed"
 }
 
-# Serves folder $1 on 127.0.0.1:$2 with nginx (sendfile, one worker, no access log) in the
-# background; state in $3. Waits until it answers.
-start_nginx() {
-  local root=$1 port=$2 dir=$3 user=""
+# Runs nginx in the background with state in $1, one worker, the main-context lines $3 (say a
+# load_module, which must come before any block) and the blocks on stdin; waits until
+# 127.0.0.1:$2 answers.
+run_nginx() {
+  local dir=$1 port=$2 main=${3:-} user=""
   mkdir -p "$dir/tmp"
   # Workers of a root master run as nobody, who cannot enter mktemp's private folders.
   [ "$(id -u)" -ne 0 ] || user="user root;"
-  cat >"$dir/nginx.conf" <<CONF
-$user
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 1024; }
+  {
+    printf '%s\n' "$user" "$main" "worker_processes 1;" "daemon off;" "pid $dir/nginx.pid;" \
+      "error_log $dir/error.log;" "events { worker_connections 1024; }"
+    cat
+  } >"$dir/nginx.conf"
+  /usr/sbin/nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" &
+  NGINX_PID=$!
+  remember_pid "$NGINX_PID"
+  wait_port "$port"
+}
+
+# Serves folder $1 on 127.0.0.1:$2 with nginx (sendfile, no access log) in the background; state
+# in $3. Waits until it answers.
+start_nginx() {
+  local root=$1 port=$2 dir=$3
+  run_nginx "$dir" "$port" <<CONF
 http {
   access_log off;
   sendfile on;
@@ -156,10 +166,6 @@ http {
   server { listen 127.0.0.1:$port; root $root; }
 }
 CONF
-  /usr/sbin/nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" &
-  NGINX_PID=$!
-  remember_pid "$NGINX_PID"
-  wait_port "$port"
 }
 
 # Builds the 2,000-file image bench/files:1.0 into the figure's local repository with

@@ -100,23 +100,10 @@ YAML
 
 # nginx's stream (TCP) proxy on 127.0.0.1:$1 to 127.0.0.1:$2, one worker, state in $3.
 start_stream_proxy() {
-  local port=$1 backend=$2 dir=$3 user=""
-  mkdir -p "$dir"
-  [ "$(id -u)" -ne 0 ] || user="user root;"
-  cat >"$dir/nginx.conf" <<CONF
-$user
-load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 1024; }
+  local port=$1 backend=$2 dir=$3
+  run_nginx "$dir" "$port" "load_module /usr/lib/nginx/modules/ngx_stream_module.so;" <<CONF
 stream { server { listen 127.0.0.1:$port; proxy_pass 127.0.0.1:$backend; tcp_nodelay on; } }
 CONF
-  /usr/sbin/nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" &
-  NGINX_PID=$!
-  remember_pid "$NGINX_PID"
-  wait_port "$port"
 }
 
 # Requests per second wrk reaches against 127.0.0.1:$1 in $2 seconds.
