@@ -6,6 +6,7 @@ mod defaults;
 mod discovery;
 mod logs;
 pub mod objects;
+mod protobuf;
 pub mod request;
 mod stream;
 mod tables;

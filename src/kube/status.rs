@@ -173,8 +173,8 @@ impl ApiError {
         Self::new(Reason::Expired, message)
     }
 
-    /// A body in a format this server does not read (protobuf, CBOR, an unknown patch type);
-    /// Kubernetes clients retry such a request in JSON.
+    /// A body in a format this server does not read (CBOR, an unknown patch type). client-go
+    /// retries a CBOR request in JSON after this answer; other clients show it.
     pub fn unsupported_media_type(given: &str, accepted: &[&str]) -> Self {
         Self::new(
             Reason::UnsupportedMediaType,
@@ -182,6 +182,16 @@ impl ApiError {
                 "the body of the request was in an unknown format ({}) - accepted media types include: {}",
                 if given.is_empty() { "none given" } else { given },
                 accepted.join(", ")
+            ),
+        )
+    }
+
+    /// A protobuf body of a kind this server reads only as JSON.
+    pub fn unread_protobuf_kind(kind: &str, read: &str) -> Self {
+        Self::new(
+            Reason::UnsupportedMediaType,
+            format!(
+                "jube reads protobuf bodies only for {read}; send {kind} as JSON (kubectl apply -f does)"
             ),
         )
     }

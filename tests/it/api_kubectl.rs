@@ -165,3 +165,72 @@ fn kubectl_applies_gets_scales_logs_patches_watches_and_deletes() {
         .stderr_contains("pods \"ghost\" not found");
     api.stop();
 }
+
+/// `kubectl create namespace` and `kubectl create service` send protobuf, with no JSON fallback.
+#[test]
+fn kubectl_create_namespace_and_service_send_protobuf_that_jube_reads() {
+    let api = Api::start();
+    kubectl(&api)
+        .args(["create", "namespace", "dev"])
+        .success()
+        .stdout_contains("namespace/dev created");
+    let created = kubectl(&api)
+        .args([
+            "create",
+            "service",
+            "nodeport",
+            "web",
+            "--tcp=5678:8080",
+            "-n",
+            "dev",
+        ])
+        .success();
+    created.stdout_contains("service/web created");
+    assert!(!created.stderr.contains("ignored"), "{created}");
+
+    let service = api.get("/api/v1/namespaces/dev/services/web");
+    let spec = &service.expect(200, None)["spec"];
+    assert_eq!(spec["type"], "NodePort");
+    assert_eq!(spec["selector"], serde_json::json!({"app": "web"}));
+    let port = &spec["ports"][0];
+    assert_eq!(
+        (
+            &port["name"],
+            &port["port"],
+            &port["targetPort"],
+            &port["protocol"]
+        ),
+        (&"5678-8080".into(), &5678.into(), &8080.into(), &"TCP".into()),
+        "{spec}"
+    );
+    kubectl(&api)
+        .args(["get", "svc", "-n", "dev"])
+        .success()
+        .stdout_contains("web");
+    let described = kubectl(&api)
+        .args(["describe", "svc", "web", "-n", "dev"])
+        .success();
+    described
+        .stdout_contains("Namespace:")
+        .stdout_contains("app=web")
+        .stdout_contains("5678/TCP");
+    kubectl(&api)
+        .args(["delete", "namespace", "dev"])
+        .success()
+        .stdout_contains("namespace \"dev\" deleted");
+
+    // Protobuf that is not Kubernetes' framing is a bad request that says why.
+    let garbage = api.request(
+        "POST",
+        "/api/v1/namespaces",
+        Some("application/vnd.kubernetes.protobuf"),
+        Some(b"not protobuf"),
+    );
+    assert!(
+        garbage
+            .expect(400, Some("BadRequest"))
+            .to_string()
+            .contains("magic")
+    );
+    api.stop();
+}

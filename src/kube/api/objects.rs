@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::kube::api::ApiState;
 use crate::kube::api::defaults;
+use crate::kube::api::protobuf::{self, ProtobufError};
 use crate::kube::api::request::{FieldValidation, Params, Reply, Sub, Target};
 use crate::kube::kinds::{DEFAULT_NAMESPACE, Kind};
 use crate::kube::manifest::{self, ManifestError};
@@ -46,6 +47,7 @@ impl Body<'_> {
         let yaml = match mime.to_ascii_lowercase().as_str() {
             "" | "application/json" | "*/*" => false,
             "application/yaml" | "application/x-yaml" | "text/yaml" => true,
+            protobuf::MEDIA_TYPE => return protobuf_object(self.bytes),
             _ => return Err(ApiError::unsupported_media_type(mime, OBJECT_TYPES)),
         };
         let value: Value = if yaml {
@@ -62,6 +64,15 @@ impl Body<'_> {
         }
         Ok(value)
     }
+}
+
+fn protobuf_object(bytes: &[u8]) -> Result<Value, ApiError> {
+    protobuf::object_json(bytes).map_err(|e| match e {
+        ProtobufError::Malformed(why) => {
+            ApiError::bad_request(format!("the body is not a valid protobuf object: {why}"))
+        }
+        ProtobufError::UnreadKind(kind) => ApiError::unread_protobuf_kind(&kind, protobuf::READ_KINDS),
+    })
 }
 
 pub fn name_of(object: &Value) -> &str {
