@@ -395,19 +395,23 @@ fn failures_are_status_objects_with_kubernetes_reasons() {
     let invalid = api.post(pods, &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "empty"}, "spec": {"containers": []}}));
     assert_eq!(invalid.body["details"]["kind"], "Pod");
     assert_eq!(invalid.body["details"]["causes"][0]["field"], "spec.containers");
-    // Protobuf (what kubectl's typed clients send) is refused as Kubernetes refuses unknown formats.
+    // Protobuf is read for namespaces and services only (what kubectl's typed commands send); a
+    // pod in protobuf (envelope: typeMeta {apiVersion v1, kind Pod}) is refused with a way out.
     let protobuf = api.request(
         "POST",
         pods,
         Some("application/vnd.kubernetes.protobuf"),
-        Some(b"k8s\0"),
+        Some(b"k8s\0\x0a\x09\x0a\x02v1\x12\x03Pod"),
     );
     protobuf.expect(415, Some("UnsupportedMediaType"));
     assert!(
-        protobuf.message().contains("application/json"),
+        protobuf.message().contains("send v1 Pod as JSON"),
         "{}",
         protobuf.body
     );
+    let cbor = api.request("POST", pods, Some("application/cbor"), Some(b"\xa0"));
+    cbor.expect(415, Some("UnsupportedMediaType"));
+    assert!(cbor.message().contains("application/json"), "{}", cbor.body);
     // A malformed body is a BadRequest, not a crash.
     let garbage = api.request("POST", pods, Some("application/json"), Some(b"{\"kind\": "));
     garbage.expect(400, Some("BadRequest"));

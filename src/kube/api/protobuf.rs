@@ -44,6 +44,9 @@ pub fn object_json(body: &[u8]) -> Result<Value, ProtobufError> {
     let type_meta = envelope.type_meta.unwrap_or_default();
     let api_version = type_meta.api_version.unwrap_or_default();
     let kind = type_meta.kind.unwrap_or_default();
+    if kind.is_empty() {
+        return Err(malformed("its envelope names no kind".into()));
+    }
     let raw = envelope.raw.unwrap_or_default();
     let decode_failed = |e: prost::DecodeError| malformed(format!("the {kind} does not decode: {e}"));
     let (metadata, mut object) = match (api_version.as_str(), kind.as_str()) {
@@ -350,6 +353,7 @@ mod tests {
         for (body, needle) in [
             (b"{\"kind\":\"Namespace\"}".to_vec(), "magic"),
             ([MAGIC, &[0xff, 0xff][..]].concat(), "envelope"),
+            (MAGIC.to_vec(), "no kind"),
             (
                 framed("v1", "Namespace", vec![0x0a, 0x05, 0x01]),
                 "Namespace does not decode",
