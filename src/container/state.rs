@@ -141,6 +141,26 @@ pub enum StateError {
 }
 
 impl State {
+    /// A new run of the app has begun: `process`, in `session` when jube made one, `attached` when
+    /// a `jube run` waits for it; nothing of the previous run's end is left.
+    pub fn mark_running(
+        &mut self,
+        process: ProcessId,
+        session: Option<u32>,
+        attached: bool,
+        since: Option<u64>,
+    ) {
+        self.status = Status::Running;
+        self.process = Some(process);
+        self.session = session;
+        self.attached = attached;
+        self.launched_ticks = since;
+        self.started_at = Some(jiff::Timestamp::now());
+        self.finished_at = None;
+        self.exit_code = None;
+        self.error = None;
+    }
+
     pub fn load(path: &Path) -> Result<Self, StateError> {
         let bytes = read_small(path).map_err(|source| StateError::Read {
             path: path.to_owned(),

@@ -38,15 +38,7 @@ impl Containers {
             }
         };
         remember_last_run(&mut state);
-        state.status = Status::Running;
-        state.session = session;
-        state.attached = false;
-        state.process = Some(id);
-        state.launched_ticks = since;
-        state.started_at = Some(jiff::Timestamp::now());
-        state.finished_at = None;
-        state.exit_code = None;
-        state.error = None;
+        state.mark_running(id, session, false, since);
         self.save(&state)?;
         Ok((state, StartOutcome::Started))
     }
@@ -182,15 +174,7 @@ impl Containers {
     fn record_attached(&self, id: &str, pid: u32, since: Option<u64>) -> Result<ProcessId, ContainerError> {
         let (mut state, _lock) = self.lock(id)?;
         let process = ProcessId::capture(pid).ok_or_else(|| ContainerError::NotFound(id.to_owned()))?;
-        state.status = Status::Running;
-        state.process = Some(process);
-        state.session = None;
-        state.attached = true;
-        state.launched_ticks = since;
-        state.started_at = Some(jiff::Timestamp::now());
-        state.finished_at = None;
-        state.exit_code = None;
-        state.error = None;
+        state.mark_running(process, None, true, since);
         self.save(&state)?;
         Ok(process)
     }

@@ -195,30 +195,18 @@ fn identify(kind: Kind, namespace: &str, url_name: Option<&str>, object: &mut Va
     }
     let meta = metadata_mut(object);
     if kind.namespaced() {
-        match meta.get("namespace").and_then(Value::as_str) {
-            Some(ns) if !ns.is_empty() && ns != namespace => {
-                return Err(ApiError::bad_request(format!(
-                    "the namespace of the provided object ({ns}) does not match the namespace sent on the request ({namespace})"
-                )));
-            }
-            _ => {
-                meta.insert("namespace".into(), json!(namespace));
-            }
-        }
+        fill_or_match(meta, "namespace", namespace, |ns| {
+            format!(
+                "the namespace of the provided object ({ns}) does not match the namespace sent on the request ({namespace})"
+            )
+        })?;
     } else {
         meta.remove("namespace");
     }
     if let Some(url_name) = url_name {
-        match meta.get("name").and_then(Value::as_str) {
-            Some(n) if !n.is_empty() && n != url_name => {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({n}) does not match the name on the URL ({url_name})"
-                )));
-            }
-            _ => {
-                meta.insert("name".into(), json!(url_name));
-            }
-        }
+        fill_or_match(meta, "name", url_name, |n| {
+            format!("the name of the object ({n}) does not match the name on the URL ({url_name})")
+        })?;
     }
     Ok(())
 }
