@@ -30,14 +30,14 @@ pub enum ProtobufError {
 
 /// The object in a protobuf body, as the JSON a client would have sent for it.
 pub fn object_json(body: &[u8]) -> Result<Value, ProtobufError> {
-    let malformed = |what: String| ProtobufError::Malformed(what);
+    use ProtobufError::Malformed;
     let framed = body.strip_prefix(MAGIC).ok_or_else(|| {
-        malformed("it does not start with the `k8s\\0` magic of Kubernetes protobuf".into())
+        Malformed("it does not start with the `k8s\\0` magic of Kubernetes protobuf".into())
     })?;
     let envelope =
-        Unknown::decode(framed).map_err(|e| malformed(format!("the envelope does not decode: {e}")))?;
+        Unknown::decode(framed).map_err(|e| Malformed(format!("the envelope does not decode: {e}")))?;
     if let Some(encoding) = envelope.content_encoding.as_deref().filter(|e| !e.is_empty()) {
-        return Err(malformed(format!(
+        return Err(Malformed(format!(
             "its content encoding `{encoding}` is not supported"
         )));
     }
@@ -45,10 +45,10 @@ pub fn object_json(body: &[u8]) -> Result<Value, ProtobufError> {
     let api_version = type_meta.api_version.unwrap_or_default();
     let kind = type_meta.kind.unwrap_or_default();
     if kind.is_empty() {
-        return Err(malformed("its envelope names no kind".into()));
+        return Err(Malformed("its envelope names no kind".into()));
     }
     let raw = envelope.raw.unwrap_or_default();
-    let decode_failed = |e: prost::DecodeError| malformed(format!("the {kind} does not decode: {e}"));
+    let decode_failed = |e: prost::DecodeError| Malformed(format!("the {kind} does not decode: {e}"));
     let (metadata, mut object) = match (api_version.as_str(), kind.as_str()) {
         ("v1", "Namespace") => {
             let namespace = core::Namespace::decode(raw.as_slice()).map_err(decode_failed)?;
