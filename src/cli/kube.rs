@@ -7,6 +7,7 @@ mod delete;
 mod get;
 mod logs;
 mod scale;
+mod watch;
 
 pub use apply::{ApplyArgs, apply};
 pub use delete::{DeleteArgs, delete};

@@ -409,6 +409,7 @@ fn get_rejects_what_kubectl_rejects() {
         (&["get", "pod/a", "b"][..], "resource/name form"),
         (&["get"][..], "you must specify the type of resource"),
         (&["get", "pods", "-o", "table"][..], "invalid value"),
+        (&["get", "all", "-w"][..], "watch is only supported on one kind"),
     ] {
         let out = k.jube().args(args).code(2);
         out.stderr_contains(message);
@@ -555,4 +556,70 @@ fn scale_sets_replicas_through_the_api() {
         .args(["scale", "rc", "--replicas", "1"])
         .code(2)
         .stderr_contains("no name was specified");
+}
+
+#[test]
+fn get_watch_prints_a_row_for_each_change_until_the_daemon_stops() {
+    let k = Kube::new();
+    let app = k.write("app.yaml", &web(1));
+    k.apply(&app);
+    // Each watch starts at the revision of its listing: once the listing is out, no change is missed.
+    let mut rows = k.jube().args(["get", "pods", "-w"]).timeout(PATIENCE * 2).spawn();
+    rows.wait_for_stdout("NAME ", PATIENCE);
+    let mut names = k
+        .jube()
+        .args(["get", "rc", "web", "-w", "-o", "name"])
+        .timeout(PATIENCE * 2)
+        .spawn();
+    names.wait_for_stdout("replicationcontroller/web", PATIENCE);
+    k.jube().args(["scale", "rc/web", "--replicas", "2"]).success();
+    wait_until("a Running row for each of two pods", PATIENCE, || {
+        let out = rows.stdout_so_far();
+        let running: std::collections::BTreeSet<&str> = out
+            .lines()
+            .filter(|l| columns(l).get(2).map(String::as_str) == Some("Running"))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        running.len() == 2
+    });
+    let so_far = rows.stdout_so_far();
+    assert_eq!(so_far.matches("NAME ").count(), 1, "one header only\n{so_far}");
+    wait_until("the scale's change of the rc", PATIENCE, || {
+        names.stdout_so_far().lines().count() >= 2
+    });
+
+    // --watch-only: changes, and neither the header nor what was there before.
+    let changes = k
+        .jube()
+        .args(["get", "ns", "--watch-only"])
+        .timeout(PATIENCE * 2)
+        .spawn();
+    let mut round = 0;
+    wait_until("a new namespace's row", PATIENCE, || {
+        round += 1;
+        let ns = k.write(
+            &format!("ns-{round}.yaml"),
+            &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-{round}\n"),
+        );
+        k.apply(&ns);
+        changes.stdout_so_far().contains("team-")
+    });
+
+    k.jube().args(["daemon", "stop", "--stop-pods"]).success();
+    for (watch, what) in [(rows, "pods"), (names, "rc"), (changes, "ns")] {
+        let out = watch.wait();
+        assert_eq!(out.code, Some(0), "the {what} watch ends with the daemon\n{out}");
+        if what == "rc" {
+            assert!(
+                out.stdout.lines().all(|l| l == "replicationcontroller/web"),
+                "{out}"
+            );
+        }
+        if what == "ns" {
+            assert!(
+                !out.stdout.contains("NAME") && !out.stdout.contains("default"),
+                "{out}"
+            );
+        }
+    }
 }

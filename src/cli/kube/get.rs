@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::watch::{self, Shape, Watch, WatchError};
 use super::{FileArgs, NamespaceArgs, Targets, Usage, connect, list_path, object_path, print_error};
 use crate::cli::output;
 use crate::kube::client::Client;
@@ -42,6 +43,12 @@ pub struct GetArgs {
     /// A named object that does not exist is no error.
     #[arg(long)]
     pub ignore_not_found: bool,
+    /// After listing, print each change (one kind, or one named object) until Ctrl-C.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// Print only the changes, not the listing first.
+    #[arg(long)]
+    pub watch_only: bool,
 }
 
 /// What one `get` asks the daemon for.
@@ -99,12 +106,30 @@ pub fn get(args: &GetArgs) -> anyhow::Result<i32> {
             Err(e) => return Err(e),
         },
     };
+    let watching = args.watch || args.watch_only;
+    if watching && plan.named.len() + plan.kinds.len() != 1 {
+        return Ok(super::usage_error(&Usage(
+            "watch is only supported on one kind of resource or one named object".into(),
+        )));
+    }
     let client = connect()?;
     let mut failed = false;
+    let mut watch = None;
     let mut found: Vec<(Kind, Value)> = Vec::new();
     for (kind, ns, name) in &plan.named {
         match client.get(&object_path(*kind, ns, name)) {
-            Ok(object) => found.push((*kind, table::with_kind(*kind, object))),
+            Ok(object) => {
+                watch = Some(Watch {
+                    kind: *kind,
+                    collection: format!(
+                        "{}?fieldSelector={}",
+                        kind.collection_path(kind.namespaced().then_some(ns.as_str())),
+                        super::query_value(&format!("metadata.name={name}"))
+                    ),
+                    resource_version: resource_version(&object),
+                });
+                found.push((*kind, table::with_kind(*kind, object)));
+            }
             Err(e) if e.is_not_found() && args.ignore_not_found => {}
             Err(e) => {
                 print_error(&e, None);
@@ -117,7 +142,10 @@ pub fn get(args: &GetArgs) -> anyhow::Result<i32> {
     }
     for kind in &plan.kinds {
         match list(&client, *kind, args) {
-            Ok(items) => found.extend(items.into_iter().map(|o| (*kind, o))),
+            Ok((items, watched)) => {
+                found.extend(items.into_iter().map(|o| (*kind, o)));
+                watch = Some(watched);
+            }
             Err(e) => {
                 print_error(&e, None);
                 return Ok(super::super::EXIT_FAILURE);
@@ -129,21 +157,74 @@ pub fn get(args: &GetArgs) -> anyhow::Result<i32> {
     kinds.dedup();
     let one_object = plan.named.len() == 1 && plan.kinds.is_empty();
     let listed = !plan.kinds.is_empty();
-    print(args, &kinds, found, one_object, listed)?;
-    Ok(if failed { super::super::EXIT_FAILURE } else { 0 })
+    if !args.watch_only {
+        print(args, &kinds, found, one_object, listed && !watching)?;
+    }
+    if failed {
+        return Ok(super::super::EXIT_FAILURE);
+    }
+    let Some(watch) = watch.filter(|_| watching) else {
+        return Ok(0);
+    };
+    match watch::follow(&client, &watch, &shape(args)) {
+        Ok(()) => Ok(0),
+        Err(WatchError::Client(e)) => {
+            print_error(&e, None);
+            Ok(super::super::EXIT_FAILURE)
+        }
+        Err(other) => {
+            eprintln!("error: {other}");
+            Ok(super::super::EXIT_FAILURE)
+        }
+    }
 }
 
-fn list(client: &Client, kind: Kind, args: &GetArgs) -> Result<Vec<Value>, crate::kube::client::ClientError> {
+/// How `-w` prints each change: as the listing was printed.
+fn shape(args: &GetArgs) -> Shape {
+    match args.output {
+        Some(OutputFormat::Json) => Shape::Json,
+        Some(OutputFormat::Yaml) => Shape::Yaml,
+        Some(OutputFormat::Name) => Shape::Name,
+        None | Some(OutputFormat::Wide) => Shape::Row(TableOptions {
+            wide: args.output == Some(OutputFormat::Wide),
+            namespace_column: args.ns.all_namespaces,
+            kind_prefix: false,
+            show_labels: args.show_labels,
+            now: jiff::Timestamp::now(),
+        }),
+    }
+}
+
+fn resource_version(object: &Value) -> String {
+    object
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A kind's objects, and how to watch them from the revision of this listing.
+fn list(
+    client: &Client,
+    kind: Kind,
+    args: &GetArgs,
+) -> Result<(Vec<Value>, Watch), crate::kube::client::ClientError> {
     let path = list_path(kind, args.ns.scope(), args.selector.as_deref());
     let list = client.get(&path)?;
-    Ok(list
+    let items = list
         .get("items")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default()
         .into_iter()
         .map(|o| table::with_kind(kind, o))
-        .collect())
+        .collect();
+    let watch = Watch {
+        kind,
+        resource_version: resource_version(&list),
+        collection: path,
+    };
+    Ok((items, watch))
 }
 
 /// Prints what was found; `listed` when whole kinds were listed (so an empty result is news).
