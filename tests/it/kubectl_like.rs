@@ -327,6 +327,10 @@ fn get_output_formats_are_kubectls() {
 
     let out = k.jube().args(["get", "rc,svc", "-o", "name"]).success();
     assert_eq!(out.stdout, "replicationcontroller/web\nservice/web\n", "{out}");
+    // `--format json`, as every other jube listing spells it.
+    let out = k.jube().args(["get", "rc", "web", "--format", "json"]).success();
+    let same: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(same["metadata"]["uid"], one["metadata"]["uid"], "{out}");
 
     // The same objects, read back from the manifest.
     let out = k

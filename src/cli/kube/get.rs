@@ -28,8 +28,8 @@ pub struct GetArgs {
     pub files: FileArgs,
     #[command(flatten)]
     pub ns: NamespaceArgs,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum)]
+    /// Output format (`--format`, as other jube listings spell it, works too).
+    #[arg(short = 'o', long, visible_alias = "format", value_enum)]
     pub output: Option<OutputFormat>,
     /// Only objects with these labels: `app=web`, `tier!=db`, `env in (a,b)`, `!beta`.
     #[arg(short = 'l', long)]
