@@ -14,6 +14,7 @@ use crate::container::lifecycle::{
     ContainerError, Containers, CreateOptions, ImageSource, StartOutcome, StopOutcome,
 };
 use crate::container::logs;
+use crate::container::process::ProcessError;
 use crate::container::state::{State, Status};
 use crate::layout::Layout;
 use crate::registry::Registry;
@@ -48,16 +49,7 @@ impl CreateFlags {
                     .with_context(|| format!("in --env-file {}", file.display()))?,
             );
         }
-        for e in &self.env {
-            match e.split_once('=') {
-                Some((k, v)) => env.push((k.to_owned(), v.to_owned())),
-                None => {
-                    if let Ok(v) = std::env::var(e) {
-                        env.push((e.clone(), v));
-                    }
-                }
-            }
-        }
+        env.extend(env_flags(&self.env));
         let mut ports = Vec::new();
         for p in &self.publish {
             let Some((name, port)) = p.split_once('=') else {
@@ -199,6 +191,39 @@ pub fn run(
         all.remove(&state.id, true, true)?;
     }
     Ok(code?)
+}
+
+/// `-e KEY=VALUE` as given; `-e KEY` passes on jube's own value, if it has one.
+fn env_flags(flags: &[String]) -> Vec<(String, String)> {
+    flags
+        .iter()
+        .filter_map(|e| match e.split_once('=') {
+            Some((k, v)) => Some((k.to_owned(), v.to_owned())),
+            None => std::env::var(e).ok().map(|v| (e.clone(), v)),
+        })
+        .collect()
+}
+
+/// `jube exec`: exits with the command's code; 127 when there is no such command and 126 when it
+/// cannot be run, as docker exec does.
+pub fn exec(container: &str, env: &[String], command: &[String]) -> anyhow::Result<i32> {
+    let (program, args) = command.split_first().context("give the command to run")?;
+    let env = env_flags(env);
+    for (k, _) in &env {
+        envfile::check_name(k).with_context(|| format!("-e {k}"))?;
+    }
+    match containers().exec(container, program, args, &env) {
+        Ok(code) => Ok(code),
+        Err(ContainerError::Process(e @ ProcessError::Exec { .. })) => {
+            let missing = matches!(&e, ProcessError::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
+            eprintln!("error: {e}");
+            if missing {
+                eprintln!("hint: name a file in the container's folder (./status.sh) or a program on PATH");
+            }
+            Ok(if missing { 127 } else { 126 })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn each(targets: &[String], mut act: impl FnMut(&str) -> anyhow::Result<()>) -> anyhow::Result<i32> {

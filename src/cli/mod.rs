@@ -89,6 +89,16 @@ pub enum Command {
         #[command(flatten)]
         flags: containers::CreateFlags,
     },
+    /// Run a command in a running container's folder, with its environment, in the foreground.
+    Exec {
+        container: String,
+        /// Set a variable for the command: `-e KEY=VALUE`, or `-e KEY` to pass on jube's own value.
+        #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The command and its arguments (`./status.sh`, `bin/cli`, or a program on PATH).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Stop running containers: stop.sh, then kill.sh, then signals.
     Stop {
         #[arg(required = true)]
@@ -244,6 +254,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             rm,
             flags,
         } => containers::run(&image, detach, rm, &flags, &reporter),
+        Command::Exec {
+            container,
+            env,
+            command,
+        } => containers::exec(&container, &env, &command),
         Command::Stop { containers, time } => containers::stop(&containers, time),
         Command::Kill { containers } => containers::kill(&containers),
         Command::Restart { containers, time } => containers::restart(&containers, time),

@@ -66,6 +66,8 @@ pub enum ContainerError {
     },
     #[error("container {name} is running; stop it first, or remove it with `jube rm -f {name}`")]
     Running { name: String },
+    #[error("container {name} is not running; start it with `jube start {name}`")]
+    NotRunning { name: String },
     #[error("container {name} belongs to pod {pod}, which the jube daemon manages; remove the pod with `jube delete pod {pod_name}`", pod_name = pod.rsplit('/').next().unwrap_or(pod))]
     OwnedByDaemon { name: String, pod: String },
     #[error("container {name} has no {script}: it can only be started in the background with `jube start`")]

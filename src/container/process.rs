@@ -28,6 +28,12 @@ pub enum ProcessError {
     },
     #[error("{} does not exist; the image has no such script", path.display())]
     MissingScript { path: PathBuf },
+    #[error("cannot run `{program}` in {}: {source}", app_base.display())]
+    Exec {
+        program: String,
+        app_base: PathBuf,
+        source: io::Error,
+    },
     #[error("could not open log file {}: {source}", path.display())]
     Log { path: PathBuf, source: io::Error },
     #[error(

@@ -134,13 +134,60 @@ pub fn run_foreground(
     let script = existing_script(app_base, name)?;
     let mut cmd = platform::script_command(&script);
     cmd.current_dir(app_base).envs(env.iter().map(|(k, v)| (k, v)));
+    foreground(&mut cmd, started, |cmd, source| ProcessError::Spawn {
+        shell: cmd.get_program().to_string_lossy().into_owned(),
+        script,
+        source,
+    })
+}
+
+/// Runs `program` with `args` in the foreground (`jube exec`), in `app_base` with `env` added to
+/// jube's own, and returns its exit code as [`run_foreground`] does. A relative path with a `/`
+/// (`./status.sh`, `bin/cli`) is taken from `app_base`; a bare name is looked up on PATH.
+pub fn exec_foreground(
+    app_base: &Path,
+    program: &str,
+    args: &[String],
+    env: &[(String, String)],
+) -> Result<i32, ProcessError> {
+    let path = Path::new(program);
+    let resolved = if path.is_relative() && program.contains('/') {
+        app_base.join(path)
+    } else {
+        path.to_owned()
+    };
+    let mut cmd = Command::new(&resolved);
+    cmd.args(args)
+        .current_dir(app_base)
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    foreground(
+        &mut cmd,
+        |_| {},
+        |_, source| ProcessError::Exec {
+            program: program.to_owned(),
+            app_base: app_base.to_owned(),
+            source,
+        },
+    )
+}
+
+/// Spawns `cmd` sharing jube's terminal, with jube's signal forwarding in place until it ends.
+fn foreground(
+    cmd: &mut Command,
+    started: impl FnOnce(u32),
+    spawn_failed: impl FnOnce(&Command, io::Error) -> ProcessError,
+) -> Result<i32, ProcessError> {
     let signals = platform::ForegroundSignals::install()?;
-    let mut child = spawn(&mut cmd, &script)?;
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(source) => return Err(spawn_failed(cmd, source)),
+    };
     signals.watch(child.id());
     started(child.id());
-    let status = child
-        .wait()
-        .map_err(|source| ProcessError::Wait { script, source })?;
+    let status = child.wait().map_err(|source| ProcessError::Wait {
+        script: PathBuf::from(cmd.get_program()),
+        source,
+    })?;
     drop(signals);
     Ok(platform::exit_code(status))
 }

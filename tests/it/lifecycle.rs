@@ -383,3 +383,48 @@ fn a_pid_file_written_late_in_var_run_is_waited_for() {
     images.env.jube().args(["rm", "-f", &id]).success();
     assert_no_process_left(&id);
 }
+
+#[test]
+fn exec_runs_a_command_in_the_container_folder_with_its_environment_and_exit_code() {
+    let images = Images::new();
+    let image = images.publish("life/app", &fixtures::simple_image());
+    let id = images.start_image(&image, &["-e", "GREETING=hi"]);
+    let env = &images.env;
+    let out = env
+        .jube()
+        .args(["exec", "-e", "EXTRA=x y", &id, "sh", "-c"])
+        .arg("echo \"$GREETING|$EXTRA|$HTTP_PORT|$(pwd)\"; exit 7")
+        .code(7);
+    let port = images.state(&id)["ports"][0]["host_port"].to_string();
+    let base = images.app_base(&id).canonicalize().unwrap();
+    assert_eq!(
+        out.stdout.trim(),
+        format!("hi|x y|{port}|{}", base.display()),
+        "{out}"
+    );
+    // A relative path is the image's; hyphenated arguments belong to the command.
+    env.jube()
+        .args(["exec", &id, "./status.sh", "--verbose"])
+        .success();
+    let missing = env.jube().args(["exec", &id, "no-such-command"]).code(127);
+    missing.stderr_contains("cannot run `no-such-command`");
+    std::fs::write(images.app_base(&id).join("plain.txt"), "not a program").unwrap();
+    env.jube().args(["exec", &id, "./plain.txt"]).code(126);
+
+    // What exec starts carries the container's marker, so stopping the container ends it too.
+    let sleeper = env.jube().args(["exec", &id, "sleep", "300"]).spawn();
+    wait_until("the exec'd sleep, marked as the container's", PATIENCE, || {
+        marked_processes(&id)
+            .iter()
+            .any(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\x00300\x00"))
+    });
+    env.jube().args(["stop", &id]).success();
+    let ended = sleeper.wait();
+    assert_ne!(ended.code, Some(0), "{ended}");
+    assert_no_process_left(&id);
+    env.jube()
+        .args(["exec", &id, "true"])
+        .code(1)
+        .stderr_contains("is not running; start it with `jube start");
+    env.jube().args(["exec", &id]).code(2);
+}

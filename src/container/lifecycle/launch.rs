@@ -170,6 +170,31 @@ impl Containers {
         Ok(code?)
     }
 
+    /// `jube exec`: `program` with `args` in the running container's folder, with the container's
+    /// environment and `env` on top, in the foreground; returns its exit code. What it starts
+    /// carries the container's marker, so stopping the container ends that too.
+    pub fn exec(
+        &self,
+        query: &str,
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<i32, ContainerError> {
+        let found = self.find(query)?;
+        let state = self.observe(&found.id)?;
+        if state.status != Status::Running {
+            return Err(ContainerError::NotRunning { name: state.name });
+        }
+        let mut all = self.script_run(&state, Duration::ZERO).env;
+        all.extend(env.iter().cloned());
+        Ok(scripts::exec_foreground(
+            &self.app_base(&state),
+            program,
+            args,
+            &all,
+        )?)
+    }
+
     /// Records the app `jube run` just started, so `ps`, `stop` and `status` see it.
     fn record_attached(&self, id: &str, pid: u32, since: Option<u64>) -> Result<ProcessId, ContainerError> {
         let (mut state, _lock) = self.lock(id)?;
