@@ -185,13 +185,18 @@ fn shape(args: &GetArgs) -> Shape {
         Some(OutputFormat::Json) => Shape::Json,
         Some(OutputFormat::Yaml) => Shape::Yaml,
         Some(OutputFormat::Name) => Shape::Name,
-        None | Some(OutputFormat::Wide) => Shape::Row(TableOptions {
-            wide: args.output == Some(OutputFormat::Wide),
-            namespace_column: args.ns.all_namespaces,
-            kind_prefix: false,
-            show_labels: args.show_labels,
-            now: jiff::Timestamp::now(),
-        }),
+        None | Some(OutputFormat::Wide) => Shape::Row(table_options(args, false)),
+    }
+}
+
+/// The table's columns as the flags ask; `kind_prefix` when several kinds share the listing.
+fn table_options(args: &GetArgs, kind_prefix: bool) -> TableOptions {
+    TableOptions {
+        wide: args.output == Some(OutputFormat::Wide),
+        namespace_column: args.ns.all_namespaces,
+        kind_prefix,
+        show_labels: args.show_labels,
+        now: jiff::Timestamp::now(),
     }
 }
 
@@ -286,13 +291,7 @@ fn tables(args: &GetArgs, kinds: &[Kind], found: &[(Kind, Value)]) -> String {
             distinct.push(*k);
         }
     }
-    let opts = TableOptions {
-        wide: args.output == Some(OutputFormat::Wide),
-        namespace_column: args.ns.all_namespaces,
-        kind_prefix: distinct.len() > 1,
-        show_labels: args.show_labels,
-        now: jiff::Timestamp::now(),
-    };
+    let opts = table_options(args, distinct.len() > 1);
     let mut sections = Vec::new();
     for kind in distinct {
         let objects: Vec<Value> = found
