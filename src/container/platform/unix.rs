@@ -413,7 +413,11 @@ mod tests {
             wait_for_exit(&child_id, Duration::from_secs(5)),
             "the session sweep kills the child"
         );
-        assert!(!group.has_living_members());
+        // The leader dies of the same SIGKILL, but under load not always before the child is gone.
+        let emptied = process::poll_until(Duration::from_secs(5), Duration::from_millis(10), || {
+            (!group.has_living_members()).then_some(())
+        });
+        assert!(emptied.is_some(), "the group still has living members");
     }
 
     #[test]
