@@ -52,11 +52,14 @@ pub fn object_json(body: &[u8]) -> Result<Value, ProtobufError> {
     let (metadata, mut object) = match (api_version.as_str(), kind.as_str()) {
         ("v1", "Namespace") => {
             let namespace = core::Namespace::decode(raw.as_slice()).map_err(decode_failed)?;
-            let spec = namespace.spec.unwrap_or_default();
+            let mut spec = Map::new();
+            put(
+                &mut spec,
+                "finalizers",
+                namespace.spec.unwrap_or_default().finalizers,
+            );
             let mut object = Map::new();
-            if !spec.finalizers.is_empty() {
-                object.insert("spec".into(), json!({ "finalizers": spec.finalizers }));
-            }
+            put(&mut object, "spec", spec);
             (namespace.metadata, object)
         }
         ("v1", "Service") => {
@@ -85,21 +88,11 @@ fn object_meta(m: meta::ObjectMeta) -> Value {
     put(&mut out, "generateName", m.generate_name);
     put(&mut out, "namespace", m.namespace);
     put(&mut out, "resourceVersion", m.resource_version);
-    put_nonempty(&mut out, "labels", json!(m.labels), m.labels.is_empty());
-    put_nonempty(
-        &mut out,
-        "annotations",
-        json!(m.annotations),
-        m.annotations.is_empty(),
-    );
-    put_nonempty(
-        &mut out,
-        "finalizers",
-        json!(m.finalizers),
-        m.finalizers.is_empty(),
-    );
+    put(&mut out, "labels", json!(m.labels));
+    put(&mut out, "annotations", json!(m.annotations));
+    put(&mut out, "finalizers", m.finalizers);
     let owners: Vec<Value> = m.owner_references.into_iter().map(owner_reference).collect();
-    put_nonempty(&mut out, "ownerReferences", json!(owners), owners.is_empty());
+    put(&mut out, "ownerReferences", owners);
     Value::Object(out)
 }
 
@@ -117,30 +110,18 @@ fn owner_reference(o: meta::OwnerReference) -> Value {
 fn service_spec(s: core::ServiceSpec) -> Value {
     let mut out = Map::new();
     let ports: Vec<Value> = s.ports.into_iter().map(service_port).collect();
-    put_nonempty(&mut out, "ports", json!(ports), ports.is_empty());
-    put_nonempty(&mut out, "selector", json!(s.selector), s.selector.is_empty());
+    put(&mut out, "ports", ports);
+    put(&mut out, "selector", json!(s.selector));
     put(&mut out, "clusterIP", s.cluster_ip);
-    put_nonempty(
-        &mut out,
-        "clusterIPs",
-        json!(s.cluster_ips),
-        s.cluster_ips.is_empty(),
-    );
+    put(&mut out, "clusterIPs", s.cluster_ips);
     put(&mut out, "type", s.r#type);
-    put_nonempty(
-        &mut out,
-        "externalIPs",
-        json!(s.external_ips),
-        s.external_ips.is_empty(),
-    );
+    put(&mut out, "externalIPs", s.external_ips);
     put(&mut out, "sessionAffinity", s.session_affinity);
     put(&mut out, "loadBalancerIP", s.load_balancer_ip);
-    let ranges = s.load_balancer_source_ranges;
-    put_nonempty(
+    put(
         &mut out,
         "loadBalancerSourceRanges",
-        json!(ranges),
-        ranges.is_empty(),
+        s.load_balancer_source_ranges,
     );
     put(&mut out, "externalName", s.external_name);
     put(&mut out, "externalTrafficPolicy", s.external_traffic_policy);
@@ -150,22 +131,16 @@ fn service_spec(s: core::ServiceSpec) -> Value {
         "publishNotReadyAddresses",
         s.publish_not_ready_addresses,
     );
-    if let Some(timeout) = s
+    let timeout = s
         .session_affinity_config
         .and_then(|c| c.client_ip)
-        .and_then(|c| c.timeout_seconds)
-    {
-        out.insert(
-            "sessionAffinityConfig".into(),
-            json!({ "clientIP": { "timeoutSeconds": timeout } }),
-        );
-    }
-    put_nonempty(
+        .and_then(|c| c.timeout_seconds);
+    put(
         &mut out,
-        "ipFamilies",
-        json!(s.ip_families),
-        s.ip_families.is_empty(),
+        "sessionAffinityConfig",
+        timeout.map(|t| json!({ "clientIP": { "timeoutSeconds": t } })),
     );
+    put(&mut out, "ipFamilies", s.ip_families);
     put(&mut out, "ipFamilyPolicy", s.ip_family_policy);
     put(
         &mut out,
@@ -198,25 +173,19 @@ fn int_or_string(v: IntOrString) -> Value {
     }
 }
 
-/// Go writes every plain field, set or not, so a zero value (`""`, 0, false) is what JSON would
-/// have left out, and it is left out here too.
-fn put(out: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
-    let Some(value) = value.map(Into::into) else {
-        return;
-    };
+/// Go writes every plain field, set or not, so a zero value (`""`, 0, false, an empty list or
+/// map) is what JSON would have left out, and it is left out here too, as is an unset one.
+fn put(out: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
+    let value = value.into();
     let zero = match &value {
+        Value::Null => true,
         Value::String(s) => s.is_empty(),
         Value::Number(n) => n.as_i64() == Some(0),
         Value::Bool(b) => !b,
-        _ => false,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
     };
     if !zero {
-        out.insert(key.into(), value);
-    }
-}
-
-fn put_nonempty(out: &mut Map<String, Value>, key: &str, value: Value, empty: bool) {
-    if !empty {
         out.insert(key.into(), value);
     }
 }
