@@ -134,11 +134,7 @@ pub fn run_foreground(
     let script = existing_script(app_base, name)?;
     let mut cmd = platform::script_command(&script);
     cmd.current_dir(app_base).envs(env.iter().map(|(k, v)| (k, v)));
-    foreground(&mut cmd, started, |cmd, source| ProcessError::Spawn {
-        shell: cmd.get_program().to_string_lossy().into_owned(),
-        script,
-        source,
-    })
+    foreground(&mut cmd, &script, started, |cmd| spawn(cmd, &script))
 }
 
 /// Runs `program` with `args` in the foreground (`jube exec`), in `app_base` with `env` added to
@@ -162,30 +158,32 @@ pub fn exec_foreground(
         .envs(env.iter().map(|(k, v)| (k, v)));
     foreground(
         &mut cmd,
+        &resolved,
         |_| {},
-        |_, source| ProcessError::Exec {
-            program: program.to_owned(),
-            app_base: app_base.to_owned(),
-            source,
+        |cmd| {
+            cmd.spawn().map_err(|source| ProcessError::Exec {
+                program: program.to_owned(),
+                app_base: app_base.to_owned(),
+                source,
+            })
         },
     )
 }
 
-/// Spawns `cmd` sharing jube's terminal, with jube's signal forwarding in place until it ends.
+/// Spawns `cmd` (which runs `what`) with `spawn`, sharing jube's terminal, with jube's signal
+/// forwarding in place until it ends.
 fn foreground(
     cmd: &mut Command,
+    what: &Path,
     started: impl FnOnce(u32),
-    spawn_failed: impl FnOnce(&Command, io::Error) -> ProcessError,
+    spawn: impl FnOnce(&mut Command) -> Result<Child, ProcessError>,
 ) -> Result<i32, ProcessError> {
     let signals = platform::ForegroundSignals::install()?;
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(source) => return Err(spawn_failed(cmd, source)),
-    };
+    let mut child = spawn(cmd)?;
     signals.watch(child.id());
     started(child.id());
     let status = child.wait().map_err(|source| ProcessError::Wait {
-        script: PathBuf::from(cmd.get_program()),
+        script: what.to_owned(),
         source,
     })?;
     drop(signals);
