@@ -1,7 +1,7 @@
 //! File helpers shared by every module: atomic writes and named, time-limited file locks.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -9,12 +9,18 @@ use crate::env_vars::{self, EnvVars};
 
 /// Writes `contents` to a temp file beside `path`, then renames it into place, so a reader sees
 /// either the old file or the new one, never a torn one.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub fn write_atomic(path: &Path, mut contents: &[u8]) -> io::Result<()> {
+    write_atomic_from(path, &mut contents)
+}
+
+/// Like [`write_atomic`], with the contents copied from `reader` as they are read (a large file
+/// is never held in memory).
+pub fn write_atomic_from(path: &Path, reader: &mut impl io::Read) -> io::Result<()> {
     let dir = parent_dir(path);
     let mut tmp = temp_builder(".tmp-")
         .tempfile_in(dir)
         .map_err(|e| with_path(e, dir))?;
-    tmp.write_all(contents).map_err(|e| with_path(e, path))?;
+    io::copy(reader, &mut tmp).map_err(|e| with_path(e, path))?;
     tmp.as_file().sync_data().map_err(|e| with_path(e, path))?;
     tmp.persist(path).map_err(|e| with_path(e.error, path))?;
     Ok(())

@@ -224,16 +224,6 @@ impl Payload {
     }
 }
 
-/// Copies `from` to `to` through a temporary file beside `to`, so `to` is never half-written.
-fn copy_atomic(from: &Path, to: &Path) -> io::Result<()> {
-    let dir = to.parent().unwrap_or(Path::new("."));
-    let mut temp = crate::fsutil::temp_builder(".jube-push").tempfile_in(dir)?;
-    io::copy(&mut std::fs::File::open(from)?, temp.as_file_mut())?;
-    temp.as_file().sync_all()?;
-    temp.persist(to).map_err(|e| e.error)?;
-    Ok(())
-}
-
 // ---- where the bytes go ----
 
 /// HTTP(S) with PUT, or a `file:` repository written directly.
@@ -323,7 +313,9 @@ impl<'a> Transport<'a> {
                 }
                 match payload {
                     Payload::Bytes(bytes) => crate::fsutil::write_atomic(&path, bytes).map_err(write),
-                    Payload::File { path: from, .. } => copy_atomic(from, &path).map_err(write),
+                    Payload::File { path: from, .. } => std::fs::File::open(from)
+                        .and_then(|mut file| crate::fsutil::write_atomic_from(&path, &mut file))
+                        .map_err(write),
                 }
             }
         }
