@@ -119,15 +119,7 @@ pub fn get(args: &GetArgs) -> anyhow::Result<i32> {
     for (kind, ns, name) in &plan.named {
         match client.get(&object_path(*kind, ns, name)) {
             Ok(object) => {
-                watch = Some(Watch {
-                    kind: *kind,
-                    collection: format!(
-                        "{}?fieldSelector={}",
-                        kind.collection_path(kind.namespaced().then_some(ns.as_str())),
-                        super::query_value(&format!("metadata.name={name}"))
-                    ),
-                    resource_version: resource_version(&object),
-                });
+                watch = Some(Watch::object(*kind, ns, &object));
                 found.push((*kind, table::with_kind(*kind, object)));
             }
             Err(e) if e.is_not_found() && args.ignore_not_found => {}
@@ -200,14 +192,6 @@ fn table_options(args: &GetArgs, kind_prefix: bool) -> TableOptions {
     }
 }
 
-fn resource_version(object: &Value) -> String {
-    object
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// A kind's objects, and how to watch them from the revision of this listing.
 fn list(
     client: &Client,
@@ -224,12 +208,7 @@ fn list(
         .into_iter()
         .map(|o| table::with_kind(kind, o))
         .collect();
-    let watch = Watch {
-        kind,
-        resource_version: resource_version(&list),
-        collection: path,
-    };
-    Ok((items, watch))
+    Ok((items, Watch::list(kind, path, &list)))
 }
 
 /// Prints what was found; `listed` when whole kinds were listed (so an empty result is news).

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::cli::output;
 use crate::kube::client::{Client, ClientError};
 use crate::kube::kinds::Kind;
+use crate::kube::reconcile::str_at;
 use crate::kube::table::{self, TableOptions};
 
 /// How each change is printed.
@@ -29,6 +30,29 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// The changes of one named object, from the revision it was read at.
+    pub fn object(kind: Kind, namespace: &str, object: &Value) -> Self {
+        let name = str_at(object, "/metadata/name").unwrap_or_default();
+        Self {
+            kind,
+            collection: format!(
+                "{}?fieldSelector={}",
+                kind.collection_path(kind.namespaced().then_some(namespace)),
+                super::query_value(&format!("metadata.name={name}"))
+            ),
+            resource_version: resource_version(object),
+        }
+    }
+
+    /// The changes of the collection at `path` (selectors and all), from the revision of `list`.
+    pub fn list(kind: Kind, path: String, list: &Value) -> Self {
+        Self {
+            kind,
+            collection: path,
+            resource_version: resource_version(list),
+        }
+    }
+
     /// The path of the watch request.
     pub fn path(&self) -> String {
         let sep = if self.collection.contains('?') { '&' } else { '?' };
@@ -38,6 +62,12 @@ impl Watch {
         }
         path
     }
+}
+
+fn resource_version(object: &Value) -> String {
+    str_at(object, "/metadata/resourceVersion")
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Prints every event of the watch; an ERROR event ends it with that error.
