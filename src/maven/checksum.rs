@@ -109,6 +109,13 @@ pub fn written_digests(reader: &mut impl std::io::Read) -> std::io::Result<(Vec<
     Ok((digests, len))
 }
 
+/// The digest of `algorithm` among `sums`, as [`written_digests`] gives them.
+pub fn digest_in(sums: &[(Algorithm, String)], algorithm: Algorithm) -> Option<&str> {
+    sums.iter()
+        .find(|(a, _)| *a == algorithm)
+        .map(|(_, s)| s.as_str())
+}
+
 /// The hex digest in a sidecar file. Repositories write these many ways: the bare digest, the
 /// digest followed by a file name (`sha1sum` style), BSD style (`SHA1 (file) = digest`), upper
 /// case, trailing newlines. The first token of the right length that is all hex wins.

@@ -394,7 +394,7 @@ fn check_local(path: &Path, sums: &[(Algorithm, String)]) -> Result<(), DeployEr
         return Ok(());
     };
     match checksum::parse_sidecar(&text, Algorithm::Sha1) {
-        Some(sum) if !sums.iter().any(|(a, s)| *a == Algorithm::Sha1 && *s == sum) => {
+        Some(sum) if checksum::digest_in(sums, Algorithm::Sha1) != Some(sum.as_str()) => {
             Err(DeployError::Damaged {
                 path: path.to_owned(),
                 sidecar,

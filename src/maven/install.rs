@@ -142,8 +142,9 @@ fn install_locked(
         mark_local_snapshot(&mut m, c, &last_updated);
         fsutil::write_atomic(&snapshot_meta, m.to_xml().as_bytes()).map_err(io_err(&snapshot_meta))?;
     }
-    // Algorithm::WRITTEN lists SHA-1 first.
-    let sha1 = digests[0].1.clone();
+    let sha1 = checksum::digest_in(&digests, Algorithm::Sha1)
+        .unwrap_or_default()
+        .to_owned();
     Ok(Installed {
         coordinates: c.clone(),
         path,
