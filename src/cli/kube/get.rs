@@ -237,16 +237,7 @@ fn print(
             output::print(&text)?;
         }
         Some(OutputFormat::Name) => {
-            let names: String = found
-                .iter()
-                .map(|(k, o)| {
-                    let name = o
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    format!("{}/{name}\n", k.singular())
-                })
-                .collect();
+            let names: String = found.iter().map(|(k, o)| name_line(*k, o)).collect();
             output::print(&names)?;
         }
         None | Some(OutputFormat::Wide) => {
@@ -285,4 +276,13 @@ fn tables(args: &GetArgs, kinds: &[Kind], found: &[(Kind, Value)]) -> String {
         sections.push(table::render(&t, !args.no_headers));
     }
     sections.join("\n")
+}
+
+/// `-o name`'s line for an object: `pod/web-x7k2p`.
+pub(super) fn name_line(kind: Kind, object: &Value) -> String {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    format!("{}/{name}\n", kind.singular())
 }

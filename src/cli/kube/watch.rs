@@ -110,13 +110,7 @@ fn render(kind: Kind, object: Value, shape: &Shape) -> anyhow::Result<String> {
         }
         Shape::Json => format!("{}\n", serde_json::to_string_pretty(&object)?),
         Shape::Yaml => format!("---\n{}", table::to_yaml(&object)?),
-        Shape::Name => {
-            let name = object
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            format!("{}/{name}\n", kind.singular())
-        }
+        Shape::Name => super::get::name_line(kind, &object),
     })
 }
 
