@@ -313,11 +313,7 @@ fn missing_optional_scripts_are_warnings_and_pid_files_are_left_out() {
         .last_line()
         .to_owned();
     wait_until("the app's output", Duration::from_secs(30), || {
-        env.jube()
-            .args(["logs", &id])
-            .success()
-            .stdout
-            .contains("run-only app")
+        env.logs(&id).contains("run-only app")
     });
     env.jube().args(["rm", "-f", &id]).success();
 }

@@ -168,7 +168,7 @@ fn ticker_starts_logs_and_stops() {
         .to_owned();
     env.jube().args(["status", &id]).success();
     wait_until("two ticks in the logs", Duration::from_secs(30), || {
-        env.jube().args(["logs", &id]).success().stdout.contains("beat 2")
+        env.logs(&id).contains("beat 2")
     });
     let logs = env.jube().args(["logs", &id]).success();
     logs.stdout_contains("ticker started (every 1s)");
@@ -187,13 +187,7 @@ fn ticker_starts_logs_and_stops() {
         .stdout_contains("ticker stopping after");
     env.jube().args(["start", &id]).success();
     wait_until("a tick after the restart", Duration::from_secs(30), || {
-        env.jube()
-            .args(["logs", &id])
-            .success()
-            .stdout
-            .matches("beat 1")
-            .count()
-            == 2
+        env.logs(&id).matches("beat 1").count() == 2
     });
     env.jube()
         .args(["kill", &id])
@@ -435,10 +429,7 @@ fn java_image_runs_the_jars_in_lib_or_maven() {
         .to_owned();
     let port = host_port(&env, &single_id, "HTTP");
     wait_until("the single jar's output", Duration::from_secs(60), || {
-        env.jube()
-            .args(["logs", &single_id])
-            .success()
-            .stdout
+        env.logs(&single_id)
             .contains(&format!("SingleApp runs with one,two on {port}"))
     });
 
@@ -449,11 +440,7 @@ fn java_image_runs_the_jars_in_lib_or_maven() {
         .last_line()
         .to_owned();
     wait_until("the main class's output", Duration::from_secs(60), || {
-        env.jube()
-            .args(["logs", &multi_id])
-            .success()
-            .stdout
-            .contains("MultiApp runs with")
+        env.logs(&multi_id).contains("MultiApp runs with")
     });
     for id in [&single_id, &multi_id] {
         env.jube().args(["rm", "-f", id]).success();

@@ -141,6 +141,12 @@ impl TestEnv {
             .to_owned()
     }
 
+    /// What `jube logs CONTAINER` prints; the command must succeed.
+    #[track_caller]
+    pub fn logs(&self, container: &str) -> String {
+        self.jube().args(["logs", container]).success().stdout
+    }
+
     /// Any program (sh, curl, mvn) with this env's variables and working directory.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Cmd {
         let mut command = Command::new(program);
