@@ -610,20 +610,16 @@ fn get_watch_prints_a_row_for_each_change_until_the_daemon_stops() {
     });
 
     k.jube().args(["daemon", "stop", "--stop-pods"]).success();
-    for (watch, what) in [(rows, "pods"), (names, "rc"), (changes, "ns")] {
-        let out = watch.wait();
-        assert_eq!(out.code, Some(0), "the {what} watch ends with the daemon\n{out}");
-        if what == "rc" {
-            assert!(
-                out.stdout.lines().all(|l| l == "replicationcontroller/web"),
-                "{out}"
-            );
-        }
-        if what == "ns" {
-            assert!(
-                !out.stdout.contains("NAME") && !out.stdout.contains("default"),
-                "{out}"
-            );
-        }
+    let [rows, names, changes] = [rows, names, changes].map(|watch| watch.wait());
+    for out in [&rows, &names, &changes] {
+        assert_eq!(out.code, Some(0), "each watch ends with the daemon\n{out}");
     }
+    assert!(
+        names.stdout.lines().all(|l| l == "replicationcontroller/web"),
+        "{names}"
+    );
+    assert!(
+        !changes.stdout.contains("NAME") && !changes.stdout.contains("default"),
+        "{changes}"
+    );
 }
