@@ -259,10 +259,7 @@ fn a_service_balances_over_ready_pods_and_follows_them() {
     // kill(2) returns before the process is gone; until then its listener still takes
     // connections into its backlog, and they are reset when it dies, as with any proxy.
     wait_until("the killed process to be gone", PATIENCE, || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
-            stat.rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('Z'))
-        })
+        !crate::containers_support::is_alive(pid as u32)
     });
     for met in pods_met(service_port, 6) {
         assert!(met.starts_with("pod "), "{met}");
