@@ -32,6 +32,16 @@ fn push(env: &TestEnv, args: &[&str]) -> Out {
     env.jube().arg("push").args(args).output()
 }
 
+/// The version `jube push` deployed, from the coordinates it prints first.
+fn pushed_version(out: &Out) -> String {
+    let coords = out.stdout.lines().next().expect("the pushed coordinates");
+    coords
+        .split(':')
+        .nth(2)
+        .expect("a version in the coordinates")
+        .to_owned()
+}
+
 fn served(server: &RepoServer, rel: &str) -> Vec<u8> {
     std::fs::read(server.root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
@@ -226,11 +236,7 @@ fn snapshots_are_deployed_as_timestamped_builds_and_the_newest_is_pulled() {
     let second_zip = build(&env, "2.0-SNAPSHOT", "second");
     let second = push(&env, &["team/app:2.0-SNAPSHOT", "--repo", &server.url()]).assert_success();
 
-    let version_of = |out: &Out| {
-        let coords = out.stdout.lines().next().unwrap().to_owned();
-        coords.split(':').nth(2).unwrap().to_owned()
-    };
-    let (v1, v2) = (version_of(&first), version_of(&second));
+    let (v1, v2) = (pushed_version(&first), pushed_version(&second));
     for (v, build) in [(&v1, "1"), (&v2, "2")] {
         let parts: Vec<&str> = v.split('-').collect();
         assert_eq!(parts.len(), 3, "{v}");
@@ -569,15 +575,7 @@ fn an_upload_the_repository_failed_is_sent_again_whole() {
     // A snapshot's zip is only ever PUT (never looked up first), so the fault meets the upload.
     server.set_fault(Some("-image.zip"), Fault::Times(1, Box::new(Fault::Status(503))));
     let out = push(&env, &["team/app:3.0-SNAPSHOT", "--repo", &server.url()]).assert_success();
-    let version = out
-        .stdout
-        .lines()
-        .next()
-        .unwrap()
-        .split(':')
-        .nth(2)
-        .unwrap()
-        .to_owned();
+    let version = pushed_version(&out);
     let rel = format!("{GROUP_DIR}/3.0-SNAPSHOT/app-{version}-image.zip");
     let puts: Vec<u16> = server
         .requests()
