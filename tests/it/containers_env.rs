@@ -178,10 +178,7 @@ fn env_values_come_back_byte_exact_from_a_real_shell() {
     wait_until(
         &format!("the app's environment to hold {newlines:?}"),
         Duration::from_secs(10),
-        || {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|environ| environ.split(|b| *b == 0).any(|e| e == newlines.as_bytes()))
-        },
+        || environ_holds(pid, &newlines),
     );
     images.env.jube().args(["rm", "-f", &id]).success();
 }

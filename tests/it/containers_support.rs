@@ -212,11 +212,14 @@ pub fn marked_processes(id: &str) -> Vec<u32> {
     proc.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| !is_zombie(*pid))
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == marker.as_bytes()))
-        })
+        .filter(|pid| environ_holds(*pid, &marker))
         .collect()
+}
+
+/// Whether process `pid`'s environment holds the entry `NAME=value`, byte for byte.
+pub fn environ_holds(pid: u32, entry: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|b| *b == 0).any(|e| e == entry.as_bytes()))
 }
 
 /// Running and not a zombie.
