@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::wait_until;
+use crate::common::{missing, wait_until};
 use crate::kubectl_like::{Kube, PATIENCE};
 
 fn example() -> PathBuf {
@@ -50,8 +50,10 @@ fn pod_containers(k: &Kube, pod_prefix: &str) -> Vec<Value> {
 
 #[test]
 fn guestbook_runs_heals_scales_and_goes() {
-    if which("java").is_none() {
-        eprintln!("skipped: no Java runtime (scripts/test installs one)");
+    if missing(
+        which("java").is_some(),
+        "a Java runtime (apt-get install default-jdk-headless)",
+    ) {
         return;
     }
     let k = Kube::new();

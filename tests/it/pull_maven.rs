@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{RepoServer, TestEnv};
+use crate::common::{RepoServer, TestEnv, missing, runs};
 use crate::pull::{REPO_ID, app_zip, env_for, pull, pulled_path};
 
 const DEPENDENCY_PLUGIN: &str =
@@ -11,18 +11,11 @@ const DEPENDENCY_PLUGIN: &str =
 
 /// Whether `mvn` and Debian's dependency plugin are here; says why not when they are missing.
 fn maven_available() -> bool {
-    let mvn = std::process::Command::new("mvn").arg("--version").output();
-    if !mvn.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: `mvn` is not installed (scripts/test installs it)");
-        return false;
-    }
-    if !Path::new(DEPENDENCY_PLUGIN).is_dir() {
-        eprintln!(
-            "skipped: {DEPENDENCY_PLUGIN} is missing (apt-get install libmaven-dependency-plugin-java)"
-        );
-        return false;
-    }
-    true
+    !missing(runs("mvn", &["--version"]), "`mvn` (apt-get install maven)")
+        && !missing(
+            Path::new(DEPENDENCY_PLUGIN).is_dir(),
+            &format!("{DEPENDENCY_PLUGIN} (apt-get install libmaven-dependency-plugin-java)"),
+        )
 }
 
 /// TESTING.md's recipe: the test's local repository, every other repository mirrored to Debian's

@@ -1,6 +1,6 @@
 //! The download progress: a bar with bytes, rate and ETA on a terminal, nothing when piped.
 
-use crate::common::{Fault, RepoServer};
+use crate::common::{Fault, RepoServer, missing, runs};
 use crate::pull::{big_zip, env_for, pull, pulled_path};
 
 #[test]
@@ -31,12 +31,10 @@ fn pull_is_quiet_when_piped() {
 /// On a terminal (a pseudo-terminal from `script`), the bar shows bytes, rate and time left.
 #[test]
 fn pull_shows_bytes_rate_and_eta_on_a_terminal() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: `script` (util-linux) is not installed");
+    if missing(
+        runs("script", &["--version"]),
+        "`script` (apt-get install bsdutils)",
+    ) {
         return;
     }
     let server = RepoServer::start();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::fixtures::{self, ZipEntry};
-use crate::common::{RepoServer, TestEnv, free_port, wait_until};
+use crate::common::{RepoServer, TestEnv, free_port, missing, runs, wait_until};
 use crate::kubectl_like::{Kube, PATIENCE};
 
 const IMAGE: &str = "example/echo";
@@ -63,8 +63,10 @@ impl Services {
     }
 
     fn with(adjust: impl FnOnce(&mut TestEnv)) -> Option<Self> {
-        if !has_perl() {
-            eprintln!("skipped: no perl with IO::Socket::INET");
+        if missing(
+            runs("perl", &["-MIO::Socket::INET", "-e", "1"]),
+            "perl with IO::Socket::INET (apt-get install perl)",
+        ) {
             return None;
         }
         let server = RepoServer::start();
@@ -122,13 +124,6 @@ impl Services {
             .unwrap_or_else(|| panic!("no PORT(S) cell\n{out}"))
             .to_owned()
     }
-}
-
-fn has_perl() -> bool {
-    std::process::Command::new("perl")
-        .args(["-MIO::Socket::INET", "-e", "1"])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 fn rc_and_service(replicas: u32, service_port: u16) -> String {

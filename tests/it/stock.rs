@@ -8,7 +8,7 @@ use crate::build_helpers::{
     self as h, builtin_version, host_port, inspect, stock_image_dir, wait_for_http, zip_names,
 };
 use crate::common::fixtures::{image_zip, simple_image};
-use crate::common::{RepoServer, TestEnv, wait_until};
+use crate::common::{RepoServer, TestEnv, missing, wait_until};
 
 /// A folder of links to every program on PATH except `java`: a machine without Java.
 fn path_without_java(env: &TestEnv) -> PathBuf {
@@ -396,8 +396,10 @@ fn java_image_runs_the_jars_in_lib_or_maven() {
         &single.join("lib/app.jar"),
         true,
     );
-    if built.is_none() {
-        eprintln!("skipping java_image_runs_the_jars_in_lib_or_maven: no javac/jar (install a JDK)");
+    if missing(
+        built.is_some(),
+        "javac and jar (apt-get install default-jdk-headless)",
+    ) {
         return;
     }
     let multi = env.root().join("multi");

@@ -666,6 +666,29 @@ impl fmt::Display for Out {
     }
 }
 
+/// Whether a test must be skipped because something it drives is missing. Outside CI it says so
+/// and skips; under `CI=true` a missing tool fails the test, so CI never passes a test it did not
+/// run (`scripts/setup` installs everything the suite drives).
+#[track_caller]
+pub fn missing(available: bool, what: &str) -> bool {
+    if available {
+        return false;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is missing, and CI=true: run scripts/setup, which installs it");
+    }
+    eprintln!("skipped: {what} is missing (scripts/setup installs it)");
+    true
+}
+
+/// Whether `tool` runs here (`tool --version` or the given arguments exit 0).
+pub fn runs(tool: &str, args: &[&str]) -> bool {
+    std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Polls `f` every 20 ms until it returns true; panics naming `what` after `timeout`. For waiting
 /// on real processes and files, never for claims about timing.
 #[track_caller]
