@@ -41,6 +41,9 @@ impl EnvVars {
     /// Where `jube daemon` listens when --listen is not given. Default: 127.0.0.1:8585, or any free
     /// port when that one is taken.
     pub const JUBE_DAEMON_LISTEN: &'static str = "JUBE_DAEMON_LISTEN";
+    /// The file holding the bearer token the daemon's API requires, when `jube daemon` is given no
+    /// --token-file. Required when the API listens beyond loopback.
+    pub const JUBE_DAEMON_TOKEN_FILE: &'static str = "JUBE_DAEMON_TOKEN_FILE";
     /// Seconds before the first restart of a crashing pod container; doubles up to 5 minutes. Default: 10.
     pub const JUBE_BACKOFF_BASE: &'static str = "JUBE_BACKOFF_BASE";
     /// Test switch: no delay between retries.
@@ -49,6 +52,8 @@ impl EnvVars {
     pub const HTTP_PROXY: &'static str = "HTTP_PROXY";
     pub const HTTPS_PROXY: &'static str = "HTTPS_PROXY";
     pub const NO_PROXY: &'static str = "NO_PROXY";
+    /// kubectl's list of kubeconfig files; `jube kubeconfig --merge` writes into the first.
+    pub const KUBECONFIG: &'static str = "KUBECONFIG";
     /// Turns off colour in jube's own output.
     pub const NO_COLOR: &'static str = "NO_COLOR";
 
@@ -71,6 +76,7 @@ impl EnvVars {
         Self::JUBE_UNPACK_MAX_ENTRIES,
         Self::JUBE_MAVEN_CENTRAL,
         Self::JUBE_DAEMON_LISTEN,
+        Self::JUBE_DAEMON_TOKEN_FILE,
         Self::JUBE_BACKOFF_BASE,
         Self::JUBE_TEST_NO_RETRY_DELAY,
     ];

@@ -89,6 +89,11 @@ impl Layout {
         self.home.join("daemon.addr")
     }
 
+    /// The bearer token the running daemon requires (mode 0600), when it requires one.
+    pub fn daemon_token(&self) -> PathBuf {
+        self.home.join("daemon.token")
+    }
+
     pub fn daemon_lock(&self) -> PathBuf {
         self.home.join("daemon.lock")
     }

@@ -1,6 +1,7 @@
 //! `jube daemon` and `jube daemon stop`.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use crate::kube::client::Client;
 use crate::kube::daemon::{self, DaemonOptions};
@@ -16,11 +17,27 @@ pub enum DaemonAction {
     },
 }
 
-pub fn daemon(
-    action: Option<DaemonAction>,
+#[derive(Debug, clap::Args)]
+pub struct DaemonFlags {
+    /// The API's address (default 127.0.0.1:8585; port 0 picks a free one). An address beyond
+    /// loopback needs --token-file.
+    #[arg(long)]
     listen: Option<String>,
+    /// A file holding the bearer token the API requires (`Authorization: Bearer TOKEN`); needed
+    /// when the API listens beyond loopback. Default: $JUBE_DAEMON_TOKEN_FILE.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// The address service proxies listen on (default 127.0.0.1). An address beyond loopback
+    /// needs --expose-services.
+    #[arg(long)]
     address: Option<IpAddr>,
-) -> anyhow::Result<i32> {
+    /// Let service proxies listen beyond loopback (--address), where other machines can use the
+    /// services without any token.
+    #[arg(long)]
+    expose_services: bool,
+}
+
+pub fn daemon(action: Option<DaemonAction>, flags: DaemonFlags) -> anyhow::Result<i32> {
     let layout = Layout::from_env();
     match action {
         Some(DaemonAction::Stop { stop_pods }) => {
@@ -31,11 +48,22 @@ pub fn daemon(
         }
         None => {
             let mut options = DaemonOptions {
-                listen,
+                listen: flags.listen,
+                expose_services: flags.expose_services,
                 ..Default::default()
             };
-            if let Some(a) = address {
+            if let Some(file) = flags.token_file {
+                options.token_file = Some(file);
+            }
+            if let Some(a) = flags.address {
                 options.proxy_address = a;
+            }
+            if !options.proxy_address.is_loopback() && options.expose_services {
+                eprintln!(
+                    "warning: service proxies listen on {}, beyond loopback: other machines can use \
+                     every service, with no token",
+                    options.proxy_address
+                );
             }
             daemon::run(layout, options)?;
             Ok(0)

@@ -6,6 +6,7 @@ mod containers;
 mod daemon;
 mod images;
 mod kube;
+mod kubeconfig;
 pub mod output;
 pub mod progress;
 
@@ -197,12 +198,15 @@ pub enum Command {
     Daemon {
         #[command(subcommand)]
         action: Option<daemon::DaemonAction>,
-        /// The API's address (default 127.0.0.1:8585; port 0 picks a free one).
+        #[command(flatten)]
+        flags: daemon::DaemonFlags,
+    },
+    /// Print a kubeconfig for this JUBE_HOME's running daemon, or merge it into your own.
+    Kubeconfig {
+        /// Add (or replace) the `jube` cluster, user and context in the first file of $KUBECONFIG,
+        /// else ~/.kube/config, keeping the rest; sets current-context only when none is set.
         #[arg(long)]
-        listen: Option<String>,
-        /// The address service proxies listen on (default 127.0.0.1).
-        #[arg(long)]
-        address: Option<std::net::IpAddr>,
+        merge: bool,
     },
     /// Create or update objects from Kubernetes manifests; starts the daemon when none runs.
     Apply(kube::ApplyArgs),
@@ -241,11 +245,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Build { dir, tag } => build::build(&dir, &tag),
         Command::Push { image, repo, force } => build::push(&image, repo.as_deref(), force, &reporter),
         Command::Commit { container, image } => build::commit(&container, &image),
-        Command::Daemon {
-            action,
-            listen,
-            address,
-        } => daemon::daemon(action, listen, address),
+        Command::Daemon { action, flags } => daemon::daemon(action, flags),
+        Command::Kubeconfig { merge } => kubeconfig::kubeconfig(merge),
         Command::Create { image, flags } => containers::create(&image, &flags, &reporter),
         Command::Start { targets, flags } => containers::start(&targets, &flags, &reporter),
         Command::Run {

@@ -4,6 +4,7 @@
 
 mod defaults;
 mod discovery;
+pub mod guard;
 mod logs;
 pub mod objects;
 mod protobuf;
@@ -40,8 +41,9 @@ pub struct ApiState {
 
 pub type Shared = Arc<ApiState>;
 
-/// The API's routes. Makes sure the `default` namespace exists first, as every cluster has it.
-pub fn router(state: Shared) -> Router {
+/// The API's routes, behind the [`guard::Guard`] every request passes first. Makes sure the
+/// `default` namespace exists first, as every cluster has it.
+pub fn router(state: Shared, guard: guard::Guard) -> Router {
     match state.store.ensure_namespace(DEFAULT_NAMESPACE) {
         Ok(true) => state.log.line("created the default namespace"),
         Ok(false) => {}
@@ -65,6 +67,10 @@ pub fn router(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(guard),
+            guard::guard,
+        ))
 }
 
 async fn ok() -> &'static str {

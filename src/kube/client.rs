@@ -1,5 +1,6 @@
 //! The client side of the daemon's API, for jube's own commands: finding the daemon of this
-//! JUBE_HOME, starting it in the background when needed, and plain JSON requests.
+//! JUBE_HOME, starting it in the background when needed, and plain JSON requests. When the daemon
+//! requires a bearer token, it recorded it in `JUBE_HOME/daemon.token`, and every request sends it.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -9,6 +10,7 @@ use reqwest::blocking::Client as Http;
 use serde_json::Value;
 
 use crate::kube::daemon;
+use crate::kube::token::Token;
 use crate::layout::Layout;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,15 @@ pub enum ClientError {
     StartTimeout { secs: u64, log: PathBuf },
     #[error("cannot start the jube daemon: {0}")]
     Spawn(std::io::Error),
+    #[error(
+        "the jube daemon at {addr} refused jube's token ({message}); it was started with another \
+         token file than the one it recorded in {home}; restart it"
+    )]
+    Unauthorized {
+        addr: String,
+        home: PathBuf,
+        message: String,
+    },
     #[error("cannot reach the jube daemon at {addr}: {message}")]
     Transport { addr: String, message: String },
     /// The API answered with a Kubernetes `Status` error.
@@ -50,8 +61,20 @@ impl Client {
             home: layout.home().to_owned(),
         };
         let addr = daemon::recorded_address(layout).ok_or_else(not_running)?;
-        let client = Self::at(&addr)?;
-        if !daemon::is_running(layout) || client.raw_get("/healthz").is_err() {
+        let client = Self::at(&addr, daemon::recorded_token(layout).as_ref())?;
+        if !daemon::is_running(layout) {
+            return Err(not_running());
+        }
+        let health = client.raw_get("/healthz").map_err(|_| not_running())?;
+        if health.status() == reqwest::StatusCode::UNAUTHORIZED {
+            let value: Value = health.json().unwrap_or(Value::Null);
+            return Err(ClientError::Unauthorized {
+                addr,
+                home: layout.daemon_token(),
+                message: value["message"].as_str().unwrap_or("401").to_owned(),
+            });
+        }
+        if !health.status().is_success() {
             return Err(not_running());
         }
         Ok(client)
@@ -80,16 +103,25 @@ impl Client {
         }
     }
 
-    fn at(addr: &str) -> Result<Self, ClientError> {
+    fn at(addr: &str, token: Option<&Token>) -> Result<Self, ClientError> {
+        let transport = |message: String| ClientError::Transport {
+            addr: addr.to_owned(),
+            message,
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.as_str()))
+                .map_err(|e| transport(e.to_string()))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let http = Http::builder()
             .no_proxy()
+            .default_headers(headers)
             .connect_timeout(Duration::from_secs(2))
             .timeout(None)
             .build()
-            .map_err(|e| ClientError::Transport {
-                addr: addr.to_owned(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| transport(e.to_string()))?;
         Ok(Self {
             http,
             base: format!("http://{addr}"),
@@ -167,10 +199,11 @@ impl Client {
         Err(api_error(status, &value))
     }
 
-    /// Asks the daemon to stop and waits until it has released its lock.
+    /// Asks the daemon to stop and waits until it has released its lock. The POST carries a JSON
+    /// body: the API refuses body-less POSTs, which any web page could send.
     pub fn shutdown(&self, layout: &Layout, stop_pods: bool) -> Result<(), ClientError> {
         let path = format!("/jube/v1/shutdown?stopPods={stop_pods}");
-        self.request(reqwest::Method::POST, &path, None)?;
+        self.request(reqwest::Method::POST, &path, Some(&serde_json::json!({})))?;
         let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
         while daemon::is_running(layout) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));

@@ -10,12 +10,14 @@ use std::time::Duration;
 use crate::container::lifecycle::Containers;
 use crate::env_vars::{self, EnvVars};
 use crate::fsutil::{self, LockedFile};
+use crate::kube::api::guard::Guard;
 use crate::kube::api::{self, ApiState};
 use crate::kube::controller::Controller;
 use crate::kube::kinds::DEFAULT_NAMESPACE;
 use crate::kube::proxy::ProxyManager;
 use crate::kube::reconcile::Config;
 use crate::kube::store::Store;
+use crate::kube::token::{self, Token, TokenError};
 use crate::layout::Layout;
 
 /// Where the daemon listens unless told otherwise.
@@ -29,6 +31,20 @@ pub enum DaemonError {
         "cannot listen on {addr}: {source}; choose another address with --listen (port 0 picks a free one)"
     )]
     Listen { addr: String, source: std::io::Error },
+    #[error(
+        "the API would listen on {addr}, beyond loopback, without a token: anyone who reaches \
+         this machine could run processes as you. Give it a token with --token-file FILE \
+         (or JUBE_DAEMON_TOKEN_FILE; {how}), or listen on 127.0.0.1"
+    )]
+    NeedsToken { addr: SocketAddr, how: &'static str },
+    #[error(
+        "service proxies would listen on {addr}, beyond loopback, where anyone who reaches this \
+         machine can use the services; add --expose-services to mean it, or leave out --address \
+         (127.0.0.1)"
+    )]
+    ProxiesExposed { addr: IpAddr },
+    #[error(transparent)]
+    Token(#[from] TokenError),
     #[error("{0}")]
     Setup(String),
     #[error(transparent)]
@@ -44,6 +60,10 @@ pub struct DaemonOptions {
     pub listen: Option<String>,
     /// Where service proxies listen.
     pub proxy_address: IpAddr,
+    /// Whether proxies may listen beyond loopback (`--expose-services`).
+    pub expose_services: bool,
+    /// The file holding the bearer token the API requires; required beyond loopback.
+    pub token_file: Option<PathBuf>,
     /// The first restart delay of a crashing container; doubles up to five minutes.
     pub backoff_base: Duration,
 }
@@ -53,6 +73,8 @@ impl Default for DaemonOptions {
         Self {
             listen: None,
             proxy_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            expose_services: false,
+            token_file: env_vars::var(EnvVars::JUBE_DAEMON_TOKEN_FILE).map(PathBuf::from),
             backoff_base: backoff_base_from_env(),
         }
     }
@@ -113,6 +135,11 @@ pub fn recorded_address(layout: &Layout) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// The token a running daemon of this JUBE_HOME requires, from `daemon.token`.
+pub fn recorded_token(layout: &Layout) -> Option<Token> {
+    token::recorded(&layout.daemon_token())
+}
+
 /// Whether a daemon holds this JUBE_HOME's lock right now.
 pub fn is_running(layout: &Layout) -> bool {
     matches!(LockedFile::try_acquire(&layout.daemon_lock()), Ok(None))
@@ -120,6 +147,12 @@ pub fn is_running(layout: &Layout) -> bool {
 
 /// Runs the daemon until a shutdown request or SIGTERM/SIGINT.
 pub fn run(layout: Layout, options: DaemonOptions) -> Result<(), DaemonError> {
+    if !options.proxy_address.is_loopback() && !options.expose_services {
+        return Err(DaemonError::ProxiesExposed {
+            addr: options.proxy_address,
+        });
+    }
+    let token = options.token_file.as_deref().map(Token::from_file).transpose()?;
     fs_err::create_dir_all(layout.home()).map_err(|e| DaemonError::Setup(e.to_string()))?;
     let Some(lock) = LockedFile::try_acquire(&layout.daemon_lock())? else {
         return Err(DaemonError::AlreadyRunning {
@@ -134,8 +167,9 @@ pub fn run(layout: Layout, options: DaemonOptions) -> Result<(), DaemonError> {
         .enable_all()
         .build()
         .map_err(|e| DaemonError::Setup(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(layout.clone(), options, store, log.clone()));
+    let result = runtime.block_on(serve(layout.clone(), options, token, store, log.clone()));
     let _ = std::fs::remove_file(layout.daemon_addr());
+    let _ = std::fs::remove_file(layout.daemon_token());
     log.line("daemon stopped");
     drop(lock);
     result
@@ -144,6 +178,7 @@ pub fn run(layout: Layout, options: DaemonOptions) -> Result<(), DaemonError> {
 async fn serve(
     layout: Layout,
     options: DaemonOptions,
+    token: Option<Token>,
     store: Arc<Store>,
     log: DaemonLog,
 ) -> Result<(), DaemonError> {
@@ -151,13 +186,29 @@ async fn serve(
     let addr: SocketAddr = listener
         .local_addr()
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
-    fsutil::write_atomic(&layout.daemon_addr(), addr.to_string().as_bytes())
-        .map_err(|e| DaemonError::Setup(format!("cannot write {}: {e}", layout.daemon_addr().display())))?;
+    if !addr.ip().is_loopback() && token.is_none() {
+        return Err(DaemonError::NeedsToken {
+            addr,
+            how: token::HOW_TO_MAKE_ONE,
+        });
+    }
+    record(&layout, addr, token.as_ref())?;
     log.line(&format!(
-        "daemon {} listening on {addr} for {}",
+        "daemon {} listening on {addr}{} for {}",
         std::process::id(),
+        if token.is_some() {
+            " (bearer token required)"
+        } else {
+            ""
+        },
         layout.home().display()
     ));
+    if !options.proxy_address.is_loopback() {
+        log.line(&format!(
+            "service proxies listen on {}, beyond loopback (--expose-services)",
+            options.proxy_address
+        ));
+    }
 
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::watch::channel::<Option<Shutdown>>(None);
     let state = Arc::new(ApiState {
@@ -166,7 +217,7 @@ async fn serve(
         log: log.clone(),
         shutdown: shutdown_tx.clone(),
     });
-    let app = api::router(state);
+    let app = api::router(state, Guard::new(addr, token));
 
     let mut graceful = shutdown_rx.clone();
     let server = tokio::spawn(async move {
@@ -215,6 +266,31 @@ async fn serve(
     reaping.abort();
     let _ = server.await;
     Ok(())
+}
+
+/// Tells jube's clients where the API is and which token it wants: `daemon.token` (mode 0600)
+/// first, then `daemon.addr`, which clients look for first. A daemon listening on every address
+/// records the loopback one, which clients on this machine can connect to.
+fn record(layout: &Layout, addr: SocketAddr, token: Option<&Token>) -> Result<(), DaemonError> {
+    let failed = |path: PathBuf| {
+        move |e: std::io::Error| DaemonError::Setup(format!("cannot write {}: {e}", path.display()))
+    };
+    let token_path = layout.daemon_token();
+    match token {
+        Some(t) => fsutil::write_atomic_mode(&token_path, t.as_str().as_bytes(), Some(0o600))
+            .map_err(failed(token_path))?,
+        None => match std::fs::remove_file(&token_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(token_path)(e)),
+            _ => {}
+        },
+    }
+    let reachable = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let recorded = SocketAddr::new(reachable, addr.port()).to_string();
+    fsutil::write_atomic(&layout.daemon_addr(), recorded.as_bytes()).map_err(failed(layout.daemon_addr()))
 }
 
 async fn bind(listen: Option<&str>) -> Result<tokio::net::TcpListener, DaemonError> {

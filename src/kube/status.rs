@@ -13,6 +13,8 @@ use crate::kube::store::StoreError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     BadRequest,
+    /// No or a wrong bearer token (HTTP 401).
+    Unauthorized,
     Forbidden,
     NotFound,
     MethodNotAllowed,
@@ -29,6 +31,7 @@ impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::BadRequest => "BadRequest",
+            Reason::Unauthorized => "Unauthorized",
             Reason::Forbidden => "Forbidden",
             Reason::NotFound => "NotFound",
             Reason::MethodNotAllowed => "MethodNotAllowed",
@@ -44,6 +47,7 @@ impl Reason {
     pub fn code(self) -> StatusCode {
         match self {
             Reason::BadRequest => StatusCode::BAD_REQUEST,
+            Reason::Unauthorized => StatusCode::UNAUTHORIZED,
             Reason::Forbidden => StatusCode::FORBIDDEN,
             Reason::NotFound => StatusCode::NOT_FOUND,
             Reason::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -159,6 +163,21 @@ impl ApiError {
             format!("{} \"{name}\" is forbidden: {why}", kind.plural()),
         )
         .about(kind.plural(), name)
+    }
+
+    /// A request refused as a whole (a foreign Host or Origin), not an action on one object.
+    pub fn forbidden_request(why: impl Into<String>) -> Self {
+        Self::new(Reason::Forbidden, why)
+    }
+
+    /// A request without the bearer token this server requires.
+    pub fn unauthorized(why: impl Into<String>) -> Self {
+        Self::new(Reason::Unauthorized, why)
+    }
+
+    /// A body type this server refuses outright, whatever the resource.
+    pub fn refused_media_type(why: impl Into<String>) -> Self {
+        Self::new(Reason::UnsupportedMediaType, why)
     }
 
     pub fn method_not_allowed() -> Self {

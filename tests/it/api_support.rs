@@ -18,6 +18,14 @@ pub struct Api {
     http: reqwest::blocking::Client,
 }
 
+/// How to start the daemon: extra arguments after `jube daemon`, and the bearer token the API
+/// client sends (the one in the daemon's token file).
+#[derive(Default)]
+pub struct Launch<'a> {
+    pub args: &'a [&'a str],
+    pub token: Option<&'a str>,
+}
+
 /// A response: its code, its JSON (or text, as a JSON string) and its headers.
 #[derive(Debug)]
 pub struct Answer {
@@ -53,9 +61,16 @@ impl Api {
 
     /// Starts `jube daemon` on a free port of 127.0.0.1 and waits until it answers.
     pub fn start_in(env: TestEnv) -> Self {
+        Self::launch(env, &Launch::default())
+    }
+
+    /// Starts `jube daemon ARGS` (on a free port of 127.0.0.1 unless ARGS say `--listen`) and
+    /// waits until it answers the client, which sends `launch.token`.
+    pub fn launch(env: TestEnv, launch: &Launch) -> Self {
         let mut daemon = env
             .jube()
             .args(["daemon"])
+            .args(launch.args)
             .env("JUBE_DAEMON_LISTEN", "127.0.0.1:0")
             .env("JUBE_BACKOFF_BASE", "0.2")
             .timeout(Duration::from_secs(300))
@@ -70,8 +85,14 @@ impl Api {
             std::fs::read_to_string(&addr_file).is_ok_and(|a| !a.trim().is_empty())
         });
         let addr = std::fs::read_to_string(&addr_file).expect("read daemon.addr");
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = launch.token {
+            let bearer = format!("Bearer {token}");
+            headers.insert("authorization", bearer.parse().expect("a header value"));
+        }
         let http = reqwest::blocking::Client::builder()
             .no_proxy()
+            .default_headers(headers)
             .timeout(None)
             .build()
             .expect("an HTTP client");
@@ -101,10 +122,23 @@ impl Api {
         content_type: Option<&str>,
         body: Option<&[u8]>,
     ) -> Answer {
+        let headers: Vec<(&str, &str)> = content_type.map(|ct| ("Content-Type", ct)).into_iter().collect();
+        self.request_with(method, path, &headers, body)
+    }
+
+    /// A request with exactly these extra headers (`Host`, `Origin`, `Authorization` replace
+    /// what the client would send).
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
         let mut req = self.http.request(method.clone(), self.url(path));
-        if let Some(ct) = content_type {
-            req = req.header("Content-Type", ct);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         if let Some(body) = body {
             req = req.body(body.to_vec());
@@ -176,13 +210,20 @@ impl Api {
         }
     }
 
-    /// `jube daemon stop --stop-pods`, then waits for the daemon to exit.
-    pub fn stop(mut self) {
+    /// Whether the daemon process still runs.
+    pub fn daemon_is_running(&mut self) -> bool {
+        self.daemon.as_mut().is_some_and(Child::is_running)
+    }
+
+    /// `jube daemon stop --stop-pods`, then waits for the daemon to exit; returns the env, for
+    /// what a test checks after.
+    pub fn stop(mut self) -> TestEnv {
         self.env.jube().args(["daemon", "stop", "--stop-pods"]).success();
         if let Some(daemon) = self.daemon.take() {
             let out = daemon.wait();
             assert_eq!(out.code, Some(0), "{out}");
         }
+        self.env
     }
 }
 

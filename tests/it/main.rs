@@ -5,6 +5,8 @@ mod common;
 
 #[cfg(unix)]
 mod api;
+#[cfg(unix)] // file modes, curl and kubectl
+mod api_guard;
 #[cfg(unix)]
 mod api_kubectl;
 #[cfg(unix)]
