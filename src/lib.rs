@@ -9,5 +9,6 @@ pub mod image;
 pub mod kube;
 pub mod layout;
 pub mod maven;
+pub mod pathpart;
 pub mod registry;
 pub mod reporter;

@@ -13,6 +13,7 @@ use crate::maven::local::{CachedArtifact, LocalRepo};
 use crate::maven::repository::{self, RemoteRepository};
 use crate::maven::resolver::{ResolveError, ResolveOptions, Resolved, Resolver};
 use crate::maven::settings::{self, Settings};
+use crate::pathpart::{GroupId, PathPart};
 use crate::reporter::Reporter;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +51,7 @@ pub struct Registry {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImageSummary {
     pub image: String,
-    pub version: String,
+    pub version: PathPart,
     pub coordinates: String,
     pub size: u64,
     #[serde(skip)]
@@ -218,18 +219,17 @@ impl Registry {
     /// The stock images built into jube.
     pub fn builtin(&self) -> Vec<ImageSummary> {
         crate::maven::builtin::all()
-            .map(|b| {
-                let c = b.coordinates(&self.prefix);
-                ImageSummary {
-                    image: image::image_name(&c.group_id, &c.artifact_id, &self.prefix),
-                    version: c.version.clone(),
-                    coordinates: c.to_string(),
-                    size: b.zip.len() as u64,
-                    pulled: None,
-                    pulled_at: None,
-                    path: PathBuf::new(),
-                    builtin: true,
-                }
+            // A prefix that makes no valid groupId has no built-in images under it.
+            .filter_map(|b| Some((b, b.coordinates(&self.prefix).ok()?)))
+            .map(|(b, c)| ImageSummary {
+                image: image::image_name(&c.group_id, &c.artifact_id, &self.prefix),
+                version: c.version.clone(),
+                coordinates: c.to_string(),
+                size: b.zip.len() as u64,
+                pulled: None,
+                pulled_at: None,
+                path: PathBuf::new(),
+                builtin: true,
             })
             .collect()
     }
@@ -308,10 +308,10 @@ struct PulledRecord {
 /// An artifact without its version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct ArtifactKey {
-    group_id: String,
-    artifact_id: String,
-    classifier: Option<String>,
-    extension: String,
+    group_id: GroupId,
+    artifact_id: PathPart,
+    classifier: Option<PathPart>,
+    extension: PathPart,
 }
 
 impl ArtifactKey {

@@ -65,7 +65,7 @@ pub fn list(format: Format, all: bool) -> anyhow::Result<i32> {
                     };
                     vec![
                         i.image.clone(),
-                        i.version.clone(),
+                        i.version.to_string(),
                         i.coordinates.clone(),
                         output::human_size(i.size),
                         pulled,

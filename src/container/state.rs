@@ -276,7 +276,7 @@ mod tests {
             id: "a".repeat(64),
             name: "brave_turing".into(),
             image: "fabric8/java".into(),
-            coordinates: Coordinates::new("g", "a", "1", Some("image"), "zip"),
+            coordinates: Coordinates::new("g", "a", "1", Some("image"), "zip").unwrap(),
             image_path: "/repo/a-1-image.zip".into(),
             app_base: "root".into(),
             launch: Launch::StartScript,

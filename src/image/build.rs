@@ -78,7 +78,7 @@ pub fn tag_coordinates(image: &ImageRef) -> Result<Coordinates, TagError> {
     if image.extension != crate::image::IMAGE_EXTENSION {
         return Err(TagError::NotZip {
             tag: image.original.clone(),
-            extension: image.extension.clone(),
+            extension: image.extension.to_string(),
         });
     }
     Ok(image.at(version))

@@ -11,6 +11,7 @@ pub mod pack;
 use std::fmt;
 
 use crate::maven::coordinates::{Coordinates, is_snapshot_version};
+use crate::pathpart::{GroupId, PathPart};
 
 /// The groupId prefix image names map under, unless `JUBE_IMAGE_GROUP_PREFIX` says otherwise.
 pub const DEFAULT_GROUP_PREFIX: &str = "io.fabric8.jube.images";
@@ -26,23 +27,25 @@ pub enum VersionRequest {
     /// `LATEST`: the newest version, snapshots included.
     Latest,
     /// `X-SNAPSHOT`: the newest build of that snapshot.
-    Snapshot(String),
+    Snapshot(PathPart),
     /// A concrete release version.
-    Exact(String),
+    Exact(PathPart),
 }
 
 impl VersionRequest {
-    pub fn from_tag(tag: Option<&str>) -> Self {
+    /// The request a (checked) tag makes.
+    pub fn from_tag(tag: Option<PathPart>) -> Self {
         match tag {
-            None | Some("latest") | Some("RELEASE") => Self::NewestRelease,
-            Some("LATEST") => Self::Latest,
-            Some(v) if is_snapshot_version(v) => Self::Snapshot(v.to_owned()),
-            Some(v) => Self::Exact(v.to_owned()),
+            None => Self::NewestRelease,
+            Some(v) if v == "latest" || v == "RELEASE" => Self::NewestRelease,
+            Some(v) if v == "LATEST" => Self::Latest,
+            Some(v) if is_snapshot_version(&v) => Self::Snapshot(v),
+            Some(v) => Self::Exact(v),
         }
     }
 
     /// The version when the tag names one, without asking any repository.
-    pub fn concrete(&self) -> Option<&str> {
+    pub fn concrete(&self) -> Option<&PathPart> {
         match self {
             Self::Exact(v) => Some(v),
             _ => None,
@@ -65,22 +68,22 @@ impl fmt::Display for VersionRequest {
 pub struct ImageRef {
     /// What the user typed.
     pub original: String,
-    pub group_id: String,
-    pub artifact_id: String,
-    pub classifier: Option<String>,
-    pub extension: String,
+    pub group_id: GroupId,
+    pub artifact_id: PathPart,
+    pub classifier: Option<PathPart>,
+    pub extension: PathPart,
     pub version: VersionRequest,
 }
 
 impl ImageRef {
-    /// The coordinates at a given (resolved) version.
-    pub fn at(&self, version: &str) -> Coordinates {
-        Coordinates::new(
-            &self.group_id,
-            &self.artifact_id,
-            version,
-            self.classifier.as_deref(),
-            &self.extension,
+    /// The coordinates at a given (resolved, checked) version.
+    pub fn at(&self, version: &PathPart) -> Coordinates {
+        Coordinates::from_parts(
+            self.group_id.clone(),
+            self.artifact_id.clone(),
+            version.clone(),
+            self.classifier.clone(),
+            self.extension.clone(),
         )
     }
 
@@ -160,18 +163,28 @@ pub fn parse(name: &str, prefix: &str) -> Result<ImageRef, ImageNameError> {
         None => "library",
     };
     check_part("namespace", namespace).map_err(err)?;
-    check_part("name", artifact).map_err(err)?;
-    if let Some(tag) = tag {
-        check_version("tag", tag).map_err(err)?;
-    }
+    let artifact = check_part("name", artifact).map_err(err)?;
+    let tag = tag.map(|t| check_version("tag", t)).transpose().map_err(err)?;
+    let group = format!("{prefix}.{namespace}");
+    let group_id = GroupId::new(&group).map_err(|e| {
+        err(format!(
+            "the groupId `{group}` (from JUBE_IMAGE_GROUP_PREFIX): {}",
+            e.problem
+        ))
+    })?;
     Ok(ImageRef {
         original: name.to_owned(),
-        group_id: format!("{prefix}.{namespace}"),
-        artifact_id: artifact.to_owned(),
-        classifier: Some(IMAGE_CLASSIFIER.to_owned()),
-        extension: IMAGE_EXTENSION.to_owned(),
+        group_id,
+        artifact_id: artifact,
+        classifier: Some(literal(IMAGE_CLASSIFIER)),
+        extension: literal(IMAGE_EXTENSION),
         version: VersionRequest::from_tag(tag),
     })
+}
+
+/// A name jube itself spells, known to be valid.
+fn literal(name: &'static str) -> PathPart {
+    PathPart::new(name).expect("jube's own names are valid")
 }
 
 fn parse_mvn(name: &str, rest: &str) -> Result<ImageRef, String> {
@@ -186,33 +199,31 @@ fn parse_mvn(name: &str, rest: &str) -> Result<ImageRef, String> {
     for (i, g) in group.split('.').enumerate() {
         check_part("groupId", g).map_err(|e| format!("{e} (segment {} of the groupId)", i + 1))?;
     }
-    check_part("artifactId", parts[1])?;
-    let version = parts.get(2).copied().filter(|v| !v.is_empty());
-    if let Some(v) = version {
-        check_version("version", v)?;
-    }
-    let extension = parts
-        .get(3)
+    let group_id = GroupId::new(group).map_err(|e| format!("the groupId {e}"))?;
+    let artifact_id = check_part("artifactId", parts[1])?;
+    let version = parts
+        .get(2)
         .copied()
-        .filter(|t| !t.is_empty())
-        .unwrap_or(IMAGE_EXTENSION);
-    check_part("type", extension)?;
+        .filter(|v| !v.is_empty())
+        .map(|v| check_version("version", v))
+        .transpose()?;
+    let extension = match parts.get(3).copied().filter(|t| !t.is_empty()) {
+        Some(t) => check_part("type", t)?,
+        None => literal(IMAGE_EXTENSION),
+    };
     let classifier = match parts.get(4) {
-        Some(c) if !c.is_empty() => {
-            check_part("classifier", c)?;
-            Some((*c).to_owned())
-        }
+        Some(c) if !c.is_empty() => Some(check_part("classifier", c)?),
         Some(_) => None,
         // Jube's default: a zip is the `image` classifier unless another type is named.
-        None if parts.get(3).is_none() => Some(IMAGE_CLASSIFIER.to_owned()),
+        None if parts.get(3).is_none() => Some(literal(IMAGE_CLASSIFIER)),
         None => None,
     };
     Ok(ImageRef {
         original: name.to_owned(),
-        group_id: group.to_owned(),
-        artifact_id: parts[1].to_owned(),
+        group_id,
+        artifact_id,
         classifier,
-        extension: extension.to_owned(),
+        extension,
         version: VersionRequest::from_tag(version),
     })
 }
@@ -221,7 +232,9 @@ fn looks_like_registry(part: &str) -> bool {
     part.contains('.') || part.contains(':') || part == "localhost"
 }
 
-fn check_part(what: &str, part: &str) -> Result<(), String> {
+/// Checks one part of a name with the image grammar (letters, digits, `.`, `_`, `-`), then as a
+/// file or folder name (length, Windows device names, ...).
+fn check_part(what: &str, part: &str) -> Result<PathPart, String> {
     if part.is_empty() {
         return Err(format!("the {what} is empty"));
     }
@@ -241,10 +254,10 @@ fn check_part(what: &str, part: &str) -> Result<(), String> {
             "the {what} `{part}` must start with a letter, digit or `_`"
         ));
     }
-    Ok(())
+    PathPart::new(part).map_err(|e| format!("the {what} {e}"))
 }
 
-fn check_version(what: &str, v: &str) -> Result<(), String> {
+fn check_version(what: &str, v: &str) -> Result<PathPart, String> {
     if v.is_empty() {
         return Err(format!(
             "the {what} is empty; leave out the `:` for the newest version"
@@ -261,14 +274,18 @@ mod tests {
         parse(name, DEFAULT_GROUP_PREFIX).unwrap()
     }
 
+    fn v(version: &str) -> PathPart {
+        PathPart::new(version).unwrap()
+    }
+
     #[test]
     fn namespace_and_name_map_to_group_and_artifact() {
         let r = p("fabric8/java:2.0.3");
         assert_eq!(
-            r.at("2.0.3").path(),
+            r.at(&v("2.0.3")).path(),
             "io/fabric8/jube/images/fabric8/java/2.0.3/java-2.0.3-image.zip"
         );
-        assert_eq!(r.version, VersionRequest::Exact("2.0.3".into()));
+        assert_eq!(r.version, VersionRequest::Exact(v("2.0.3")));
     }
 
     #[test]
@@ -295,18 +312,18 @@ mod tests {
         assert_eq!(p("fabric8/java:LATEST").version, VersionRequest::Latest);
         assert_eq!(
             p("fabric8/java:1.0-SNAPSHOT").version,
-            VersionRequest::Snapshot("1.0-SNAPSHOT".into())
+            VersionRequest::Snapshot(v("1.0-SNAPSHOT"))
         );
     }
 
     #[test]
     fn explicit_maven_coordinates() {
         let r = p("mvn:com.example/app/1.2");
-        assert_eq!(r.at("1.2").path(), "com/example/app/1.2/app-1.2-image.zip");
+        assert_eq!(r.at(&v("1.2")).path(), "com/example/app/1.2/app-1.2-image.zip");
         let r = p("mvn:com.example/app/1.2/tar.gz");
-        assert_eq!(r.at("1.2").file_name(), "app-1.2.tar.gz");
+        assert_eq!(r.at(&v("1.2")).file_name(), "app-1.2.tar.gz");
         let r = p("mvn:com.example/app/1.2/zip/dist");
-        assert_eq!(r.at("1.2").file_name(), "app-1.2-dist.zip");
+        assert_eq!(r.at(&v("1.2")).file_name(), "app-1.2-dist.zip");
         assert_eq!(p("mvn:com.example/app").version, VersionRequest::NewestRelease);
     }
 
@@ -323,6 +340,12 @@ mod tests {
             ("mvn:com.example", "explicit coordinates"),
             ("mvn:com..example/app", "`..`"),
             ("fabric8/java@sha256:abc", "digests"),
+            ("fabric8/con", "device name on Windows"),
+            (
+                "mvn:com.example/app/1.0/zip/aux",
+                "classifier `aux` cannot be a file or folder name",
+            ),
+            ("mvn:com.example/app/1.0./zip", "ends with a dot"),
         ] {
             let e = parse(name, DEFAULT_GROUP_PREFIX).unwrap_err().to_string();
             assert!(e.contains(needle), "{name}: {e}");

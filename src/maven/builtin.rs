@@ -1,7 +1,7 @@
 //! The stock images built into the binary, served as the last repository (`builtin`), so that
 //! `jube start fabric8/java` works on a machine with no network and an empty local repository.
 
-use crate::maven::coordinates::Coordinates;
+use crate::maven::coordinates::{Coordinates, UnsafeCoordinate};
 use crate::maven::metadata::{self, Metadata};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_images.rs"));
@@ -30,7 +30,8 @@ pub fn all() -> impl Iterator<Item = BuiltinImage> {
 }
 
 impl BuiltinImage {
-    pub fn coordinates(&self, prefix: &str) -> Coordinates {
+    /// Its coordinates under the image group prefix (which the environment may set to anything).
+    pub fn coordinates(&self, prefix: &str) -> Result<Coordinates, UnsafeCoordinate> {
         Coordinates::new(
             &format!("{prefix}.{}", self.namespace),
             self.name,
@@ -80,9 +81,9 @@ mod tests {
         assert!(names.contains(&"fabric8/java".to_owned()), "{names:?}");
         assert!(names.contains(&"fabric8/ticker".to_owned()), "{names:?}");
         let java = all().find(|i| i.name == "java").unwrap();
-        let c = java.coordinates(DEFAULT_GROUP_PREFIX);
+        let c = java.coordinates(DEFAULT_GROUP_PREFIX).unwrap();
         assert_eq!(zip_for(&c, DEFAULT_GROUP_PREFIX), Some(java.zip));
-        assert!(zip_for(&c.with_version("0.0.1"), DEFAULT_GROUP_PREFIX).is_none());
+        assert!(zip_for(&c.with_version("0.0.1").unwrap(), DEFAULT_GROUP_PREFIX).is_none());
         assert_eq!(
             metadata_for(&c, DEFAULT_GROUP_PREFIX).unwrap().newest_release(),
             Some(java.version)

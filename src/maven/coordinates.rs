@@ -2,44 +2,98 @@
 
 use std::fmt;
 
-/// `groupId:artifactId:version:classifier:extension`.
+use crate::pathpart::{GroupId, PathPart, UnsafePathPart};
+
+/// `groupId:artifactId:version:extension[:classifier]`. Every value is checked as a file or folder
+/// name when the coordinates are made, so every path built from them stays in its repository.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Coordinates {
-    pub group_id: String,
-    pub artifact_id: String,
-    pub version: String,
-    pub classifier: Option<String>,
-    pub extension: String,
+    pub group_id: GroupId,
+    pub artifact_id: PathPart,
+    pub version: PathPart,
+    pub classifier: Option<PathPart>,
+    pub extension: PathPart,
+}
+
+/// A coordinate value that cannot be part of a path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {field} {part}")]
+pub struct UnsafeCoordinate {
+    /// `groupId`, `artifactId`, `version`, `classifier` or `extension`.
+    pub field: &'static str,
+    pub part: UnsafePathPart,
+}
+
+impl UnsafeCoordinate {
+    pub fn version(part: UnsafePathPart) -> Self {
+        Self {
+            field: "version",
+            part,
+        }
+    }
+}
+
+fn checked(field: &'static str, value: &str) -> Result<PathPart, UnsafeCoordinate> {
+    PathPart::new(value).map_err(|part| UnsafeCoordinate { field, part })
 }
 
 impl Coordinates {
+    /// Checks every value; an empty classifier means none.
     pub fn new(
         group: &str,
         artifact: &str,
         version: &str,
         classifier: Option<&str>,
         extension: &str,
+    ) -> Result<Self, UnsafeCoordinate> {
+        Ok(Self {
+            group_id: GroupId::new(group).map_err(|part| UnsafeCoordinate {
+                field: "groupId",
+                part,
+            })?,
+            artifact_id: checked("artifactId", artifact)?,
+            version: checked("version", version)?,
+            classifier: classifier
+                .filter(|c| !c.is_empty())
+                .map(|c| checked("classifier", c))
+                .transpose()?,
+            extension: checked("extension", extension)?,
+        })
+    }
+
+    /// Coordinates from values already checked.
+    pub fn from_parts(
+        group_id: GroupId,
+        artifact_id: PathPart,
+        version: PathPart,
+        classifier: Option<PathPart>,
+        extension: PathPart,
     ) -> Self {
         Self {
-            group_id: group.to_owned(),
-            artifact_id: artifact.to_owned(),
-            version: version.to_owned(),
-            classifier: classifier.filter(|c| !c.is_empty()).map(str::to_owned),
-            extension: extension.to_owned(),
+            group_id,
+            artifact_id,
+            version,
+            classifier,
+            extension,
         }
     }
 
-    /// The same artifact at another version.
-    pub fn with_version(&self, version: &str) -> Self {
+    /// The same artifact at another version, checked.
+    pub fn with_version(&self, version: &str) -> Result<Self, UnsafeCoordinate> {
+        Ok(self.at(checked("version", version)?))
+    }
+
+    /// The same artifact at another (checked) version.
+    pub fn at(&self, version: PathPart) -> Self {
         Self {
-            version: version.to_owned(),
+            version,
             ..self.clone()
         }
     }
 
     /// `io/fabric8/jube/images/fabric8/java`: the folder holding every version.
     pub fn artifact_dir(&self) -> String {
-        format!("{}/{}", self.group_id.replace('.', "/"), self.artifact_id)
+        format!("{}/{}", self.group_id.path(), self.artifact_id)
     }
 
     /// `io/fabric8/jube/images/fabric8/java/2.0.3`: the folder of this version (a snapshot's base
@@ -48,17 +102,18 @@ impl Coordinates {
         format!("{}/{}", self.artifact_dir(), self.base_version())
     }
 
-    /// The file name of this artifact, with `file_version` in place of the version (a snapshot's
-    /// timestamped version, `1.0-20240101.120000-3`, when resolved).
-    pub fn file_name_for(&self, file_version: &str) -> String {
+    /// What follows the version in this artifact's file names: `-image.zip`, or `.pom`.
+    pub fn file_suffix(&self) -> String {
         match &self.classifier {
-            Some(c) => format!("{}-{}-{}.{}", self.artifact_id, file_version, c, self.extension),
-            None => format!("{}-{}.{}", self.artifact_id, file_version, self.extension),
+            Some(c) => format!("-{c}.{}", self.extension),
+            None => format!(".{}", self.extension),
         }
     }
 
+    /// The file name of this artifact (at its own, possibly timestamped, version). Only checked
+    /// values go in; the whole name may be longer than one part, so it is not a `PathPart`.
     pub fn file_name(&self) -> String {
-        self.file_name_for(&self.version)
+        format!("{}-{}{}", self.artifact_id, self.version, self.file_suffix())
     }
 
     /// Repository-relative path of the artifact file: `version_dir/file_name`.
@@ -70,7 +125,7 @@ impl Coordinates {
     pub fn pom(&self) -> Self {
         Self {
             classifier: None,
-            extension: "pom".into(),
+            extension: PathPart::new("pom").expect("`pom` is a valid name"),
             ..self.clone()
         }
     }
@@ -80,19 +135,26 @@ impl Coordinates {
     }
 
     /// `1.0-SNAPSHOT` for both `1.0-SNAPSHOT` and the timestamped `1.0-20240101.120000-3`.
-    pub fn base_version(&self) -> String {
-        base_version(&self.version)
+    pub fn base_version(&self) -> PathPart {
+        // The base of a checked timestamped version is a checked prefix plus `-SNAPSHOT`, which
+        // is always a valid name; the fallback to the version itself is only for the compiler.
+        PathPart::new(&base_version(&self.version)).unwrap_or_else(|_| self.version.clone())
     }
 }
 
 impl fmt::Display for Coordinates {
-    /// Jube's order, as image coordinates are written: `group:artifact:version[:classifier]:extension`.
+    /// Maven's command-line order, so that printed coordinates can be pasted into
+    /// `mvn dependency:get -Dartifact=`: `group:artifact:version:extension[:classifier]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.group_id, self.artifact_id, self.version)?;
+        write!(
+            f,
+            "{}:{}:{}:{}",
+            self.group_id, self.artifact_id, self.version, self.extension
+        )?;
         if let Some(c) = &self.classifier {
             write!(f, ":{c}")?;
         }
-        write!(f, ":{}", self.extension)
+        Ok(())
     }
 }
 
@@ -138,15 +200,16 @@ mod tests {
             "2.0.3",
             Some("image"),
             "zip",
-        );
+        )
+        .unwrap();
         assert_eq!(
             c.path(),
             "io/fabric8/jube/images/fabric8/java/2.0.3/java-2.0.3-image.zip"
         );
         assert_eq!(
             c.to_string(),
-            "io.fabric8.jube.images.fabric8:java:2.0.3:image:zip",
-            "Jube's order, as the README writes coordinates"
+            "io.fabric8.jube.images.fabric8:java:2.0.3:zip:image",
+            "Maven's command-line order, extension before classifier"
         );
         assert_eq!(
             c.pom().path(),
@@ -156,12 +219,45 @@ mod tests {
 
     #[test]
     fn timestamped_snapshots_keep_their_base_folder() {
-        let c = Coordinates::new("g", "a", "1.0-20240101.120000-3", Some("image"), "zip");
+        let c = Coordinates::new("g", "a", "1.0-20240101.120000-3", Some("image"), "zip").unwrap();
         assert!(c.is_snapshot());
         assert_eq!(c.base_version(), "1.0-SNAPSHOT");
         assert_eq!(c.path(), "g/a/1.0-SNAPSHOT/a-1.0-20240101.120000-3-image.zip");
         assert!(!is_snapshot_version("1.0"));
         assert!(is_snapshot_version("1.0-SNAPSHOT"));
         assert_eq!(base_version("2.0-1"), "2.0-1");
+    }
+
+    #[test]
+    fn every_value_is_checked() {
+        assert_eq!(
+            Coordinates::new("g", "a", "../../x", None, "zip")
+                .unwrap_err()
+                .field,
+            "version"
+        );
+        assert_eq!(
+            Coordinates::new("g..h", "a", "1", None, "zip").unwrap_err().field,
+            "groupId"
+        );
+        assert_eq!(
+            Coordinates::new("g", "C:", "1", None, "zip").unwrap_err().field,
+            "artifactId"
+        );
+        assert_eq!(
+            Coordinates::new("g", "a", "1", Some("x/y"), "zip")
+                .unwrap_err()
+                .field,
+            "classifier"
+        );
+        assert_eq!(
+            Coordinates::new("g", "a", "1", None, "..").unwrap_err().field,
+            "extension"
+        );
+        let c = Coordinates::new("g", "a", "1", Some(""), "zip").unwrap();
+        assert_eq!(c.classifier, None, "an empty classifier is none");
+        let e = c.with_version(r"1.0\..\x").unwrap_err().to_string();
+        assert!(e.starts_with(r"the version `1.0\\..\\x` cannot be"), "{e}");
+        assert_eq!(c.with_version("2").unwrap().version, "2");
     }
 }

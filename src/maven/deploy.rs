@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::env_vars::{self, EnvVars};
 use crate::maven::checksum::{self, Algorithm};
-use crate::maven::coordinates::Coordinates;
+use crate::maven::coordinates::{Coordinates, UnsafeCoordinate};
 use crate::maven::http::{FetchError, Http, HttpConfig};
 use crate::maven::install;
 use crate::maven::local::LocalRepo;
@@ -72,6 +72,8 @@ pub enum DeployError {
     },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
+    #[error("cannot push this snapshot build: {0}")]
+    Unsafe(#[from] UnsafeCoordinate),
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
 }
@@ -366,21 +368,22 @@ pub fn local_artifact(local: &LocalRepo, c: &Coordinates) -> Result<(Coordinates
     }
     let base = c.base_version();
     let prefix = format!("{}-", c.artifact_id);
-    let suffix = c.file_name_for("").trim_start_matches(&prefix).to_owned();
+    let suffix = c.file_suffix();
     let dir = local.version_dir(c);
     let builds = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
         .filter_map(Result::ok);
-    let newest = builds
+    let found = builds
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let version = name.strip_prefix(&prefix)?.strip_suffix(&suffix)?.to_owned();
-            (crate::maven::coordinates::base_version(&version) == base && version != base).then_some(version)
+            let version = name.strip_prefix(&prefix)?.strip_suffix(&suffix)?;
+            // A file name that is no valid version is no build of this artifact.
+            let build = c.with_version(version).ok()?;
+            (build.base_version() == base && build.version != base).then_some(build)
         })
-        .max_by_key(|v| MavenVersion::parse(v))
+        .max_by_key(|b| MavenVersion::parse(&b.version))
         .ok_or_else(not_local)?;
-    let found = c.with_version(&newest);
     let path = local.file(&found);
     Ok((found, path))
 }
@@ -462,7 +465,7 @@ impl Deploy<'_> {
             if !force {
                 return Err(DeployError::ReleaseExists {
                     url: self.transport.shown(&c.path()),
-                    version: c.version.clone(),
+                    version: c.version.to_string(),
                 });
             }
             self.reporter
@@ -492,11 +495,11 @@ impl Deploy<'_> {
             + 1;
         let release_part = base.strip_suffix("-SNAPSHOT").unwrap_or(&base);
         let value = format!("{release_part}-{timestamp}-{build}");
-        let built = c.with_version(&value);
+        let built = c.with_version(&value)?;
         self.upload(&built.path(), zip)?;
         self.upload(&built.pom().path(), &Payload::Bytes(pom))?;
 
-        version_meta.version = Some(base.clone());
+        version_meta.version = Some(base.to_string());
         let v = &mut version_meta.versioning;
         v.snapshot = Some(Snapshot {
             timestamp: Some(timestamp),
@@ -611,8 +614,8 @@ mod tests {
             "{}@id=files",
             Url::from_directory_path(&remote_dir).unwrap()
         ))[0];
-        let c = Coordinates::new("g.team", "app", "1.0", Some("image"), "zip");
-        let s = c.with_version("2.0-SNAPSHOT");
+        let c = Coordinates::new("g.team", "app", "1.0", Some("image"), "zip").unwrap();
+        let s = c.with_version("2.0-SNAPSHOT").unwrap();
         for coords in [&c, &s] {
             install::install(&local, coords, |f| io::Write::write_all(f, b"zip")).unwrap();
         }
@@ -655,7 +658,7 @@ mod tests {
     fn a_damaged_local_copy_is_not_pushed() {
         let dir = tempfile::tempdir().unwrap();
         let local = LocalRepo::new(dir.path().join("local"));
-        let c = Coordinates::new("g.team", "app", "1.0", Some("image"), "zip");
+        let c = Coordinates::new("g.team", "app", "1.0", Some("image"), "zip").unwrap();
         let installed = install::install(&local, &c, |f| io::Write::write_all(f, b"zip")).unwrap();
         std::fs::write(&installed.path, b"zap").unwrap();
         let target = &repo(&format!(

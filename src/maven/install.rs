@@ -68,8 +68,8 @@ pub fn install(
 ) -> Result<Installed, InstallError> {
     if c.is_snapshot() && c.version != c.base_version() {
         return Err(InstallError::TimestampedSnapshot {
-            version: c.version.clone(),
-            base: c.base_version(),
+            version: c.version.to_string(),
+            base: c.base_version().to_string(),
         });
     }
     let dir = local.version_dir(c);
@@ -92,10 +92,7 @@ fn install_locked(
     // maven-metadata-local.xml lists every version: installs of two versions must not both rewrite
     // it from what they read before the other wrote.
     let _artifact_lock = LockedFile::acquire(
-        &local
-            .root()
-            .join(".locks")
-            .join(format!("{}~{}.lock", c.group_id, c.artifact_id)),
+        &local.lock_file(&format!("{}~{}", c.group_id, c.artifact_id)),
         &format!("{}:{}", c.group_id, c.artifact_id),
     )?;
     // Read first: unreadable metadata stops the install before anything is written.
@@ -225,7 +222,7 @@ fn read_metadata(path: &Path) -> Result<Option<Metadata>, InstallError> {
 /// Makes a snapshot's version-level metadata describe a local install: `localCopy`, and one
 /// `snapshotVersion` per file whose value is the plain `-SNAPSHOT` version.
 fn mark_local_snapshot(m: &mut Metadata, c: &Coordinates, last_updated: &str) {
-    m.version = Some(c.base_version());
+    m.version = Some(c.base_version().to_string());
     let v = &mut m.versioning;
     v.snapshot = Some(Snapshot {
         timestamp: None,
@@ -250,6 +247,7 @@ mod tests {
             Some("image"),
             "zip",
         )
+        .unwrap()
     }
 
     fn install_bytes(local: &LocalRepo, c: &Coordinates, bytes: &[u8]) -> Result<Installed, InstallError> {

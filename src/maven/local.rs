@@ -77,8 +77,19 @@ impl LocalRepo {
     }
 
     fn lock_path(&self, c: &Coordinates) -> PathBuf {
-        let key = format!("{}~{}~{}", c.group_id, c.artifact_id, c.base_version());
-        self.root.join(".locks").join(format!("{key}.lock"))
+        self.lock_file(&format!("{}~{}~{}", c.group_id, c.artifact_id, c.base_version()))
+    }
+
+    /// `.locks/<key>.lock`. Keys are made of checked names, but several of them together may pass
+    /// the file-name limit: a long key is replaced by its hash.
+    pub fn lock_file(&self, key: &str) -> PathBuf {
+        let name = if key.len() <= crate::pathpart::MAX_LEN {
+            key.to_owned()
+        } else {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(key.as_bytes()))
+        };
+        self.root.join(".locks").join(format!("{name}.lock"))
     }
 
     /// Records which repository a file came from, as Maven's `_remote.repositories` does:
@@ -221,13 +232,16 @@ impl FileKind<'_> {
             let Some(file_version) = name.strip_prefix(&prefix).and_then(|r| r.strip_suffix(&suffix)) else {
                 continue;
             };
-            let c = Coordinates::new(
+            // A file whose name holds no valid version is not listed (Maven did not write it).
+            let Ok(c) = Coordinates::new(
                 self.group,
                 self.artifact,
                 file_version,
                 self.classifier,
                 self.extension,
-            );
+            ) else {
+                continue;
+            };
             // `app-1.0-sources.zip` is no file of version `1.0` without a classifier.
             if c.base_version() != version || !entry.file_type().is_ok_and(|t| t.is_file()) {
                 continue;
@@ -257,7 +271,8 @@ mod tests {
             "2.0.3",
             Some("image"),
             "zip",
-        );
+        )
+        .unwrap();
         std::fs::create_dir_all(repo.version_dir(&c)).unwrap();
         repo.record_origin(&c, "java-2.0.3.pom", "central").unwrap();
         repo.record_origin(&c, &c.file_name(), "bars").unwrap();
@@ -316,7 +331,7 @@ mod tests {
         assert_eq!(images.len(), 1);
         assert_eq!(
             images[0].coordinates.to_string(),
-            "com.example:dist:1.0:image:zip"
+            "com.example:dist:1.0:zip:image"
         );
     }
 }

@@ -243,7 +243,10 @@ impl Versioning {
     /// an earlier build said of those two files (other classifiers keep their entries).
     pub fn record_snapshot_files(&mut self, c: &Coordinates, value: &str, updated: &str) {
         for (classifier, extension) in [
-            (c.classifier.clone(), c.extension.clone()),
+            (
+                c.classifier.as_ref().map(|p| p.to_string()),
+                c.extension.to_string(),
+            ),
             (None, "pom".to_owned()),
         ] {
             self.snapshot_versions

@@ -286,6 +286,13 @@ pub enum RepositoryError {
     },
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    #[error(
+        "the repository id {problem}; jube keeps each repository's metadata as `maven-metadata-<id>.xml`, \
+         so give it an id such as `company` (`URL@id=company`, or <id> in settings.xml)"
+    )]
+    UnsafeId {
+        problem: crate::pathpart::UnsafePathPart,
+    },
 }
 
 /// Parses the Jube/pax-url syntax: comma-separated `[USER:PASSWORD@]URL[@id=ID][@snapshots]
@@ -450,6 +457,8 @@ pub fn plan(
     let repos = first_id_wins(repos);
     let mut repos = apply_mirrors(repos, settings)?;
     for repo in &mut repos {
+        // The id names a file in the local repository (`maven-metadata-<id>.xml`).
+        crate::pathpart::PathPart::new(&repo.id).map_err(|problem| RepositoryError::UnsafeId { problem })?;
         if repo.credentials.is_none()
             && let Some(settings) = settings
         {

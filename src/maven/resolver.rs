@@ -10,13 +10,14 @@ use crate::fsutil::{self, LockError};
 use crate::image::{ImageRef, VersionRequest};
 use crate::maven::builtin::{self, BUILTIN_ID};
 use crate::maven::checksum::Algorithm;
-use crate::maven::coordinates::{Coordinates, base_version};
+use crate::maven::coordinates::{Coordinates, UnsafeCoordinate, base_version, is_snapshot_version};
 use crate::maven::download::{self, DownloadError};
 use crate::maven::http::{FetchError, HttpConfig};
 use crate::maven::local::{LOCAL_INSTALL, LocalRepo};
 use crate::maven::metadata::{self, Metadata};
 use crate::maven::repository::RemoteRepository;
 use crate::maven::transport::Transport;
+use crate::pathpart::PathPart;
 use crate::reporter::Reporter;
 
 /// How long a cached copy of a remote's metadata is trusted (Maven's `daily` update policy).
@@ -89,6 +90,16 @@ pub enum ResolveError {
          {what}; run again without offline mode to download it"
     )]
     Offline { what: String, local: PathBuf },
+    #[error(
+        "{repository} lists a {what} that cannot be used in a path: {problem}; nothing was downloaded. Ask \
+         the repository's owner to fix its maven-metadata.xml, or stop using the repository"
+    )]
+    UnsafeValue {
+        /// Which repository (id and URL), or the local repository.
+        repository: String,
+        what: &'static str,
+        problem: UnsafeCoordinate,
+    },
     #[error("cannot write to the local repository: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -152,30 +163,34 @@ impl<'r> Resolver<'r> {
             VersionRequest::Exact(v) => self.fetch(&image.at(v), None),
             VersionRequest::NewestRelease | VersionRequest::Latest => {
                 let version = self.newest_version(image)?;
-                if let VersionRequest::Snapshot(_) = VersionRequest::from_tag(Some(&version)) {
+                if is_snapshot_version(&version) {
                     self.resolve_snapshot(&image.at(&version))
                 } else {
                     self.fetch(&image.at(&version), None)
                 }
             }
             // A timestamped build (`1.0-20240101.120000-3`) is pinned: that file, not the newest.
-            VersionRequest::Snapshot(v) if base_version(v) != *v => self.fetch(&image.at(v), None),
+            VersionRequest::Snapshot(v) if base_version(v) != **v => self.fetch(&image.at(v), None),
             VersionRequest::Snapshot(v) => self.resolve_snapshot(&image.at(v)),
         }
     }
 
     /// The newest version `image` asks for, from the merged metadata of the local install, the
     /// built-in images and every remote repository.
-    pub fn newest_version(&self, image: &ImageRef) -> Result<String, ResolveError> {
-        let probe = image.at("0");
+    ///
+    /// A listed version that cannot be a folder name (`..`, `a/b`, `C:`, ...) never reaches a
+    /// path. When it is not the one chosen it is skipped with a warning naming the repository:
+    /// one broken entry among many should not stop every pull of the artifact. When it is the
+    /// one chosen, the pull is refused rather than quietly falling back to an older version: the
+    /// user asked for the newest, and a repository that lists a hostile newest version is not to
+    /// be trusted for the next one down either.
+    pub fn newest_version(&self, image: &ImageRef) -> Result<PathPart, ResolveError> {
+        let probe = image.at(&PathPart::new("0").expect("`0` is a valid name"));
         let snapshots = image.version == VersionRequest::Latest;
-        let mut merged: Option<Metadata> = None;
-        let mut add = |m: Metadata| match &mut merged {
-            Some(all) => all.merge(&m),
-            None => merged = Some(m),
-        };
+        // Each source's metadata, with who it is for messages, and the repository for hints.
+        let mut sources: Vec<(String, Option<&RemoteRepository>, Metadata)> = Vec::new();
         if let Some(m) = read_metadata(&self.local.metadata_file(&probe, None, false)) {
-            add(m);
+            sources.push((self.local_name(), None, m));
         }
         if let Some(m) = self
             .options
@@ -183,7 +198,7 @@ impl<'r> Resolver<'r> {
             .as_deref()
             .and_then(|p| builtin::metadata_for(&probe, p))
         {
-            add(m);
+            sources.push(("the images built into jube".to_owned(), None, m));
         }
         let mut attempts = Vec::new();
         let mut failed = Vec::new();
@@ -198,7 +213,7 @@ impl<'r> Resolver<'r> {
             }
             let cache = self.local.metadata_file(&probe, Some(&repo.id), false);
             match self.remote_metadata(repo, &remote_path, &cache) {
-                Ok(m) => add(m),
+                Ok(m) => sources.push((repo_name(repo), Some(repo), m)),
                 Err(answer) => {
                     if matches!(answer, NoMetadata::Failed(_)) && !self.transport.is_unreachable(repo) {
                         failed.push(Attempt::new(repo, &answer));
@@ -207,28 +222,74 @@ impl<'r> Resolver<'r> {
                 }
             }
         }
+        let mut merged: Option<Metadata> = None;
+        for (_, _, m) in &sources {
+            match &mut merged {
+                Some(all) => all.merge(m),
+                None => merged = Some(m.clone()),
+            }
+        }
         let newest = merged
             .as_ref()
             .and_then(|m| if snapshots { m.newest() } else { m.newest_release() });
         match newest {
             Some(v) => {
+                let chosen = PathPart::new(v).map_err(|problem| {
+                    let who = sources
+                        .iter()
+                        .find(|(_, _, m)| m.versioning.versions.iter().any(|listed| listed == v))
+                        .map_or_else(|| "a repository".to_owned(), |(who, _, _)| who.clone());
+                    ResolveError::UnsafeValue {
+                        repository: who,
+                        what: "version",
+                        problem: UnsafeCoordinate::version(problem),
+                    }
+                })?;
+                for (who, _, m) in &sources {
+                    for bad in m
+                        .versioning
+                        .versions
+                        .iter()
+                        .filter_map(|v| PathPart::new(v).err())
+                    {
+                        self.reporter
+                            .warn(&format!("{who} lists a version that is skipped: {bad}"));
+                    }
+                }
                 for f in failed {
                     self.reporter.warn(&format!(
                         "could not read the versions in {}: {}; choosing among the other repositories",
                         f.repository, f.answer
                     ));
                 }
-                Ok(v.to_owned())
+                Ok(chosen)
             }
             None if self.options.offline => Err(ResolveError::Offline {
                 what: format!("version of {}:{}", image.group_id, image.artifact_id),
                 local: self.local.root().to_owned(),
             }),
-            None => Err(ResolveError::NoVersions {
-                artifact: format!("{}:{}", image.group_id, image.artifact_id),
-                attempts: Attempts(attempts),
-            }),
+            None => {
+                // Say what each source had, so a repository of snapshots only is not a mystery.
+                for (who, repo, m) in &sources {
+                    let answer = what_it_had(m, *repo);
+                    match repo {
+                        Some(repo) => attempts.push(Attempt::new(repo, answer)),
+                        None => attempts.push(Attempt {
+                            repository: who.clone(),
+                            answer,
+                        }),
+                    }
+                }
+                Err(ResolveError::NoVersions {
+                    artifact: format!("{}:{}", image.group_id, image.artifact_id),
+                    attempts: Attempts(attempts),
+                })
+            }
         }
+    }
+
+    fn local_name(&self) -> String {
+        format!("the local repository {}", self.local.root().display())
     }
 
     /// A remote's metadata: the cached copy while it is less than a day old (or when offline),
@@ -310,7 +371,18 @@ impl<'r> Resolver<'r> {
             }
         }
         match best {
-            Some((_, file_version, repo)) => self.fetch(&base.with_version(&file_version), repo),
+            // The build chosen must be a valid file name (its timestamp and build number come from
+            // the repository); a bad one is refused, never replaced by an older build.
+            Some((_, file_version, repo)) => {
+                let build =
+                    base.with_version(&file_version)
+                        .map_err(|problem| ResolveError::UnsafeValue {
+                            repository: repo.map_or_else(|| self.local_name(), repo_name),
+                            what: "snapshot build",
+                            problem,
+                        })?;
+                self.fetch(&build, repo)
+            }
             // No metadata anywhere: a plain `-SNAPSHOT` file may still be there (installed by hand).
             None => self.fetch(base, None).map_err(|e| match e {
                 ResolveError::NotFound {
@@ -469,6 +541,38 @@ impl<'r> Resolver<'r> {
         {
             let _ = self.local.record_origin(c, &pom.file_name(), &repo.id);
         }
+    }
+}
+
+/// `id (url)`, as errors name a repository.
+fn repo_name(repo: &RemoteRepository) -> String {
+    format!("repository {} ({})", repo.id, repo.url)
+}
+
+/// What a source's metadata offered when none of it would do: `only snapshots: ...` with a hint.
+fn what_it_had(m: &Metadata, repo: Option<&RemoteRepository>) -> String {
+    const SHOWN: usize = 5;
+    let versions = &m.versioning.versions;
+    if versions.is_empty() {
+        return "its maven-metadata.xml lists no versions".to_owned();
+    }
+    let mut listed: Vec<&str> = versions.iter().rev().take(SHOWN).map(String::as_str).collect();
+    listed.reverse();
+    let mut list = listed.join(", ");
+    if versions.len() > SHOWN {
+        list = format!("{list} and {} more", versions.len() - SHOWN);
+    }
+    let hint = match repo {
+        Some(r) if !r.snapshots => {
+            "; use LATEST (or a -SNAPSHOT version), and add @snapshots to its JUBE_REMOTE_MAVEN_REPOS entry \
+             (or enable <snapshots> for it in settings.xml)"
+        }
+        _ => "; use LATEST (or a -SNAPSHOT version) to take a snapshot",
+    };
+    if versions.iter().all(|v| is_snapshot_version(v)) {
+        format!("only snapshots: {list}{hint}")
+    } else {
+        format!("no version that fits: {list}")
     }
 }
 
