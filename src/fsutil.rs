@@ -10,28 +10,49 @@ use crate::env_vars::{self, EnvVars};
 /// Writes `contents` to a temp file beside `path`, then renames it into place, so a reader sees
 /// either the old file or the new one, never a torn one.
 pub fn write_atomic(path: &Path, mut contents: &[u8]) -> io::Result<()> {
-    write_atomic_from(path, &mut contents)
+    write_atomic_impl(path, &mut contents, None)
 }
 
 /// Like [`write_atomic`], with the contents copied from `reader` as they are read (a large file
 /// is never held in memory).
 pub fn write_atomic_from(path: &Path, reader: &mut impl io::Read) -> io::Result<()> {
+    write_atomic_impl(path, reader, None)
+}
+
+/// Like [`write_atomic`], with the unix mode given (0600 for a file holding a user's values, 0700
+/// for a script of theirs). The temp file is created with that mode, before any byte is written,
+/// so there is no moment when a wider mode exposes the contents.
+pub fn write_atomic_mode(path: &Path, mut contents: &[u8], mode: Option<u32>) -> io::Result<()> {
+    write_atomic_impl(path, &mut contents, mode)
+}
+
+/// A file private to its owner: jube's records and the env files, which hold values users and
+/// manifests supply (passwords and tokens among them).
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+
+fn write_atomic_impl(path: &Path, reader: &mut impl io::Read, mode: Option<u32>) -> io::Result<()> {
     let dir = parent_dir(path);
-    let mut tmp = temp_builder(".tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| with_path(e, dir))?;
+    let mut builder = temp_builder(".tmp-");
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| with_path(e, dir))?;
+    // The umask may have taken bits away at creation; it never adds any, so setting the exact
+    // mode now (still before any byte is written) widens nothing beyond what was asked.
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| with_path(e, path))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
     io::copy(reader, &mut tmp).map_err(|e| with_path(e, path))?;
     tmp.as_file().sync_data().map_err(|e| with_path(e, path))?;
     tmp.persist(path).map_err(|e| with_path(e.error, path))?;
-    Ok(())
-}
-
-/// Like [`write_atomic`], keeping the unix mode given (scripts such as env.sh stay executable).
-pub fn write_atomic_mode(path: &Path, contents: &[u8], mode: Option<u32>) -> io::Result<()> {
-    write_atomic(path, contents)?;
-    if let Some(mode) = mode {
-        set_mode(path, mode)?;
-    }
     Ok(())
 }
 
@@ -244,6 +265,49 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"second");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp file is left beside the target");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_mode_gives_the_mode_to_the_file_from_its_creation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("env.sh");
+        write_atomic(&p, b"wide").unwrap();
+        assert_eq!(mode_of(&p), Some(0o644));
+        // A reader that records the temp file's mode when the first byte is asked for.
+        struct Watch<'a> {
+            dir: &'a Path,
+            modes: Vec<u32>,
+            done: bool,
+        }
+        impl io::Read for Watch<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.done {
+                    return Ok(0);
+                }
+                for e in std::fs::read_dir(self.dir)?.flatten() {
+                    if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                        self.modes.extend(mode_of(&e.path()));
+                    }
+                }
+                buf[0] = b'x';
+                self.done = true;
+                Ok(1)
+            }
+        }
+        let mut watch = Watch {
+            dir: dir.path(),
+            modes: Vec::new(),
+            done: false,
+        };
+        write_atomic_impl(&p, &mut watch, Some(PRIVATE_FILE_MODE)).unwrap();
+        assert_eq!(
+            watch.modes,
+            [0o600],
+            "the temp file is private before its first byte"
+        );
+        assert_eq!(mode_of(&p), Some(0o600));
+        assert_eq!(std::fs::read(&p).unwrap(), b"x");
     }
 
     #[test]

@@ -237,6 +237,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             return code;
         }
     };
+    // Every command reads or writes jube's home; it is made private before anything lands there.
+    if let Err(e) = crate::layout::Layout::from_env().secure_home() {
+        eprintln!("error: {e}");
+        return EXIT_FAILURE;
+    }
     let reporter = progress::TerminalReporter::new(false);
     let result = match cli.command {
         Command::Pull { image, flags } => images::pull(&image, &flags, &reporter),

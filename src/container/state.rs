@@ -195,9 +195,12 @@ impl State {
             source: std::io::Error::other(e),
         })?;
         bytes.push(b'\n');
-        fsutil::write_atomic(path, &bytes).map_err(|source| StateError::Write {
-            path: path.to_owned(),
-            source,
+        // Private: the record holds the container's environment, values a user or manifest gave.
+        fsutil::write_atomic_mode(path, &bytes, Some(fsutil::PRIVATE_FILE_MODE)).map_err(|source| {
+            StateError::Write {
+                path: path.to_owned(),
+                source,
+            }
         })
     }
 

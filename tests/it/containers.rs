@@ -140,7 +140,14 @@ fn containers_are_named_by_id_prefix_or_name_and_ambiguity_lists_the_matches() {
     let out = images.env.jube().args(["inspect", unique]).success();
     let found: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(found[0]["id"], a.as_str());
-    assert!(found[0]["app_base_path"].as_str().unwrap().ends_with("/root"));
+    let name = found[0]["name"].as_str().unwrap();
+    assert!(
+        found[0]["app_base_path"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{}/{name}", &a)),
+        "{found:#}"
+    );
 
     // A name wins over an ID prefix, as in docker.
     let named = images.create(&image, &["--name", &b[..6]]);

@@ -161,7 +161,7 @@ fn an_image_without_start_or_run_script_names_what_is_missing_and_what_it_holds(
 }
 
 #[test]
-fn an_image_in_one_top_level_folder_has_its_app_base_there() {
+fn an_image_in_one_top_level_folder_has_that_folder_as_app_base_named_after_the_container() {
     let images = Images::new();
     let nested: Vec<ZipEntry> = fixtures::simple_image()
         .into_iter()
@@ -171,9 +171,10 @@ fn an_image_in_one_top_level_folder_has_its_app_base_there() {
         })
         .collect();
     let image = images.publish("nested/app", &nested);
-    let id = images.start_image(&image, &[]);
+    let id = images.start_image(&image, &["--name", "nested-one"]);
     let base = images.app_base(&id);
-    assert!(base.ends_with("root/myapp-1.0"), "{}", base.display());
+    assert!(base.ends_with(format!("{id}/nested-one")), "{}", base.display());
+    assert!(base.join("start.sh").is_file() && !base.join("myapp-1.0").exists());
     let app_env = base.join("app.env");
     wait_for_text(&app_env, "APP_BASE=");
     let text = std::fs::read_to_string(&app_env).unwrap();

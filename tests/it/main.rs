@@ -33,6 +33,8 @@ mod containers_regressions;
 mod containers_support;
 #[cfg(unix)] // the daemon supervising pods of the ticker image
 mod daemon;
+#[cfg(unix)] // modes, owners and real shells
+mod files;
 #[cfg(unix)] // the README's example, on the Java image
 mod guestbook;
 #[cfg(unix)] // real shells, signals and process groups

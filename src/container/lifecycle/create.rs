@@ -40,14 +40,15 @@ impl Containers {
         let stage = Stage::begin(&self.layout, &id)?;
         let name = self.reserve_name(&stage, options.name.as_deref())?;
 
-        let root = stage.dir.join("root");
-        let unpacked = install::unpack(&image.zip, &root, &options.limits, reporter)?;
+        let folder = crate::layout::app_folder_name(&name, &id);
+        let dest = stage.dir.join(&folder);
+        let mut unpacked = install::unpack(&image.zip, &dest, &options.limits, reporter)?;
         install::check_unpacked(&image.zip, &unpacked.app_base)?;
-        let rel_app_base = unpacked
-            .app_base
-            .strip_prefix(&stage.dir)
-            .unwrap_or(Path::new("root"))
-            .to_owned();
+        if unpacked.app_base != dest {
+            hoist(&unpacked.app_base, &dest)?;
+            unpacked.app_base = dest.clone();
+        }
+        let rel_app_base = PathBuf::from(&folder);
         let final_app_base = self.layout.container_dir(&id).join(&rel_app_base);
 
         let declared = ports::read_ports(&unpacked.app_base.join("ports.properties"))?;
@@ -175,6 +176,10 @@ fn is_live(layout: &Layout, owner: &str) -> bool {
     layout.staging_dir().join(owner).exists() || layout.container_dir(owner).exists()
 }
 
+/// The env files hold the values users and manifests give (passwords among them), so only their
+/// owner may read them. Scripts source them (`. ./env.sh`), which needs no execute bit.
+const ENV_FILE_MODE: u32 = fsutil::PRIVATE_FILE_MODE;
+
 /// The file in a stage that holds the name it reserved.
 const NAME_FILE: &str = "name";
 
@@ -266,9 +271,12 @@ fn write_env_files(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::from("#!/bin/sh\n"),
         Err(e) => return Err(io_err(&sh)(e)),
     };
-    let mode = fsutil::mode_of(&sh).or(Some(0o755));
-    fsutil::write_atomic_mode(&sh, envfile::insert_sh(&original, env)?.as_bytes(), mode)
-        .map_err(io_err(&sh))?;
+    fsutil::write_atomic_mode(
+        &sh,
+        envfile::insert_sh(&original, env)?.as_bytes(),
+        Some(ENV_FILE_MODE),
+    )
+    .map_err(io_err(&sh))?;
     let bat = app_base.join("env.bat");
     let Ok(original) = std::fs::read_to_string(&bat) else {
         return Ok(());
@@ -282,7 +290,26 @@ fn write_env_files(
             Err(e) => reporter.warn(&format!("{} is left out of env.bat: {e}", name)),
         }
     }
-    fsutil::write_atomic(&bat, envfile::insert_bat(&original, &kept)?.as_bytes()).map_err(io_err(&bat))?;
+    fsutil::write_atomic_mode(
+        &bat,
+        envfile::insert_bat(&original, &kept)?.as_bytes(),
+        Some(ENV_FILE_MODE),
+    )
+    .map_err(io_err(&bat))?;
+    Ok(())
+}
+
+/// Makes the zip's single top-level folder (`dest/app-1.0`) the app folder itself, so that
+/// `basename $APP_BASE` is the container's folder name, never the image's.
+fn hoist(app_base: &Path, dest: &Path) -> Result<(), ContainerError> {
+    let Some(stage) = dest.parent() else {
+        return Ok(());
+    };
+    let moving = stage.join(".hoisting");
+    fs_err::rename(app_base, &moving).map_err(io_err(app_base))?;
+    // The top-level folder was all the zip held, so `dest` is empty now.
+    fs_err::remove_dir(dest).map_err(io_err(dest))?;
+    fs_err::rename(&moving, dest).map_err(io_err(dest))?;
     Ok(())
 }
 
