@@ -1,6 +1,8 @@
 //! The client side of the daemon's API, for jube's own commands: finding the daemon of this
-//! JUBE_HOME, starting it in the background when needed, and plain JSON requests. When the daemon
-//! requires a bearer token, it recorded it in `JUBE_HOME/daemon.token`, and every request sends it.
+//! JUBE_HOME, starting it in the background when needed, and plain JSON requests. A daemon that
+//! requires a bearer token records it in `JUBE_HOME/daemon.token` and serves HTTPS with the
+//! certificate in `daemon.crt`: every request then goes over HTTPS trusting that certificate,
+//! and sends the token.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -61,7 +63,9 @@ impl Client {
             home: layout.home().to_owned(),
         };
         let addr = daemon::recorded_address(layout).ok_or_else(not_running)?;
-        let client = Self::at(&addr, daemon::recorded_token(layout).as_ref())?;
+        let token = daemon::recorded_token(layout);
+        let certificate = daemon::recorded_certificate(layout);
+        let client = Self::at(&addr, token.as_ref(), certificate.as_deref())?;
         if !daemon::is_running(layout) {
             return Err(not_running());
         }
@@ -103,7 +107,7 @@ impl Client {
         }
     }
 
-    fn at(addr: &str, token: Option<&Token>) -> Result<Self, ClientError> {
+    fn at(addr: &str, token: Option<&Token>, certificate: Option<&str>) -> Result<Self, ClientError> {
         let transport = |message: String| ClientError::Transport {
             addr: addr.to_owned(),
             message,
@@ -115,22 +119,35 @@ impl Client {
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        let http = Http::builder()
-            .no_proxy()
-            .default_headers(headers)
+        let mut http = Http::builder().no_proxy().default_headers(headers);
+        if let Some(pem) = certificate {
+            let cert =
+                reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| transport(e.to_string()))?;
+            // Only the daemon's own certificate is trusted, not the platform's authorities.
+            http = http.tls_certs_only([cert]);
+        }
+        let http = http
             .connect_timeout(Duration::from_secs(2))
             .timeout(None)
             .build()
             .map_err(|e| transport(e.to_string()))?;
         Ok(Self {
             http,
-            base: format!("http://{addr}"),
+            base: format!(
+                "{}://{addr}",
+                if certificate.is_some() { "https" } else { "http" }
+            ),
             addr: addr.to_owned(),
         })
     }
 
     pub fn address(&self) -> &str {
         &self.addr
+    }
+
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn base_url(&self) -> &str {
+        &self.base
     }
 
     fn raw_get(&self, path: &str) -> Result<reqwest::blocking::Response, ClientError> {
