@@ -280,7 +280,8 @@ async fn serve(
     Ok(())
 }
 
-/// Tells jube's clients where the API is and which token it wants: `daemon.token` (mode 0600)
+/// Tells jube's clients where the API is, which token it wants and which certificate it
+/// presents: `daemon.token` and `daemon.crt` (mode 0600; removed when this daemon has none)
 /// first, then `daemon.addr`, which clients look for first. A daemon listening on every address
 /// records the loopback one, which clients on this machine can connect to.
 fn record(
