@@ -24,12 +24,13 @@ pub enum ClientError {
     #[error("cannot start the jube daemon: {0}")]
     Spawn(std::io::Error),
     #[error(
-        "the jube daemon at {addr} refused jube's token ({message}); it was started with another \
-         token file than the one it recorded in {home}; restart it"
+        "the jube daemon at {addr} refused the token recorded in {} ({message}); put the token of \
+         the daemon's --token-file there (mode 0600), or end the daemon (SIGTERM) and start it again",
+        recorded.display()
     )]
     Unauthorized {
         addr: String,
-        home: PathBuf,
+        recorded: PathBuf,
         message: String,
     },
     #[error("cannot reach the jube daemon at {addr}: {message}")]
@@ -74,7 +75,7 @@ impl Client {
             let value: Value = health.json().unwrap_or(Value::Null);
             return Err(ClientError::Unauthorized {
                 addr,
-                home: layout.daemon_token(),
+                recorded: layout.daemon_token(),
                 message: value["message"].as_str().unwrap_or("401").to_owned(),
             });
         }

@@ -240,6 +240,17 @@ fn a_token_daemon_wants_the_token_and_its_kubeconfig_carries_it() {
         assert!(refused.message().contains("jube kubeconfig"), "{}", refused.body);
     }
     api.get(PODS).expect(200, None);
+    // curl, trusting the recorded certificate: a 401 names the scheme that would work.
+    let headers = api
+        .env
+        .command("curl")
+        .args(["-sS", "-o", "/dev/null", "-D", "-", "--cacert"])
+        .arg(api.env.home().join("daemon.crt"))
+        .arg(api.url(PODS))
+        .success();
+    headers
+        .stdout_contains(" 401")
+        .stdout_contains("www-authenticate: Bearer");
     // Listening on every address, an IP literal names the daemon; a host name still does not.
     let port = port_of(&api).to_owned();
     api.request_with("GET", PODS, &[("Host", &format!("10.1.2.3:{port}"))], None)
