@@ -221,6 +221,11 @@ impl Layout {
         self.home.join("daemon.token")
     }
 
+    /// The certificate of a running daemon that serves HTTPS (it does when it requires a token).
+    pub fn daemon_cert(&self) -> PathBuf {
+        self.home.join("daemon.crt")
+    }
+
     pub fn daemon_lock(&self) -> PathBuf {
         self.home.join("daemon.lock")
     }

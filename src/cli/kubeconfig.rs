@@ -9,9 +9,11 @@ pub fn kubeconfig(merge: bool) -> anyhow::Result<i32> {
     let layout = Layout::from_env();
     let client = Client::connect(&layout)?;
     let token = daemon::recorded_token(&layout);
+    let certificate = daemon::recorded_certificate(&layout);
     let target = Target {
-        address: client.address(),
+        server: client.base_url(),
         token: token.as_ref(),
+        certificate: certificate.as_deref(),
     };
     if !merge {
         print!("{}", kubeconfig::standalone(&target)?);

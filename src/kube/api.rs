@@ -11,6 +11,7 @@ mod protobuf;
 pub mod request;
 mod stream;
 mod tables;
+pub mod tls;
 mod watch;
 
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! The client side of the daemon's API, for jube's own commands: finding the daemon of this
-//! JUBE_HOME, starting it in the background when needed, and plain JSON requests. When the daemon
-//! requires a bearer token, it recorded it in `JUBE_HOME/daemon.token`, and every request sends it.
+//! JUBE_HOME, starting it in the background when needed, and plain JSON requests. A daemon that
+//! requires a bearer token records it in `JUBE_HOME/daemon.token` and serves HTTPS with the
+//! certificate in `daemon.crt`: every request then goes over HTTPS trusting that certificate,
+//! and sends the token.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -22,12 +24,13 @@ pub enum ClientError {
     #[error("cannot start the jube daemon: {0}")]
     Spawn(std::io::Error),
     #[error(
-        "the jube daemon at {addr} refused jube's token ({message}); it was started with another \
-         token file than the one it recorded in {home}; restart it"
+        "the jube daemon at {addr} refused the token recorded in {} ({message}); put the token of \
+         the daemon's --token-file there (mode 0600), or end the daemon (SIGTERM) and start it again",
+        recorded.display()
     )]
     Unauthorized {
         addr: String,
-        home: PathBuf,
+        recorded: PathBuf,
         message: String,
     },
     #[error("cannot reach the jube daemon at {addr}: {message}")]
@@ -61,7 +64,9 @@ impl Client {
             home: layout.home().to_owned(),
         };
         let addr = daemon::recorded_address(layout).ok_or_else(not_running)?;
-        let client = Self::at(&addr, daemon::recorded_token(layout).as_ref())?;
+        let token = daemon::recorded_token(layout);
+        let certificate = daemon::recorded_certificate(layout);
+        let client = Self::at(&addr, token.as_ref(), certificate.as_deref())?;
         if !daemon::is_running(layout) {
             return Err(not_running());
         }
@@ -70,7 +75,7 @@ impl Client {
             let value: Value = health.json().unwrap_or(Value::Null);
             return Err(ClientError::Unauthorized {
                 addr,
-                home: layout.daemon_token(),
+                recorded: layout.daemon_token(),
                 message: value["message"].as_str().unwrap_or("401").to_owned(),
             });
         }
@@ -103,7 +108,7 @@ impl Client {
         }
     }
 
-    fn at(addr: &str, token: Option<&Token>) -> Result<Self, ClientError> {
+    fn at(addr: &str, token: Option<&Token>, certificate: Option<&str>) -> Result<Self, ClientError> {
         let transport = |message: String| ClientError::Transport {
             addr: addr.to_owned(),
             message,
@@ -115,22 +120,35 @@ impl Client {
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        let http = Http::builder()
-            .no_proxy()
-            .default_headers(headers)
+        let mut http = Http::builder().no_proxy().default_headers(headers);
+        if let Some(pem) = certificate {
+            let cert =
+                reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| transport(e.to_string()))?;
+            // Only the daemon's own certificate is trusted, not the platform's authorities.
+            http = http.tls_certs_only([cert]);
+        }
+        let http = http
             .connect_timeout(Duration::from_secs(2))
             .timeout(None)
             .build()
             .map_err(|e| transport(e.to_string()))?;
         Ok(Self {
             http,
-            base: format!("http://{addr}"),
+            base: format!(
+                "{}://{addr}",
+                if certificate.is_some() { "https" } else { "http" }
+            ),
             addr: addr.to_owned(),
         })
     }
 
     pub fn address(&self) -> &str {
         &self.addr
+    }
+
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn base_url(&self) -> &str {
+        &self.base
     }
 
     fn raw_get(&self, path: &str) -> Result<reqwest::blocking::Response, ClientError> {

@@ -11,6 +11,7 @@ use crate::container::lifecycle::Containers;
 use crate::env_vars::{self, EnvVars};
 use crate::fsutil::{self, LockedFile};
 use crate::kube::api::guard::Guard;
+use crate::kube::api::tls::{Tls, TlsError, TlsListener};
 use crate::kube::api::{self, ApiState};
 use crate::kube::controller::Controller;
 use crate::kube::kinds::DEFAULT_NAMESPACE;
@@ -45,6 +46,8 @@ pub enum DaemonError {
     ProxiesExposed { addr: IpAddr },
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("{0}")]
     Setup(String),
     #[error(transparent)]
@@ -140,6 +143,12 @@ pub fn recorded_token(layout: &Layout) -> Option<Token> {
     token::recorded(&layout.daemon_token())
 }
 
+/// The certificate (PEM) of a running daemon that serves HTTPS, from `daemon.crt`; `None` when
+/// it serves plain HTTP.
+pub fn recorded_certificate(layout: &Layout) -> Option<String> {
+    std::fs::read_to_string(layout.daemon_cert()).ok()
+}
+
 /// Whether a daemon holds this JUBE_HOME's lock right now.
 pub fn is_running(layout: &Layout) -> bool {
     matches!(LockedFile::try_acquire(&layout.daemon_lock()), Ok(None))
@@ -170,6 +179,7 @@ pub fn run(layout: Layout, options: DaemonOptions) -> Result<(), DaemonError> {
     let result = runtime.block_on(serve(layout.clone(), options, token, store, log.clone()));
     let _ = std::fs::remove_file(layout.daemon_addr());
     let _ = std::fs::remove_file(layout.daemon_token());
+    let _ = std::fs::remove_file(layout.daemon_cert());
     log.line("daemon stopped");
     drop(lock);
     result
@@ -192,12 +202,14 @@ async fn serve(
             how: token::HOW_TO_MAKE_ONE,
         });
     }
-    record(&layout, addr, token.as_ref())?;
+    // With a token comes HTTPS: kubectl sends credentials only over TLS.
+    let tls = token.as_ref().map(|_| Tls::self_signed(addr)).transpose()?;
+    record(&layout, addr, token.as_ref(), tls.as_ref())?;
     log.line(&format!(
         "daemon {} listening on {addr}{} for {}",
         std::process::id(),
         if token.is_some() {
-            " (bearer token required)"
+            " (HTTPS, bearer token required)"
         } else {
             ""
         },
@@ -219,14 +231,14 @@ async fn serve(
     });
     let app = api::router(state, Guard::new(addr, token));
 
-    let mut graceful = shutdown_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = graceful.wait_for(Option::is_some).await;
-            })
-            .await
-    });
+    let graceful = shutdown_rx.clone();
+    let server = match &tls {
+        Some(tls) => {
+            let listener = TlsListener::new(listener, tls).map_err(|e| DaemonError::Setup(e.to_string()))?;
+            spawn_server(listener, app, graceful)
+        }
+        None => spawn_server(listener, app, graceful),
+    };
 
     store.ensure_namespace(DEFAULT_NAMESPACE)?;
     let proxies = Arc::new(ProxyManager::new(
@@ -268,21 +280,31 @@ async fn serve(
     Ok(())
 }
 
-/// Tells jube's clients where the API is and which token it wants: `daemon.token` (mode 0600)
+/// Tells jube's clients where the API is, which token it wants and which certificate it
+/// presents: `daemon.token` and `daemon.crt` (mode 0600; removed when this daemon has none)
 /// first, then `daemon.addr`, which clients look for first. A daemon listening on every address
 /// records the loopback one, which clients on this machine can connect to.
-fn record(layout: &Layout, addr: SocketAddr, token: Option<&Token>) -> Result<(), DaemonError> {
+fn record(
+    layout: &Layout,
+    addr: SocketAddr,
+    token: Option<&Token>,
+    tls: Option<&Tls>,
+) -> Result<(), DaemonError> {
     let failed = |path: PathBuf| {
         move |e: std::io::Error| DaemonError::Setup(format!("cannot write {}: {e}", path.display()))
     };
-    let token_path = layout.daemon_token();
-    match token {
-        Some(t) => fsutil::write_atomic_mode(&token_path, t.as_str().as_bytes(), Some(0o600))
-            .map_err(failed(token_path))?,
-        None => match std::fs::remove_file(&token_path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(token_path)(e)),
-            _ => {}
-        },
+    let files = [
+        (layout.daemon_token(), token.map(|t| t.as_str().as_bytes())),
+        (layout.daemon_cert(), tls.map(|t| t.cert_pem.as_bytes())),
+    ];
+    for (path, contents) in files {
+        match contents {
+            Some(bytes) => fsutil::write_atomic_mode(&path, bytes, Some(0o600)).map_err(failed(path))?,
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(path)(e)),
+                _ => {}
+            },
+        }
     }
     let reachable = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -291,6 +313,25 @@ fn record(layout: &Layout, addr: SocketAddr, token: Option<&Token>) -> Result<()
     };
     let recorded = SocketAddr::new(reachable, addr.port()).to_string();
     fsutil::write_atomic(&layout.daemon_addr(), recorded.as_bytes()).map_err(failed(layout.daemon_addr()))
+}
+
+/// Serves `app` on `listener` until a shutdown is asked for.
+fn spawn_server<L>(
+    listener: L,
+    app: axum::Router,
+    mut shutdown: tokio::sync::watch::Receiver<Option<Shutdown>>,
+) -> tokio::task::JoinHandle<std::io::Result<()>>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(Option::is_some).await;
+            })
+            .await
+    })
 }
 
 async fn bind(listen: Option<&str>) -> Result<tokio::net::TcpListener, DaemonError> {

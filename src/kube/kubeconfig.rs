@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use serde_json::json;
 use serde_norway::{Mapping, Value};
 
@@ -31,14 +33,20 @@ pub enum KubeconfigError {
 
 /// The daemon a kubeconfig points at.
 pub struct Target<'a> {
-    /// `host:port`, as `daemon.addr` holds it.
-    pub address: &'a str,
+    /// `http://host:port`, or `https://host:port` for a daemon that requires a token.
+    pub server: &'a str,
     pub token: Option<&'a Token>,
+    /// The certificate (PEM) an HTTPS daemon presents, which kubectl is to trust.
+    pub certificate: Option<&'a str>,
 }
 
 impl Target<'_> {
     fn cluster(&self) -> Value {
-        to_yaml(json!({"name": NAME, "cluster": {"server": format!("http://{}", self.address)}}))
+        let mut cluster = json!({"server": self.server});
+        if let Some(pem) = self.certificate {
+            cluster["certificate-authority-data"] = BASE64_STANDARD.encode(pem).into();
+        }
+        to_yaml(json!({"name": NAME, "cluster": cluster}))
     }
 
     fn user(&self) -> Value {
@@ -216,8 +224,9 @@ preferences: {colors: true}
     fn merging_keeps_the_rest_and_replaces_jube() {
         let token = Token::parse("0123456789abcdef").unwrap();
         let target = Target {
-            address: "127.0.0.1:8585",
+            server: "https://127.0.0.1:8585",
             token: Some(&token),
+            certificate: Some("PEM"),
         };
         let (config, merged) = merge(serde_norway::from_str(OTHER).unwrap(), &target).unwrap();
         assert!(merged.replaced);
@@ -236,7 +245,11 @@ preferences: {colors: true}
         assert_eq!(names("contexts"), ["prod", "jube"]);
         assert_eq!(
             config["clusters"][1]["cluster"]["server"],
-            "http://127.0.0.1:8585"
+            "https://127.0.0.1:8585"
+        );
+        assert_eq!(
+            config["clusters"][1]["cluster"]["certificate-authority-data"],
+            "UEVN"
         );
         assert_eq!(config["users"][1]["user"]["token"], "0123456789abcdef");
         assert_eq!(config["preferences"]["colors"], true);
@@ -246,8 +259,9 @@ preferences: {colors: true}
     #[test]
     fn an_empty_file_gets_jube_as_current_context() {
         let target = Target {
-            address: "127.0.0.1:8585",
+            server: "http://127.0.0.1:8585",
             token: None,
+            certificate: None,
         };
         let (config, merged) = merge(Value::Null, &target).unwrap();
         assert!(merged.set_current);
@@ -259,8 +273,9 @@ preferences: {colors: true}
     #[test]
     fn a_file_that_is_no_kubeconfig_is_refused() {
         let target = Target {
-            address: "127.0.0.1:8585",
+            server: "http://127.0.0.1:8585",
             token: None,
+            certificate: None,
         };
         assert!(merge(Value::String("x".into()), &target).is_err());
         let bad: Value = serde_norway::from_str("clusters: 3").unwrap();

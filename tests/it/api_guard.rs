@@ -223,6 +223,16 @@ fn a_token_daemon_wants_the_token_and_its_kubeconfig_carries_it() {
     let recorded = api.env.home().join("daemon.token");
     assert_eq!(std::fs::read_to_string(&recorded).unwrap(), TOKEN);
     assert_eq!(mode(&recorded), 0o600);
+    assert!(api.base.starts_with("https://127.0.0.1:"), "{}", api.base);
+    // Plain HTTP gets no answer from a TLS server, so a token never travels in clear text.
+    let plain = api.base.replace("https://", "http://");
+    let cleartext = api
+        .env
+        .command("curl")
+        .args(["-sS", "-m", "10", "-H", &format!("Authorization: Bearer {TOKEN}")])
+        .arg(format!("{plain}/api/v1/namespaces"))
+        .output();
+    assert!(!cleartext.stdout.contains("NamespaceList"), "{cleartext}");
 
     for authorization in ["", "Bearer wrong-token-0123456789", "Basic dXNlcjpwYXNz"] {
         let refused = api.request_with("GET", PODS, &[("Authorization", authorization)], None);
@@ -230,6 +240,17 @@ fn a_token_daemon_wants_the_token_and_its_kubeconfig_carries_it() {
         assert!(refused.message().contains("jube kubeconfig"), "{}", refused.body);
     }
     api.get(PODS).expect(200, None);
+    // curl, trusting the recorded certificate: a 401 names the scheme that would work.
+    let headers = api
+        .env
+        .command("curl")
+        .args(["-sS", "-o", "/dev/null", "-D", "-", "--cacert"])
+        .arg(api.env.home().join("daemon.crt"))
+        .arg(api.url(PODS))
+        .success();
+    headers
+        .stdout_contains(" 401")
+        .stdout_contains("www-authenticate: Bearer");
     // Listening on every address, an IP literal names the daemon; a host name still does not.
     let port = port_of(&api).to_owned();
     api.request_with("GET", PODS, &[("Host", &format!("10.1.2.3:{port}"))], None)
@@ -253,6 +274,7 @@ fn a_token_daemon_wants_the_token_and_its_kubeconfig_carries_it() {
     assert_eq!(config["current-context"], "jube");
     assert_eq!(config["users"][0]["user"]["token"], TOKEN);
     assert_eq!(config["clusters"][0]["cluster"]["server"], api.base.as_str());
+    assert!(config["clusters"][0]["cluster"]["certificate-authority-data"].is_string());
     let kubeconfig = api.env.root().join("kubeconfig");
     std::fs::write(&kubeconfig, &printed).unwrap();
     let k = || kubectl(&api.env, &kubeconfig);
@@ -279,13 +301,13 @@ fn a_token_daemon_wants_the_token_and_its_kubeconfig_carries_it() {
         .stdout_contains("service \"web\" deleted");
     k().arg("apply").arg("-f").arg(&manifest).success();
 
-    // A kubeconfig without the token gets kubectl's "logged in" error.
-    let tokenless = api.env.root().join("tokenless");
-    std::fs::write(&tokenless, printed.replace(TOKEN, "wrong-token-0123456789")).unwrap();
-    kubectl(&api.env, &tokenless)
+    // A kubeconfig with another token gets kubectl's "logged in" error, and jube's reason.
+    let wrong = api.env.root().join("wrong-token");
+    std::fs::write(&wrong, printed.replace(TOKEN, "wrong-token-0123456789")).unwrap();
+    kubectl(&api.env, &wrong)
         .args(["get", "svc"])
         .failure()
-        .stderr_contains("Unauthorized");
+        .stderr_contains("You must be logged in to the server (the bearer token is wrong");
 
     // --merge keeps what the file had and leaves its current context alone.
     let mine = api.env.root().join("my-kubeconfig");

@@ -90,17 +90,23 @@ impl Api {
             let bearer = format!("Bearer {token}");
             headers.insert("authorization", bearer.parse().expect("a header value"));
         }
-        let http = reqwest::blocking::Client::builder()
+        let mut http = reqwest::blocking::Client::builder()
             .no_proxy()
             .default_headers(headers)
-            .timeout(None)
-            .build()
-            .expect("an HTTP client");
+            .timeout(None);
+        // A daemon with a token serves HTTPS with the certificate it records.
+        let mut scheme = "http";
+        if launch.token.is_some() {
+            let pem = std::fs::read(env.home().join("daemon.crt")).expect("the daemon's certificate");
+            let cert = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
+            http = http.tls_certs_only([cert]);
+            scheme = "https";
+        }
         let api = Self {
             env,
             daemon: Some(daemon),
-            base: format!("http://{}", addr.trim()),
-            http,
+            base: format!("{scheme}://{}", addr.trim()),
+            http: http.build().expect("an HTTP client"),
         };
         wait_until("the daemon's /healthz", Duration::from_secs(30), || {
             api.http

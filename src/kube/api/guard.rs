@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::kube::status::ApiError;
+use crate::kube::status::{ApiError, Reason};
 use crate::kube::token::Token;
 
 /// Body types a web page may send to any site without a preflight (the Fetch standard's
@@ -117,7 +117,17 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
     let body_empty = body_is_empty(request.body());
     match guard.check(request.method(), request.headers(), body_empty) {
         Ok(()) => next.run(request).await,
-        Err(refused) => refused.into_response(),
+        Err(refused) => {
+            let unauthorized = refused.reason == Reason::Unauthorized;
+            let mut response = refused.into_response();
+            if unauthorized {
+                // RFC 9110: a 401 names the scheme that would work.
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            response
+        }
     }
 }
 
@@ -255,7 +265,6 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
