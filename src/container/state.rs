@@ -357,6 +357,38 @@ mod tests {
     }
 
     #[test]
+    fn coordinates_read_back_are_checked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut s = sample();
+        s.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Records keep the field layout they always had, so older ones still read.
+        assert!(
+            text.contains(r#""version": "1""#) && text.contains(r#""group_id": "g""#),
+            "{text}"
+        );
+        for (field, bad) in [("version", "../../x"), ("group_id", "g..h"), ("extension", "C:")] {
+            s.coordinates = Coordinates::new("g", "a", "1", Some("image"), "zip").unwrap();
+            s.save(&path).unwrap();
+            let good = std::fs::read_to_string(&path).unwrap();
+            let from = match field {
+                "version" => r#""version": "1""#,
+                "group_id" => r#""group_id": "g""#,
+                _ => r#""extension": "zip""#,
+            };
+            let tampered = good.replacen(from, &format!(r#""{field}": "{bad}""#), 1);
+            assert_ne!(tampered, good);
+            std::fs::write(&path, tampered).unwrap();
+            let e = State::load(&path).unwrap_err().to_string();
+            assert!(
+                e.contains("not a valid container record") && e.contains("cannot be a file or folder name"),
+                "{field}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn transitions_are_guarded() {
         assert!(Status::Created.can_start() && Status::Exited.can_start() && Status::Failed.can_start());
         assert!(!Status::Running.can_start());

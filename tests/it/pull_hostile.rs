@@ -301,6 +301,12 @@ fn bad_maven_coordinates_on_the_command_line_exit_2() {
     pull(&env, &long).code(2).stderr_contains("201 bytes long");
     assert!(server.requests().is_empty(), "{:?}", server.requests());
     assert!(!env.local_repo().exists(), "nothing written for a bad name");
+    // The grammar, in the order the parser takes it, is in the help.
+    env.jube()
+        .args(["pull", "--help"])
+        .success()
+        .stdout_contains("mvn:GROUP/ARTIFACT[/VERSION[/TYPE[/CLASSIFIER]]]")
+        .stdout_contains("GROUP:ARTIFACT:VERSION:TYPE[:CLASSIFIER]");
 }
 
 /// A repository id names a file (`maven-metadata-<id>.xml`): one that is no valid name is refused.
