@@ -14,6 +14,9 @@ impl EnvVars {
     pub const JUBE_REMOTE_MAVEN_REPOS: &'static str = "JUBE_REMOTE_MAVEN_REPOS";
     /// The Maven settings file. Default: `~/.m2/settings.xml`.
     pub const JUBE_MAVEN_SETTINGS: &'static str = "JUBE_MAVEN_SETTINGS";
+    /// The file holding Maven's master password, as `mvn -Dsettings.security=FILE` takes it.
+    /// Default: `~/.m2/settings-security.xml`.
+    pub const JUBE_MAVEN_SETTINGS_SECURITY: &'static str = "JUBE_MAVEN_SETTINGS_SECURITY";
     /// The groupId prefix image names map under. Default: `io.fabric8.jube.images`.
     pub const JUBE_IMAGE_GROUP_PREFIX: &'static str = "JUBE_IMAGE_GROUP_PREFIX";
     /// First host port jube leases. Default: 48000.
@@ -63,6 +66,7 @@ impl EnvVars {
         Self::JUBE_LOCAL_REPO,
         Self::JUBE_REMOTE_MAVEN_REPOS,
         Self::JUBE_MAVEN_SETTINGS,
+        Self::JUBE_MAVEN_SETTINGS_SECURITY,
         Self::JUBE_IMAGE_GROUP_PREFIX,
         Self::JUBE_PORT_START,
         Self::JUBE_PORT_END,

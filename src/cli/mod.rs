@@ -51,7 +51,14 @@ pub struct PullFlags {
 pub enum Command {
     /// Download an image zip into the local Maven repository.
     Pull {
-        /// Image name (`fabric8/java`, `fabric8/java:2.0.3`) or `mvn:GROUP/ARTIFACT[/VERSION]`.
+        /// Image name (`fabric8/java`, `fabric8/java:2.0.3`) or Maven coordinates
+        /// `mvn:GROUP/ARTIFACT[/VERSION[/TYPE[/CLASSIFIER]]]`.
+        ///
+        /// Without a version, the newest release (`LATEST`: snapshots too). TYPE is the file's
+        /// extension, `zip` by default; CLASSIFIER is `image` when no TYPE is given, else none
+        /// (`mvn:com.example/app/1.2/tar.gz` is `app-1.2.tar.gz`, `mvn:com.example/app/1.2/zip/dist`
+        /// is `app-1.2-dist.zip`). jube prints coordinates as Maven takes them:
+        /// `GROUP:ARTIFACT:VERSION:TYPE[:CLASSIFIER]`.
         image: String,
         #[command(flatten)]
         flags: PullFlags,

@@ -62,6 +62,8 @@ pub enum Launch {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
+    /// The container folder's name: checked when read back, as is `app_base`.
+    #[serde(deserialize_with = "checked_name")]
     pub id: String,
     pub name: String,
     /// The image as the user named it.
@@ -71,6 +73,7 @@ pub struct State {
     pub image_path: PathBuf,
     /// APP_BASE relative to the container folder (`root`, or `root/<folder>` for images whose files
     /// sit in one top-level folder).
+    #[serde(deserialize_with = "relative_folder")]
     pub app_base: PathBuf,
     pub launch: Launch,
     pub created: jiff::Timestamp,
@@ -266,6 +269,25 @@ fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A record edited by hand (or by another program) must not point jube outside the container's
+/// folder: the id is one folder name.
+fn checked_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::pathpart::PathPart::new(&s)
+        .map(|p| p.to_string())
+        .map_err(serde::de::Error::custom)
+}
+
+/// `app_base`: a relative path of checked folder names (`root`, `root/app-1.0`).
+fn relative_folder<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    let s = String::deserialize(d)?;
+    for part in s.split(['/', '\\']) {
+        crate::pathpart::PathPart::new(part)
+            .map_err(|e| serde::de::Error::custom(format!("app_base {e}")))?;
+    }
+    Ok(PathBuf::from(s))
+}
+
 /// The label the daemon puts on a pod's containers: `namespace/name`.
 pub const POD_LABEL: &str = "jube.io/pod";
 
@@ -357,6 +379,47 @@ mod tests {
         s.version = FORMAT_VERSION + 1;
         s.save(&path).unwrap();
         assert!(State::load(&path).unwrap_err().to_string().contains("newer jube"));
+    }
+
+    #[test]
+    fn coordinates_read_back_are_checked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut s = sample();
+        s.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Records keep the field layout they always had, so older ones still read.
+        assert!(
+            text.contains(r#""version": "1""#) && text.contains(r#""group_id": "g""#),
+            "{text}"
+        );
+        for (field, bad) in [
+            ("version", "../../x"),
+            ("group_id", "g..h"),
+            ("extension", "C:"),
+            ("app_base", "root/../../.."),
+            ("app_base", "/etc"),
+            ("id", ".."),
+        ] {
+            s.coordinates = Coordinates::new("g", "a", "1", Some("image"), "zip").unwrap();
+            s.save(&path).unwrap();
+            let good = std::fs::read_to_string(&path).unwrap();
+            let from = match field {
+                "version" => r#""version": "1""#.to_owned(),
+                "group_id" => r#""group_id": "g""#.to_owned(),
+                "app_base" => r#""app_base": "root""#.to_owned(),
+                "id" => format!(r#""id": "{}""#, "a".repeat(64)),
+                _ => r#""extension": "zip""#.to_owned(),
+            };
+            let tampered = good.replacen(&from, &format!(r#""{field}": "{bad}""#), 1);
+            assert_ne!(tampered, good);
+            std::fs::write(&path, tampered).unwrap();
+            let e = State::load(&path).unwrap_err().to_string();
+            assert!(
+                e.contains("not a valid container record") && e.contains("cannot be a file or folder name"),
+                "{field}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Image names and the Jube convention that maps them to Maven coordinates.
 //!
-//! `[REGISTRY/]NAMESPACE/NAME[:TAG]` → `<prefix>.NAMESPACE:NAME:TAG:image:zip`, and explicit
+//! `[REGISTRY/]NAMESPACE/NAME[:TAG]` → `<prefix>.NAMESPACE:NAME:TAG:zip:image`, and explicit
 //! coordinates as `mvn:GROUP/ARTIFACT[/VERSION[/TYPE[/CLASSIFIER]]]`.
 
 pub mod build;

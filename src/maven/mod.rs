@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod coordinates;
 pub mod deploy;
 pub mod download;
+pub mod encrypted;
 pub mod http;
 pub mod install;
 pub mod local;

@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use url::{Host, Url};
 
 use crate::env_vars::EnvVars;
-use crate::maven::settings::{Mirror, Password, ProxySetting, Settings, SettingsError};
+use crate::maven::settings::{Mirror, ProxySetting, Settings, SettingsError};
+use std::path::Path;
 
 pub const MAVEN_CENTRAL_URL: &str = "https://repo.maven.apache.org/maven2/";
 pub const MAVEN_CENTRAL_ID: &str = "central";
@@ -456,13 +457,14 @@ pub fn plan(
     }
     let repos = first_id_wins(repos);
     let mut repos = apply_mirrors(repos, settings)?;
+    let security = crate::maven::encrypted::security_file(&env);
     for repo in &mut repos {
         // The id names a file in the local repository (`maven-metadata-<id>.xml`).
         crate::pathpart::PathPart::new(&repo.id).map_err(|problem| RepositoryError::UnsafeId { problem })?;
         if repo.credentials.is_none()
             && let Some(settings) = settings
         {
-            repo.credentials = server_credentials(settings, &repo.id)?;
+            repo.credentials = server_credentials(settings, &repo.id, &security)?;
         }
         repo.proxy = choose_proxy(&repo.url, settings, &env)?;
     }
@@ -614,17 +616,21 @@ fn is_external(url: &SafeUrl) -> bool {
     url.scheme() != "file" && !url.is_loopback()
 }
 
-/// `<server>` credentials for `id`; an encrypted password is an error only here, when it is needed.
-fn server_credentials(settings: &Settings, id: &str) -> Result<Option<Credentials>, RepositoryError> {
+/// `<server>` credentials for `id`; an encrypted password is decrypted only here, when it is
+/// needed, and one that does not decrypt is an error (never sent as it is).
+fn server_credentials(
+    settings: &Settings,
+    id: &str,
+    security: &Path,
+) -> Result<Option<Credentials>, RepositoryError> {
     let Some(server) = settings.server(id) else {
         return Ok(None);
     };
-    let password = match server.password() {
-        Some(Password::Encrypted) => return Err(settings.encrypted_password_error("server", id).into()),
-        Some(Password::Plain(p)) => Some(p.as_str()),
-        None => None,
-    };
-    Ok(login(server.username.as_deref(), password))
+    let password = server
+        .password()
+        .map(|p| settings.clear_password(p, "server", id, security))
+        .transpose()?;
+    Ok(login(server.username.as_deref(), password.as_deref()))
 }
 
 fn login(username: Option<&str>, password: Option<&str>) -> Option<Credentials> {
@@ -653,7 +659,10 @@ fn choose_proxy(
     let active: Vec<&ProxySetting> =
         settings.map_or_else(Vec::new, |s| s.proxies.iter().filter(|p| p.active).collect());
     match settings {
-        Some(settings) if !active.is_empty() => settings_proxy(&active, url.scheme(), &host, settings),
+        Some(settings) if !active.is_empty() => {
+            let security = crate::maven::encrypted::security_file(env);
+            settings_proxy(&active, url.scheme(), &host, settings, &security)
+        }
         _ => env_proxy(url.scheme(), &host, env),
     }
 }
@@ -665,6 +674,7 @@ fn settings_proxy(
     scheme: &str,
     host: &str,
     settings: &Settings,
+    security: &Path,
 ) -> Result<Option<Proxy>, RepositoryError> {
     let usable = |protocol: &str| {
         active
@@ -675,13 +685,10 @@ fn settings_proxy(
     let Some(proxy) = chosen else {
         return Ok(None);
     };
-    let password = match proxy.password() {
-        Some(Password::Encrypted) => {
-            return Err(settings.encrypted_password_error("proxy", &proxy.label()).into());
-        }
-        Some(Password::Plain(p)) => Some(p.as_str()),
-        None => None,
-    };
+    let password = proxy
+        .password()
+        .map(|p| settings.clear_password(p, "proxy", &proxy.label(), security))
+        .transpose()?;
     let origin = format!("proxy `{}` in {}", proxy.label(), settings.source.display());
     let host_part = if proxy.host.contains(':') && !proxy.host.starts_with('[') {
         format!("[{}]", proxy.host)
@@ -692,7 +699,7 @@ fn settings_proxy(
         .map_err(|source| RepositoryError::BadUrl { origin, source })?;
     Ok(Some(Proxy {
         url,
-        credentials: login(proxy.username.as_deref(), password),
+        credentials: login(proxy.username.as_deref(), password.as_deref()),
     }))
 }
 
@@ -1563,7 +1570,11 @@ mod tests {
         }
         assert!(!shown.contains(SECRET), "{shown}");
         assert_eq!(plan.remotes.len(), 3);
-        let server = Server::new("x", Some("u"), Some(Password::Plain(SECRET.into())));
+        let server = Server::new(
+            "x",
+            Some("u"),
+            Some(crate::maven::settings::Password::Plain(SECRET.into())),
+        );
         assert!(!format!("{server:?}").contains(SECRET));
     }
 }

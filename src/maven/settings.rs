@@ -2,8 +2,9 @@
 //! local repository, offline mode, mirrors, servers (credentials), proxies and profiles.
 //!
 //! Passwords never show in `Debug` output or errors. Maven's encrypted passwords (`{...}`) are
-//! recorded as such and refused only when jube needs that password, so an encrypted deploy
-//! password elsewhere in the file does not stop jube from reading images.
+//! kept encrypted and decrypted (`maven::encrypted`) only when jube needs that password, so a
+//! deploy password elsewhere in the file that does not decrypt does not stop jube from reading
+//! images.
 
 use std::fmt;
 use std::io;
@@ -41,7 +42,7 @@ pub struct Mirror {
 pub enum Password {
     Plain(String),
     /// Maven's `{...}` form, encrypted with the master password of settings-security.xml.
-    Encrypted,
+    Encrypted(String),
 }
 
 /// `<server>`: credentials for the repository (or mirror) with the same id.
@@ -130,15 +131,17 @@ pub enum SettingsError {
         problem: String,
     },
     #[error(
-        "{kind} `{id}` in {} has an encrypted password, which jube cannot decrypt; put the plain \
-         password in a settings file only you can read (and point JUBE_MAVEN_SETTINGS at it), or give \
-         the repository in JUBE_REMOTE_MAVEN_REPOS as `https://USER:PASSWORD@host/path@id={id}`",
+        "{kind} `{id}` in {} has an encrypted password that jube cannot decrypt: {reason}. jube never \
+         sends it encrypted: fix the master password, put the plain password in a settings file only \
+         you can read (and point JUBE_MAVEN_SETTINGS at it), or give the repository in \
+         JUBE_REMOTE_MAVEN_REPOS as `https://USER:PASSWORD@host/path@id={id}`",
         path.display()
     )]
     EncryptedPassword {
         kind: &'static str,
         id: String,
         path: PathBuf,
+        reason: crate::maven::encrypted::DecryptError,
     },
 }
 
@@ -216,12 +219,25 @@ impl Settings {
         self.servers.iter().find(|s| s.id == id)
     }
 
-    /// The error for an encrypted password of a `kind` ("server", "proxy") named `id`.
-    pub fn encrypted_password_error(&self, kind: &'static str, id: &str) -> SettingsError {
-        SettingsError::EncryptedPassword {
-            kind,
-            id: id.to_owned(),
-            path: self.source.clone(),
+    /// The clear text of a `password` of a `kind` ("server", "proxy") named `id`: an encrypted one
+    /// is decrypted with the master password in `security` (settings-security.xml), or refused.
+    pub fn clear_password<'a>(
+        &self,
+        password: &'a Password,
+        kind: &'static str,
+        id: &str,
+        security: &Path,
+    ) -> Result<std::borrow::Cow<'a, str>, SettingsError> {
+        match password {
+            Password::Plain(p) => Ok(std::borrow::Cow::Borrowed(p)),
+            Password::Encrypted(value) => crate::maven::encrypted::decrypt_password(value, security)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|reason| SettingsError::EncryptedPassword {
+                    kind,
+                    id: id.to_owned(),
+                    path: self.source.clone(),
+                    reason,
+                }),
         }
     }
 }
@@ -578,7 +594,7 @@ impl Context<'_> {
     fn password(&self, raw: Option<String>) -> Option<Password> {
         self.text(raw).map(|p| {
             if is_encrypted(&p) {
-                Password::Encrypted
+                Password::Encrypted(p)
             } else {
                 Password::Plain(p)
             }
@@ -631,7 +647,7 @@ impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Plain(_) => f.write_str(MASK),
-            Self::Encrypted => f.write_str("Encrypted"),
+            Self::Encrypted(_) => f.write_str("Encrypted"),
         }
     }
 }
@@ -910,12 +926,17 @@ mod tests {
         </servers></settings>"#;
         let s = parse_ok(xml);
         let password = |id: &str| s.server(id).and_then(Server::password).cloned();
-        assert_eq!(password("enc"), Some(Password::Encrypted));
-        assert_eq!(password("enc4"), Some(Password::Encrypted));
+        assert!(matches!(password("enc"), Some(Password::Encrypted(_))));
+        assert!(matches!(password("enc4"), Some(Password::Encrypted(_))));
         assert_eq!(password("braces"), Some(Password::Plain("pa{ss}word".into())));
         assert_eq!(password("spaced"), Some(Password::Plain("{not base64!}".into())));
         assert_eq!(password("empty"), Some(Password::Plain("{}".into())));
-        let err = s.encrypted_password_error("server", "enc").to_string();
+        let enc = password("enc").unwrap();
+        let no_security = Path::new("/nonexistent/settings-security.xml");
+        let err = s
+            .clear_password(&enc, "server", "enc", no_security)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("server `enc`") && err.contains(SOURCE), "{err}");
         assert!(
             err.contains("cannot decrypt") && err.contains("JUBE_REMOTE_MAVEN_REPOS"),

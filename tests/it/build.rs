@@ -40,7 +40,7 @@ fn build_installs_the_zip_with_pom_checksums_metadata_and_local_origin() {
     assert_eq!(
         out.stdout,
         format!(
-            "io.fabric8.jube.images.team:app:1.0:image:zip\n{}\n",
+            "io.fabric8.jube.images.team:app:1.0:zip:image\n{}\n",
             zip.display()
         )
     );
@@ -391,7 +391,7 @@ fn an_image_built_under_explicit_coordinates_is_listed_and_starts() {
     let out = build(&env, &dir, "mvn:com.example.apps/greeter/3.1").assert_success();
     assert_eq!(
         out.stdout.lines().next(),
-        Some("com.example.apps:greeter:3.1:image:zip")
+        Some("com.example.apps:greeter:3.1:zip:image")
     );
     assert!(
         out.last_line()

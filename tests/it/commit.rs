@@ -46,7 +46,7 @@ fn commit_packs_the_changed_folder_and_the_new_image_starts_with_the_change() {
     let zip = Path::new(out.last_line());
     assert_eq!(
         out.stdout.lines().next(),
-        Some("io.fabric8.jube.images.team:ticker2:1.0:image:zip")
+        Some("io.fabric8.jube.images.team:ticker2:1.0:zip:image")
     );
     out.stderr_contains("logs/ticker.log")
         .stderr_contains("process.pid");

@@ -34,7 +34,7 @@ fn rmi(env: &TestEnv, names: &[&str]) -> crate::common::Cmd {
 }
 
 /// A server with `acme/app` 1.0 and 2.0, a `1.1-SNAPSHOT` of `acme/tool`, and explicit artifacts
-/// `com.example:lib:3.1:image:zip` and `com.example:dist:1.0:tar.gz`.
+/// `com.example:lib:3.1:zip:image` and `com.example:dist:1.0:tar.gz`.
 fn server_with_images() -> RepoServer {
     let server = RepoServer::start();
     server.publish_image("acme/app", "1.0", &app_zip("1.0"));
@@ -99,7 +99,7 @@ fn images_lists_every_pulled_image_as_a_table_and_as_json() {
         .iter()
         .find(|i| i["image"] == "mvn:com.example/lib")
         .expect("lib listed");
-    assert_eq!(lib["coordinates"], "com.example:lib:3.1:image:zip");
+    assert_eq!(lib["coordinates"], "com.example:lib:3.1:zip:image");
     assert_eq!(lib["size"].as_u64(), Some(app_zip("lib").len() as u64));
     assert_eq!(lib["builtin"], false);
     assert!(
@@ -120,7 +120,7 @@ fn images_lists_every_pulled_image_as_a_table_and_as_json() {
         .find(|l| l.starts_with("acme/app ") && l.contains(" 1.0 "))
         .unwrap_or_else(|| panic!("a row for acme/app 1.0\n{table}"));
     assert!(
-        row.contains("io.fabric8.jube.images.acme:app:1.0:image:zip") && row.contains("ago"),
+        row.contains("io.fabric8.jube.images.acme:app:1.0:zip:image") && row.contains("ago"),
         "{row}"
     );
 

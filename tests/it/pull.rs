@@ -105,7 +105,7 @@ fn pull_prints_coordinates_and_path_and_caches_as_maven_does() {
     assert_eq!(
         lines,
         [
-            format!("{IMAGE_GROUP_PREFIX}.acme:app:1.0:image:zip"),
+            format!("{IMAGE_GROUP_PREFIX}.acme:app:1.0:zip:image"),
             cached_zip(&env, "acme/app", "1.0").display().to_string(),
         ],
         "stdout is the coordinates and the path, nothing else\n{out}"
@@ -141,7 +141,7 @@ fn no_tag_latest_and_release_mean_the_newest_release_by_maven_order() {
     let env = env_for(&server);
     for name in ["acme/app", "acme/app:latest", "acme/app:RELEASE"] {
         let out = pull(&env, name).success();
-        out.stdout_contains(":app:1.10:image:zip");
+        out.stdout_contains(":app:1.10:zip:image");
         assert_eq!(
             std::fs::read(pulled_path(&out)).unwrap(),
             app_zip("1.10"),
@@ -168,7 +168,7 @@ fn latest_in_capitals_includes_snapshots() {
     // The release rules still skip it.
     pull(&env, "acme/app")
         .success()
-        .stdout_contains(":app:1.0:image:zip");
+        .stdout_contains(":app:1.0:zip:image");
 }
 
 #[test]
@@ -190,10 +190,10 @@ fn messy_metadata_is_read_leniently() {
     // By Maven's order 10-alpha is the newest release; it has no file, so the error naming it shows
     // that the order was computed from <versions>, as <latest> and <release> are empty.
     let out = pull(&env, "acme/app").failure();
-    out.stderr_contains(":app:10-alpha:image:zip");
+    out.stderr_contains(":app:10-alpha:zip:image");
     server.put_file(&path, messy.replace("<version>10-alpha</version>", "").as_bytes());
     let out = pull(&env, "acme/app").arg("-U").success();
-    out.stdout_contains(":app:2.0.1:image:zip");
+    out.stdout_contains(":app:2.0.1:zip:image");
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn versions_merge_across_two_repositories() {
     );
 
     let out = pull(&env, "acme/app").success();
-    out.stdout_contains(":app:3.5:image:zip")
+    out.stdout_contains(":app:3.5:zip:image")
         .stderr_contains("second");
     assert_eq!(std::fs::read(pulled_path(&out)).unwrap(), app_zip("b3.5"));
     let dir = env.local_repo().join(artifact_dir("acme/app"));
@@ -238,7 +238,7 @@ fn explicit_maven_coordinates_are_pulled() {
     let out = pull(&env, "mvn:com.example.tools/app/1.2").success();
     assert_eq!(
         out.stdout.lines().next(),
-        Some("com.example.tools:app:1.2:image:zip")
+        Some("com.example.tools:app:1.2:zip:image")
     );
     assert_eq!(
         pulled_path(&out),
@@ -283,7 +283,7 @@ fn a_version_no_repository_has_fails_and_leaves_no_folders() {
     server.publish_image("acme/app", "1.0", &app_zip("1.0"));
     let env = env_for(&server);
     let out = pull(&env, "acme/app:9.9").code(1);
-    out.stderr_contains(":app:9.9:image:zip was not found")
+    out.stderr_contains(":app:9.9:zip:image was not found")
         .stderr_contains(&server.url())
         .stderr_contains("not found (404)");
     assert!(out.stdout.is_empty());

@@ -142,7 +142,7 @@ fn offline_uses_the_cache_and_says_what_is_missing() {
 
     let out = pull(&env, "acme/app:2.0").arg("--offline").code(1);
     out.stderr_contains("offline")
-        .stderr_contains(":app:2.0:image:zip")
+        .stderr_contains(":app:2.0:zip:image")
         .stderr_contains(&env.local_repo().display().to_string())
         .stderr_contains("without offline mode");
     let out = pull(&env, "acme/other").arg("--offline").code(1);

@@ -49,7 +49,7 @@ fn a_snapshot_tag_takes_the_newest_build_from_snapshot_versions() {
     assert_eq!(
         out.stdout.lines().next().unwrap(),
         format!(
-            "{IMAGE_GROUP_PREFIX}.acme:app:{}:image:zip",
+            "{IMAGE_GROUP_PREFIX}.acme:app:{}:zip:image",
             &name[4..name.len() - 10]
         )
     );

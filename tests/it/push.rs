@@ -104,7 +104,7 @@ fn push_deploys_like_maven_and_an_empty_local_repository_pulls_and_starts_it() {
     assert_eq!(
         out.stdout,
         format!(
-            "io.fabric8.jube.images.team:app:1.0:image:zip\n{}{zip_rel}\n",
+            "io.fabric8.jube.images.team:app:1.0:zip:image\n{}{zip_rel}\n",
             server.url()
         )
     );
@@ -224,7 +224,7 @@ fn pushes_merge_the_repository_metadata() {
         .jube()
         .args(["pull", "team/app"])
         .success()
-        .stdout_contains("team:app:3.0:image:zip");
+        .stdout_contains("team:app:3.0:zip:image");
 }
 
 #[test]

@@ -125,7 +125,7 @@ fn credentials_in_the_repository_variable_authenticate_and_never_show() {
 }
 
 #[test]
-fn an_encrypted_password_is_a_clear_error() {
+fn an_encrypted_password_that_does_not_decrypt_is_a_clear_error() {
     let server = RepoServer::start();
     let mut env = TestEnv::new();
     env.set_env("JUBE_REMOTE_MAVEN_REPOS", format!("{}@id=private", server.url()));
@@ -136,9 +136,122 @@ fn an_encrypted_password_is_a_clear_error() {
     let out = pull(&env, "acme/app:1.0").code(1);
     out.stderr_contains("server `private`")
         .stderr_contains("cannot decrypt")
+        .stderr_contains("settings-security.xml")
         .stderr_contains(&env.root().join("settings.xml").display().to_string())
         .stderr_lacks("COQLCE6DU6GtcS5P");
     assert_eq!(server.requests(), []);
+}
+
+/// The master password Maven encrypts passwords with, in these tests.
+const MASTER: &str = "m4ster-of-the-tests";
+
+/// `{...}` on the last line of a `mvn --encrypt-*` command's output.
+fn braced(out: &Out) -> String {
+    let line = out
+        .stdout
+        .lines()
+        .rfind(|l| l.contains('{'))
+        .expect("mvn printed a {...} value");
+    let start = line.find('{').unwrap();
+    let end = line.rfind('}').unwrap();
+    line[start..=end].to_owned()
+}
+
+/// The master password encrypted for settings-security.xml, and [`PASSWORD`] encrypted with it,
+/// by the real Maven when it is installed (it must be under CI=true); otherwise values Maven 3.8.7
+/// made for the master password `SECRET`. Returns (master password, encrypted master, encrypted password).
+fn maven_encrypted(env: &TestEnv) -> (String, String, String) {
+    let mvn = std::process::Command::new("mvn").arg("--version").output();
+    if !mvn.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`mvn` is not installed, and CI=true: install Maven (scripts/test does)"
+        );
+        eprintln!("`mvn` is not installed: using encrypted values Maven 3.8.7 made");
+        return (
+            "SECRET".to_owned(),
+            "{6HJ+lQAP2vYHse853w6Bn2gb/PsTfJb0fhglgU/D4jE=}".to_owned(),
+            "{7xkYXjT1MWMHTRnsLF1nmRIlTP0cnyb9xalvzR6pFPJy+AfxdJnRxBiDDNjauoNN}".to_owned(),
+        );
+    }
+    let master = braced(
+        &env.command("mvn")
+            .args(["-B", "--encrypt-master-password", MASTER])
+            .success(),
+    );
+    let security = env.root().join("mvn-security.xml");
+    std::fs::write(
+        &security,
+        format!("<settingsSecurity><master>{master}</master></settingsSecurity>"),
+    )
+    .unwrap();
+    let password = braced(
+        &env.command("mvn")
+            .arg("-B")
+            .arg(format!("-Dsettings.security={}", security.display()))
+            .args(["--encrypt-password", PASSWORD])
+            .success(),
+    );
+    (MASTER.to_owned(), master, password)
+}
+
+fn security_xml(master: &str) -> String {
+    format!("<settingsSecurity><master>{master}</master></settingsSecurity>")
+}
+
+/// settings.xml passwords encrypted by Maven are decrypted with the master password of
+/// settings-security.xml (`JUBE_MAVEN_SETTINGS_SECURITY`, else `~/.m2/settings-security.xml`) and
+/// sent in clear to the server only; with another master password the pull is refused before
+/// anything is sent.
+#[test]
+fn passwords_encrypted_by_maven_are_decrypted_with_the_master_password() {
+    let server = RepoServer::start_with_auth("deployer", PASSWORD);
+    server.publish_image("acme/app", "1.0", &app_zip("1.0"));
+    let mut env = TestEnv::new();
+    env.set_env("JUBE_REMOTE_MAVEN_REPOS", format!("{}@id=private", server.url()));
+    let (_, master, password) = maven_encrypted(&env);
+    env.write_settings(&settings_with(&format!(
+        "<servers><server><id>private</id><username>deployer</username><password>{password}</password>\
+         </server></servers>"
+    )));
+
+    // The default place, as Maven reads it.
+    let m2 = env.user_home().join(".m2");
+    std::fs::create_dir_all(&m2).unwrap();
+    std::fs::write(m2.join("settings-security.xml"), security_xml(&master)).unwrap();
+    let out = pull(&env, "acme/app:1.0").success();
+    no_password(&out);
+    std::fs::remove_file(m2.join("settings-security.xml")).unwrap();
+    std::fs::remove_dir_all(env.local_repo()).unwrap();
+
+    // JUBE_MAVEN_SETTINGS_SECURITY, as `mvn -Dsettings.security=FILE`.
+    let security = env.root().join("security.xml");
+    std::fs::write(&security, security_xml(&master)).unwrap();
+    env.set_env("JUBE_MAVEN_SETTINGS_SECURITY", &security);
+    let out = pull(&env, "acme/app:1.0").success();
+    no_password(&out);
+    assert!(pulled_path(&out).is_file());
+
+    // Another master password: refused, nothing sent.
+    std::fs::remove_dir_all(env.local_repo()).unwrap();
+    // Maven 3.8.7's encryption of the master password `OTHER`.
+    std::fs::write(
+        &security,
+        security_xml("{eShE8fF+1eEHtgKtrQQY1TM3LcaqmzCgoGaQsUuMk7A=}"),
+    )
+    .unwrap();
+    server.clear_requests();
+    let out = pull(&env, "acme/app:1.0").code(1);
+    out.stderr_contains("server `private`")
+        .stderr_contains("does not decrypt with the master password")
+        .stderr_contains(&security.display().to_string())
+        .stderr_lacks(&password[1..password.len() - 1]);
+    no_password(&out);
+    assert_eq!(
+        server.requests(),
+        [],
+        "nothing is sent with a password that did not decrypt"
+    );
 }
 
 #[test]

@@ -206,11 +206,11 @@ fn a_newer_remote_version_wins_over_the_built_in_one_and_an_older_does_not() {
     env.set_env("JUBE_REMOTE_MAVEN_REPOS", server.url());
 
     let out = env.jube().args(["pull", "fabric8/ticker"]).success();
-    out.stdout_contains(&format!("fabric8:ticker:{builtin}:image:zip"));
+    out.stdout_contains(&format!("fabric8:ticker:{builtin}:zip:image"));
 
     server.publish_image("fabric8/ticker", "99.0.0", &zip);
     let out = env.jube().args(["pull", "-U", "fabric8/ticker"]).success();
-    out.stdout_contains("fabric8:ticker:99.0.0:image:zip");
+    out.stdout_contains("fabric8:ticker:99.0.0:zip:image");
     // `start` takes the newest too: the remote image (simple_image, an app that greets).
     let id = env
         .jube()
@@ -225,7 +225,7 @@ fn a_newer_remote_version_wins_over_the_built_in_one_and_an_older_does_not() {
     env.jube()
         .args(["pull", &format!("fabric8/ticker:{builtin}")])
         .success()
-        .stdout_contains(&format!(":{builtin}:image:zip"));
+        .stdout_contains(&format!(":{builtin}:zip:image"));
 }
 
 #[test]
