@@ -13,6 +13,7 @@ use quick_xml::events::Event;
 use serde::Deserialize;
 
 use crate::maven::repository::redact_url_text;
+use crate::maven::secret::Secret;
 
 /// Maven's `<settings>`, after `${env.X}` and `${user.home}` expansion.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +40,7 @@ pub struct Mirror {
 /// A password as settings.xml holds it.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Password {
-    Plain(String),
+    Plain(Secret),
     /// Maven's `{...}` form, encrypted with the master password of settings-security.xml.
     Encrypted,
 }
@@ -580,7 +581,7 @@ impl Context<'_> {
             if is_encrypted(&p) {
                 Password::Encrypted
             } else {
-                Password::Plain(p)
+                Password::Plain(Secret::new(p))
             }
         })
     }
@@ -625,12 +626,10 @@ fn split_non_proxy_hosts(value: &str) -> Vec<String> {
 
 // ---- Debug that never shows a password ----
 
-const MASK: &str = "****";
-
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Plain(_) => f.write_str(MASK),
+            Self::Plain(secret) => fmt::Debug::fmt(secret, f),
             Self::Encrypted => f.write_str("Encrypted"),
         }
     }
@@ -938,7 +937,7 @@ mod tests {
         for secret in ["mirrorpw", "serverpw", "proxypw", "repopw"] {
             assert!(!debug.contains(secret), "{secret} leaked: {debug}");
         }
-        assert!(debug.contains(MASK), "{debug}");
+        assert!(debug.contains(crate::maven::secret::MASK), "{debug}");
     }
 
     #[test]

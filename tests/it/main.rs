@@ -61,6 +61,8 @@ mod pull_snapshots;
 #[cfg(unix)]
 mod push;
 mod repo_server;
+#[cfg(unix)] // /proc for the processes' arguments
+mod secrets;
 #[cfg(unix)] // pods run a Perl TCP server
 mod services;
 mod settings;
