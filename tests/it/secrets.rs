@@ -57,13 +57,14 @@ fn a_settings_password_shows_nowhere_whatever_the_repositories_answer() {
          <password>{PASSWORD}</password></server><server><id>private</id><username>deployer</username>\
          <password>{PASSWORD}</password></server></servers></settings>"
     ));
-    let mut outputs = Vec::new();
     // Unreachable, then found; unknown version (every repository named in the error).
-    outputs.push(pull(&env, "acme/app:1.0").success());
-    outputs.push(pull(&env, "acme/app:9.9").code(1));
-    outputs.push(pull(&env, "acme/app").success());
-    outputs.push(env.jube().args(["images"]).success());
-    outputs.push(env.jube().args(["images", "--format", "json"]).success());
+    let mut outputs = vec![
+        pull(&env, "acme/app:1.0").success(),
+        pull(&env, "acme/app:9.9").code(1),
+        pull(&env, "acme/app").success(),
+        env.jube().args(["images"]).success(),
+        env.jube().args(["images", "--format", "json"]).success(),
+    ];
     let out = env
         .jube()
         .args(["start", "acme/app:1.0", "--name", "web"])
