@@ -305,7 +305,8 @@ fn patch_entry(zip: &mut [u8], from: &[u8], to: &[u8], flags: u16) {
 fn hostile_names_encrypted_entries_and_broken_archives_are_refused_and_leave_nothing() {
     let images = Images::new();
     // (case, the entry as stored, patched to, flags, what stderr says)
-    let cases: Vec<(&str, &str, &[u8], u16, &[&str])> = vec![
+    type Case<'a> = (&'a str, &'a str, &'a [u8], u16, &'a [&'a str]);
+    let cases: Vec<Case<'_>> = vec![
         (
             "backslash",
             "..\\bs-evil",
