@@ -55,6 +55,7 @@ mod pull_cache;
 mod pull_checksums;
 mod pull_concurrency;
 mod pull_faults;
+mod pull_hostile;
 mod pull_maven;
 mod pull_progress;
 mod pull_snapshots;
