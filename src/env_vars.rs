@@ -39,6 +39,9 @@ impl EnvVars {
     pub const JUBE_UNPACK_MAX_BYTES: &'static str = "JUBE_UNPACK_MAX_BYTES";
     /// Most entries one image zip may hold. Default: 200000.
     pub const JUBE_UNPACK_MAX_ENTRIES: &'static str = "JUBE_UNPACK_MAX_ENTRIES";
+    /// Most bytes an image zip may unpack to per byte of the zip, once it unpacks to more than
+    /// 64 MiB (zip bombs by ratio, overlapping entries among them). Default: 200.
+    pub const JUBE_UNPACK_MAX_RATIO: &'static str = "JUBE_UNPACK_MAX_RATIO";
     /// Maven Central's URL, or `off` to leave it out of the repositories.
     pub const JUBE_MAVEN_CENTRAL: &'static str = "JUBE_MAVEN_CENTRAL";
     /// Where `jube daemon` listens when --listen is not given. Default: 127.0.0.1:8585, or any free
@@ -78,6 +81,7 @@ impl EnvVars {
         Self::JUBE_PID_TIMEOUT,
         Self::JUBE_UNPACK_MAX_BYTES,
         Self::JUBE_UNPACK_MAX_ENTRIES,
+        Self::JUBE_UNPACK_MAX_RATIO,
         Self::JUBE_MAVEN_CENTRAL,
         Self::JUBE_DAEMON_LISTEN,
         Self::JUBE_DAEMON_TOKEN_FILE,

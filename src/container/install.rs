@@ -43,15 +43,28 @@ const S_IFLNK: u32 = 0o120_000;
 pub struct UnpackLimits {
     pub max_total_bytes: u64,
     pub max_entries: usize,
+    /// Most bytes unpacked per byte of zip, checked once the total passes [`RATIO_FLOOR`].
+    pub max_ratio: u64,
 }
+
+/// Below this many bytes unpacked, any compression ratio is fine: a few MiB of zeros or logs
+/// compress a thousandfold and harm nobody.
+pub const RATIO_FLOOR: u64 = 64 << 20;
 
 impl UnpackLimits {
     /// The defaults, or `JUBE_UNPACK_MAX_BYTES` and `JUBE_UNPACK_MAX_ENTRIES`.
     pub fn from_env() -> Result<Self, InstallError> {
-        Self::from_values(
+        let mut limits = Self::from_values(
             env_vars::var(EnvVars::JUBE_UNPACK_MAX_BYTES).as_deref(),
             env_vars::var(EnvVars::JUBE_UNPACK_MAX_ENTRIES).as_deref(),
-        )
+        )?;
+        if let Some(value) = env_vars::var(EnvVars::JUBE_UNPACK_MAX_RATIO) {
+            limits.max_ratio = value.trim().parse::<u64>().map_err(|_| InstallError::BadLimit {
+                var: EnvVars::JUBE_UNPACK_MAX_RATIO,
+                value: value.clone(),
+            })?;
+        }
+        Ok(limits)
     }
 
     /// The limits from the two variables' values, as [`UnpackLimits::from_env`] reads them.
@@ -72,6 +85,7 @@ impl UnpackLimits {
         Ok(Self {
             max_total_bytes: read(bytes, EnvVars::JUBE_UNPACK_MAX_BYTES, defaults.max_total_bytes)?,
             max_entries: usize::try_from(entries).unwrap_or(usize::MAX),
+            max_ratio: defaults.max_ratio,
         })
     }
 }
@@ -81,6 +95,7 @@ impl Default for UnpackLimits {
         Self {
             max_total_bytes: 4 << 30,
             max_entries: 200_000,
+            max_ratio: 200,
         }
     }
 }
@@ -135,6 +150,17 @@ pub enum InstallError {
         zip: PathBuf,
         count: usize,
         limit: usize,
+    },
+    #[error(
+        "{zip} unpacks to {declared} bytes from {size}, more than {limit} times its size (a zip \
+         bomb); refusing to unpack it (raise {} for an image you trust)",
+        EnvVars::JUBE_UNPACK_MAX_RATIO
+    )]
+    TooCompressed {
+        zip: PathBuf,
+        declared: u64,
+        size: u64,
+        limit: u64,
     },
     #[error(
         "{image} is not a jube image: it has neither {wanted} at its root (it holds: {found}); \
@@ -306,6 +332,8 @@ struct Entry {
     rel: PathBuf,
     kind: Kind,
     mode: Option<u32>,
+    /// As the headers declare it.
+    size: u64,
 }
 
 impl Plan {
@@ -331,6 +359,7 @@ impl Plan {
             });
         }
         let entries = read_entries(archive, zip, limits)?;
+        check_ratio(&entries, zip, limits)?;
         check_tree(&entries, zip)?;
         let app_base = find_app_base(&entries);
         let rules = read_executable_rules(archive, zip, &entries, &app_base)?;
@@ -427,6 +456,7 @@ fn read_entries(
             rel,
             kind,
             mode: mode.map(|m| m & 0o777).filter(|m| *m != 0),
+            size: data.size(),
         });
     }
     Ok(entries)
@@ -439,6 +469,15 @@ fn entry_name(data: &ZipFileEntry<'_>, zip: &Path) -> Result<String, InstallErro
             zip: zip.to_owned(),
             entry: String::from_utf8_lossy(raw).replace('\0', "\\0"),
             reason: "contains a NUL byte".to_owned(),
+        });
+    }
+    // The zip format reads a name that is not UTF-8 as CP437, which is rarely what its author
+    // meant (and what they see in their tools): such names are refused, not guessed at.
+    if std::str::from_utf8(raw).is_err() {
+        return Err(InstallError::UnsafePath {
+            zip: zip.to_owned(),
+            entry: String::from_utf8_lossy(raw).into_owned(),
+            reason: "is not valid UTF-8; rebuild the image with UTF-8 file names".to_owned(),
         });
     }
     data.name()
@@ -489,6 +528,26 @@ fn safe_relative_path(name: &str) -> Result<PathBuf, String> {
         }
     }
     Ok(rel)
+}
+
+/// Refuses a zip that declares far more bytes than it holds: deflate alone cannot pass about
+/// 1000:1, and real images (jars, already compressed) stay near 1:1, so a large total at a high
+/// ratio means entries that share their data, or a bomb made to fill the disk.
+fn check_ratio(entries: &[Entry], zip: &Path, limits: &UnpackLimits) -> Result<(), InstallError> {
+    let declared: u64 = entries.iter().map(|e| e.size).fold(0, u64::saturating_add);
+    if declared <= RATIO_FLOOR {
+        return Ok(());
+    }
+    let size = std::fs::metadata(zip).map_err(io_error(zip))?.len().max(1);
+    if declared / size > limits.max_ratio {
+        return Err(InstallError::TooCompressed {
+            zip: zip.to_owned(),
+            declared,
+            size,
+            limit: limits.max_ratio,
+        });
+    }
+    Ok(())
 }
 
 /// Refuses duplicate names and entries beneath a symlink or a file: writing through a symlink
@@ -1409,6 +1468,35 @@ mod tests {
                 "{first} {second}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_large_total_at_a_high_ratio_is_refused_and_a_small_one_never() {
+        let f = Fixture::new();
+        let zip = f.zip(&[START]);
+        let size = std::fs::metadata(&zip).unwrap().len();
+        let entry = |size: u64| Entry {
+            index: 0,
+            name: "big".into(),
+            rel: "big".into(),
+            kind: Kind::File,
+            mode: None,
+            size,
+        };
+        let limits = UnpackLimits::default();
+        // Any ratio below the floor.
+        check_ratio(&[entry(RATIO_FLOOR)], &zip, &limits).unwrap();
+        // Above it, the ratio counts: entries sharing their data add up too.
+        let err = check_ratio(&[entry(RATIO_FLOOR), entry(1)], &zip, &limits).unwrap_err();
+        assert!(
+            matches!(err, InstallError::TooCompressed { limit: 200, .. }),
+            "{err}"
+        );
+        let trusting = UnpackLimits {
+            max_ratio: (RATIO_FLOOR + 1) / size + 1,
+            ..UnpackLimits::default()
+        };
+        check_ratio(&[entry(RATIO_FLOOR), entry(1)], &zip, &trusting).unwrap();
     }
 
     #[test]

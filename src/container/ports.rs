@@ -29,6 +29,12 @@ pub enum PortError {
         key: String,
         value: String,
     },
+    #[error(
+        "{path}: port name `{}` holds a control character (a line break, NUL or tab); `jube port` \
+         prints one port per line, so names must be printable",
+        key.escape_debug()
+    )]
+    BadName { path: PathBuf, key: String },
     #[error("{var}=`{value}` is not a port number (1 to 65535)")]
     BadRangeValue { var: &'static str, value: String },
     #[error("the host port range is empty: {start_var}={start} is above {end_var}={end}")]
@@ -91,6 +97,14 @@ pub fn read_ports(path: &Path) -> Result<Vec<(String, u16)>, PortError> {
         let java_properties::LineContent::KVPair(key, value) = line.consume_content() else {
             continue;
         };
+        // Other characters are carried: the variable name maps them to `_`, and `jube port`
+        // prints the name as it is.
+        if key.is_empty() || key.chars().any(char::is_control) {
+            return Err(PortError::BadName {
+                path: path.to_owned(),
+                key,
+            });
+        }
         let port = parse_port(&value).ok_or_else(|| PortError::BadPort {
             path: path.to_owned(),
             key: key.clone(),

@@ -2,6 +2,7 @@
 //! from files, folders or stdin, checked against the Kubernetes types, with warnings for what jube
 //! does not act on and errors that name the file, the document and the field.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, PodSpec, ReplicationController, Service};
@@ -16,12 +17,46 @@ pub enum ManifestError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{source_name}: no manifests found (looked for .yaml, .yml and .json files)")]
     Empty { source_name: String },
+    #[error(
+        "{source_name} is larger than the {} MiB a manifest source may be (Kubernetes stores no \
+         object above 1.5 MiB); split it into several files",
+        MAX_MANIFEST_BYTES >> 20
+    )]
+    TooLarge { source_name: String },
     #[error("{source_name}, document {index}: {message}")]
     Invalid {
         source_name: String,
         index: usize,
         message: String,
     },
+}
+
+/// The most bytes read from one manifest file or from stdin: far above any real manifest, low
+/// enough that a runaway file (or an endless pipe) is refused before it fills memory.
+pub const MAX_MANIFEST_BYTES: u64 = 8 << 20;
+
+/// Reads a manifest source whole, refusing one larger than [`MAX_MANIFEST_BYTES`].
+fn read_source(
+    reader: &mut dyn std::io::Read,
+    path: &Path,
+    source_name: &str,
+) -> Result<String, ManifestError> {
+    let mut bytes = Vec::new();
+    std::io::Read::take(reader, MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(ManifestError::TooLarge {
+            source_name: source_name.to_owned(),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| ManifestError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
 }
 
 /// One object from a manifest, checked.
@@ -55,13 +90,7 @@ pub fn load(
     let mut set = ManifestSet::default();
     for path in paths {
         if path.as_os_str() == "-" {
-            let mut text = String::new();
-            stdin
-                .read_to_string(&mut text)
-                .map_err(|source| ManifestError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+            let text = read_source(stdin, path, "stdin")?;
             parse_into("-", &text, &mut set)?;
             continue;
         }
@@ -72,10 +101,11 @@ pub fn load(
             });
         }
         for file in files {
-            let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read {
+            let mut opened = std::fs::File::open(&file).map_err(|source| ManifestError::Read {
                 path: file.clone(),
                 source,
             })?;
+            let text = read_source(&mut opened, &file, &file.display().to_string())?;
             parse_into(&file.display().to_string(), &text, &mut set)?;
         }
     }

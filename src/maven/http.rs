@@ -2,7 +2,7 @@
 //! credentials and proxies, and a retry policy that retries only what is transient.
 
 use std::error::Error as _;
-use std::io;
+use std::io::{self, Read as _};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -10,6 +10,33 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 
 use crate::env_vars::{self, EnvVars};
 use crate::maven::repository::{Credentials, RemoteRepository};
+
+/// The largest metadata, checksum or pom file read: real ones are a few KiB (metadata of an
+/// artifact with thousands of versions some hundreds), and each is held in memory and parsed.
+pub const MAX_SMALL_FILE: u64 = 8 << 20;
+
+/// Whether a body is a web page rather than a Maven file: by its declared type, or, for servers
+/// that declare none or a wrong one, by how it begins.
+pub fn looks_like_html(content_type: Option<&str>, start: &[u8]) -> Option<String> {
+    if let Some(t) = content_type
+        && t.trim().to_ascii_lowercase().starts_with("text/html")
+    {
+        return Some(format!("Content-Type {}", t.trim()));
+    }
+    let text = String::from_utf8_lossy(&start[..start.len().min(512)]);
+    let text = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .to_ascii_lowercase();
+    (text.starts_with("<!doctype html") || text.starts_with("<html"))
+        .then(|| "it begins with an HTML tag".to_owned())
+}
+
+fn content_type(resp: &Response) -> Option<&str> {
+    resp.headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+}
 
 /// Timeouts and retries, from the environment.
 #[derive(Debug, Clone)]
@@ -73,6 +100,19 @@ pub enum FetchError {
     Tls(String),
     #[error("transfer failed: {0}")]
     Transfer(String),
+    /// A small file (metadata, checksum, pom) larger than any real one.
+    #[error(
+        "the file is larger than the {} MiB allowed for metadata, checksums and poms; refusing it",
+        MAX_SMALL_FILE >> 20
+    )]
+    TooLarge,
+    /// 200 with a web page: a login page, a proxy's error page, a repository manager's "not
+    /// found" page.
+    #[error(
+        "the server returned an HTML page ({0}) instead of the file; the repository URL may point at a \
+         web page, or a proxy or login page answered instead"
+    )]
+    Html(String),
     #[error("{0}")]
     Other(String),
 }
@@ -200,6 +240,19 @@ fn io_kind(err: &reqwest::Error) -> Option<io::ErrorKind> {
     None
 }
 
+/// Reads a body of at most [`MAX_SMALL_FILE`] bytes; a server that sends more (whatever its
+/// Content-Length said) is cut off there.
+pub fn read_capped(mut body: impl io::Read) -> Result<Vec<u8>, FetchError> {
+    let mut bytes = Vec::new();
+    io::Read::take(&mut body, MAX_SMALL_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| FetchError::from_io(&e))?;
+    if bytes.len() as u64 > MAX_SMALL_FILE {
+        return Err(FetchError::TooLarge);
+    }
+    Ok(bytes)
+}
+
 /// The HTTP client shared by every repository of one jube run.
 pub struct Http {
     client: Client,
@@ -266,15 +319,18 @@ impl Http {
                 .request(reqwest::Method::GET, url, creds)
                 .send()
                 .map_err(|e| FetchError::from_reqwest(&e))?;
-            if resp.status().is_success() {
-                Ok(resp)
-            } else {
-                Err(FetchError::from_status(resp.status()))
+            if !resp.status().is_success() {
+                return Err(FetchError::from_status(resp.status()));
             }
+            // Artifacts are binary (zips, jars) or XML: a declared web page is never one.
+            if let Some(why) = looks_like_html(content_type(&resp), b"") {
+                return Err(FetchError::Html(why));
+            }
+            Ok(resp)
         })
     }
 
-    /// GETs a small file (metadata, checksums) whole.
+    /// GETs a small file (metadata, checksums) whole, at most [`MAX_SMALL_FILE`] bytes of it.
     pub fn get_bytes(&self, url: &url::Url, creds: Option<&Credentials>) -> Result<Vec<u8>, FetchError> {
         self.with_retries(|| {
             let resp = self
@@ -284,9 +340,15 @@ impl Http {
             if !resp.status().is_success() {
                 return Err(FetchError::from_status(resp.status()));
             }
-            resp.bytes()
-                .map(|b| b.to_vec())
-                .map_err(|e| FetchError::from_reqwest(&e))
+            if resp.content_length().is_some_and(|len| len > MAX_SMALL_FILE) {
+                return Err(FetchError::TooLarge);
+            }
+            let declared = content_type(&resp).map(str::to_owned);
+            let bytes = read_capped(resp)?;
+            if let Some(why) = looks_like_html(declared.as_deref(), &bytes) {
+                return Err(FetchError::Html(why));
+            }
+            Ok(bytes)
         })
     }
 
@@ -384,6 +446,26 @@ mod tests {
         assert!(!FetchError::Timeout("connect".into()).is_transient());
         assert!(!FetchError::Tls("bad certificate".into()).is_transient());
         assert!(!FetchError::Unauthorized("401 Unauthorized".into()).is_transient());
+    }
+
+    #[test]
+    fn web_pages_are_told_by_their_type_or_their_first_tag() {
+        assert!(looks_like_html(Some("text/html; charset=UTF-8"), b"").is_some());
+        assert!(looks_like_html(Some("TEXT/HTML"), b"PK\x03\x04").is_some());
+        assert!(looks_like_html(Some("application/xml"), b"\xef\xbb\xbf  <!DOCTYPE HTML>").is_some());
+        assert!(looks_like_html(None, b"\n<html lang=en>").is_some());
+        assert!(looks_like_html(Some("application/xml"), b"<?xml version=\"1.0\"?><metadata/>").is_none());
+        assert!(looks_like_html(None, b"PK\x03\x04").is_none());
+    }
+
+    #[test]
+    fn small_files_are_read_up_to_the_cap_and_no_further() {
+        let exact = vec![b'x'; MAX_SMALL_FILE as usize];
+        assert_eq!(read_capped(exact.as_slice()).unwrap().len(), exact.len());
+        let over = std::io::Read::chain(exact.as_slice(), &b"y"[..]);
+        assert_eq!(read_capped(over).unwrap_err(), FetchError::TooLarge);
+        assert!(!FetchError::TooLarge.is_transient());
+        assert!(!FetchError::Html("x".into()).is_transient());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod local;
 pub mod metadata;
 pub mod repository;
 pub mod resolver;
+pub mod secret;
 pub mod settings;
 pub mod transport;
 pub mod version;

@@ -23,14 +23,14 @@ const HTTP_PROXY_VARS: [&str; 2] = ["http_proxy", EnvVars::HTTP_PROXY];
 const ALL_PROXY_VARS: [&str; 2] = ["all_proxy", "ALL_PROXY"];
 const NO_PROXY_VARS: [&str; 2] = ["no_proxy", EnvVars::NO_PROXY];
 
-const MASK: &str = "****";
+use crate::maven::secret::{MASK, Secret};
 const SUPPORTED_SCHEMES: [&str; 3] = ["http", "https", "file"];
 const JUBE_SYNTAX: &str =
     "`[USER:PASSWORD@]URL[@id=ID][@snapshots][@noreleases]`, entries separated by commas";
 
 // ---- URLs and credentials that never show a secret ----
 
-/// A URL whose `Display` and `Debug` mask the password (`https://user:****@host/path`); the
+/// A URL whose `Display` and `Debug` mask the password (`https://user:***@host/path`); the
 /// real URL is there for the HTTP client through [`SafeUrl::url`].
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SafeUrl(Url);
@@ -200,19 +200,20 @@ pub fn is_loopback_host(host: &str) -> bool {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
-    password: String,
+    password: Secret,
 }
 
 impl Credentials {
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
         Self {
             username: username.into(),
-            password: password.into(),
+            password: Secret::new(password),
         }
     }
 
+    /// The password itself: for the HTTP client only, never for messages.
     pub fn password(&self) -> &str {
-        &self.password
+        self.password.expose()
     }
 }
 
@@ -220,7 +221,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("username", &self.username)
-            .field("password", &MASK)
+            .field("password", &self.password)
             .finish()
     }
 }
@@ -873,10 +874,10 @@ mod tests {
     #[test]
     fn safe_url_masks_the_password_but_keeps_it_for_the_client() {
         let url = SafeUrl::parse(&format!("https://user:{SECRET}@host.example/path")).expect("parses");
-        assert_eq!(url.to_string(), "https://user:****@host.example/path");
+        assert_eq!(url.to_string(), "https://user:***@host.example/path");
         assert_eq!(
             format!("{url:?}"),
-            "SafeUrl(\"https://user:****@host.example/path\")"
+            "SafeUrl(\"https://user:***@host.example/path\")"
         );
         assert_eq!(url.url().password(), Some(SECRET));
         assert_eq!(url.without_credentials().as_str(), "https://host.example/path");
@@ -895,7 +896,7 @@ mod tests {
     fn safe_url_errors_do_not_leak_the_password() {
         let err = SafeUrl::parse(&format!("https://user:{SECRET}@bad host/x")).expect_err("bad host");
         assert!(!err.to_string().contains(SECRET), "{err}");
-        assert!(err.to_string().contains("user:****@bad host"), "{err}");
+        assert!(err.to_string().contains("user:***@bad host"), "{err}");
     }
 
     #[test]
@@ -977,13 +978,13 @@ mod tests {
     #[test]
     fn redact_url_text_handles_odd_input() {
         assert_eq!(redact_url_text("no scheme at all"), "no scheme at all");
-        assert_eq!(redact_url_text("u:p@h/x"), "u:****@h/x");
+        assert_eq!(redact_url_text("u:p@h/x"), "u:***@h/x");
         assert_eq!(redact_url_text("https://host/p@x"), "https://host/p@x");
-        assert_eq!(redact_url_text("https://u:p@h"), "https://u:****@h");
-        assert_eq!(redact_url_text("https://tok@h/x"), "https://****@h/x");
+        assert_eq!(redact_url_text("https://u:p@h"), "https://u:***@h");
+        assert_eq!(redact_url_text("https://tok@h/x"), "https://***@h/x");
         assert_eq!(
             redact_url_text("https://u:p@ss@h/x@id=y"),
-            "https://u:****@h/x@id=y"
+            "https://u:***@h/x@id=y"
         );
     }
 
@@ -1070,12 +1071,12 @@ mod tests {
         let err = repos_err("not a url");
         assert!(err.contains("entry 1") && err.contains("not a url"), "{err}");
         let err = repos_err(&format!("https://u:{SECRET}@bad host/r@id=x"));
-        assert!(!err.contains(SECRET) && err.contains("u:****@"), "{err}");
+        assert!(!err.contains(SECRET) && err.contains("u:***@"), "{err}");
         let err = repos_err(&format!("mailto:u:{SECRET}@h"));
         assert!(!err.contains(SECRET), "{err}");
         let err = repos_err(&format!("bob:{SECRET}@h.example/repo"));
         assert!(
-            !err.contains(SECRET) && err.contains("bob:****@h.example/repo"),
+            !err.contains(SECRET) && err.contains("bob:***@h.example/repo"),
             "{err}"
         );
         let err = repos_err("localhost:8081/repo");

@@ -14,6 +14,7 @@ use quick_xml::events::Event;
 use serde::Deserialize;
 
 use crate::maven::repository::redact_url_text;
+use crate::maven::secret::Secret;
 
 /// Maven's `<settings>`, after `${env.X}` and `${user.home}` expansion.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +41,7 @@ pub struct Mirror {
 /// A password as settings.xml holds it.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Password {
-    Plain(String),
+    Plain(Secret),
     /// Maven's `{...}` form, encrypted with the master password of settings-security.xml.
     Encrypted(String),
 }
@@ -229,7 +230,7 @@ impl Settings {
         security: &Path,
     ) -> Result<std::borrow::Cow<'a, str>, SettingsError> {
         match password {
-            Password::Plain(p) => Ok(std::borrow::Cow::Borrowed(p)),
+            Password::Plain(p) => Ok(std::borrow::Cow::Borrowed(p.expose())),
             Password::Encrypted(value) => crate::maven::encrypted::decrypt_password(value, security)
                 .map(std::borrow::Cow::Owned)
                 .map_err(|reason| SettingsError::EncryptedPassword {
@@ -596,7 +597,7 @@ impl Context<'_> {
             if is_encrypted(&p) {
                 Password::Encrypted(p)
             } else {
-                Password::Plain(p)
+                Password::Plain(Secret::new(p))
             }
         })
     }
@@ -641,12 +642,10 @@ fn split_non_proxy_hosts(value: &str) -> Vec<String> {
 
 // ---- Debug that never shows a password ----
 
-const MASK: &str = "****";
-
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Plain(_) => f.write_str(MASK),
+            Self::Plain(secret) => fmt::Debug::fmt(secret, f),
             Self::Encrypted(_) => f.write_str("Encrypted"),
         }
     }
@@ -959,7 +958,7 @@ mod tests {
         for secret in ["mirrorpw", "serverpw", "proxypw", "repopw"] {
             assert!(!debug.contains(secret), "{secret} leaked: {debug}");
         }
-        assert!(debug.contains(MASK), "{debug}");
+        assert!(debug.contains(crate::maven::secret::MASK), "{debug}");
     }
 
     #[test]

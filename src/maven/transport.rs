@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
-use crate::maven::http::{FetchError, Http, HttpConfig};
+use crate::maven::http::{FetchError, Http, HttpConfig, MAX_SMALL_FILE};
 use crate::maven::repository::RemoteRepository;
 use crate::reporter::Reporter;
 
@@ -86,12 +86,11 @@ impl<'r> Transport<'r> {
                     .get_bytes(&repo.url.join_path(rel), repo.credentials.as_ref())
             });
         }
-        let mut body = self.open(repo, rel)?;
-        let mut bytes = Vec::new();
-        match body.read_to_end(&mut bytes) {
-            Ok(_) => Ok(bytes),
-            Err(e) => Err(body.read_error(&e)),
+        let body = self.open(repo, rel)?;
+        if body.announced_len().is_some_and(|len| len > MAX_SMALL_FILE) {
+            return Err(FetchError::TooLarge);
         }
+        crate::maven::http::read_capped(body)
     }
 
     /// Opens the file at `rel` for streaming. HTTP failures before the body are retried when

@@ -271,3 +271,88 @@ fn apply_adopts_objects_created_without_it() {
         .stderr_contains("missing the kubectl.kubernetes.io/last-applied-configuration annotation");
     k.apply(&ns).stdout_contains("namespace/made unchanged");
 }
+
+/// A manifest apply refuses: exit 1, an error with every needle, nothing printed as applied.
+#[track_caller]
+fn refused(k: &Kube, file: &std::path::Path, needles: &[&str]) {
+    let out = k.jube().arg("apply").arg("-f").arg(file).code(1);
+    for needle in needles {
+        out.stderr_contains(needle);
+    }
+    assert_eq!(out.stdout, "", "{out}");
+}
+
+#[test]
+fn apply_refuses_wrong_types_bad_names_huge_files_and_alias_bombs_and_stores_nothing() {
+    let k = Kube::new();
+    k.apply(&k.write("ns.yaml", DEV));
+    let wrong_type = k.write(
+        "three.yaml",
+        &web(1).replace("replicas: 1", "replicas: \"three\""),
+    );
+    refused(&k, &wrong_type, &["three.yaml, document 1", "spec.replicas"]);
+    let not_a_map = k.write("list.yaml", "apiVersion: v1\nkind: Pod\nmetadata: [a, b]\n");
+    refused(&k, &not_a_map, &["list.yaml, document 1", "metadata"]);
+
+    let long_label = "a".repeat(64);
+    let long_name = format!("{}.x", "a".repeat(252));
+    let cases = [
+        (
+            "upper.yaml",
+            pod("Web", "dev", "app: p"),
+            "`Web` is not a valid name",
+        ),
+        (
+            "underscore.yaml",
+            pod("my_app", "dev", "app: p"),
+            "`my_app` is not a valid name",
+        ),
+        (
+            "long-name.yaml",
+            pod(&long_name, "dev", "app: p"),
+            "is not a valid name",
+        ),
+        (
+            "long-ns.yaml",
+            DEV.replace("name: dev", &format!("name: {long_label}")),
+            "must be at most 63 characters",
+        ),
+        (
+            "service.yaml",
+            web(1).replace(
+                "kind: Service\nmetadata:\n  name: web",
+                "kind: Service\nmetadata:\n  name: 9web",
+            ),
+            "must start with a letter",
+        ),
+    ];
+    for (file, text, needle) in cases {
+        let path = k.write(file, &text);
+        refused(&k, &path, &["metadata.name", needle]);
+    }
+
+    // A YAML alias bomb: each level names the one below nine times.
+    let mut bomb =
+        String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\ndata:\n  a0: &a0 \"lol\"\n");
+    for i in 1..12 {
+        bomb += &format!("  a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 9].join(", "));
+    }
+    let bomb = k.write("bomb.yaml", &bomb);
+    let out = k.jube().arg("apply").arg("-f").arg(&bomb).code(1);
+    out.stderr_contains("bomb.yaml, document 1: malformed YAML: repetition limit exceeded");
+    assert!(out.stderr.len() < 10_000, "a short error\n{out}");
+
+    // Larger than any real manifest: refused before it is parsed, from a file or from stdin.
+    let mut huge = web(1);
+    huge += "---\n# padding\n";
+    huge += &"# x\n".repeat(3 << 20);
+    let path = k.write("huge.yaml", &huge);
+    refused(&k, &path, &["huge.yaml is larger than the 8 MiB", "split it"]);
+    let out = k.jube().args(["apply", "-f", "-"]).stdin(huge).code(1);
+    out.stderr_contains("stdin is larger than the 8 MiB");
+
+    assert!(k.names(&["pods", "-n", "dev"]).is_empty());
+    assert!(k.names(&["rc"]).is_empty());
+    assert!(k.names(&["svc"]).is_empty());
+    assert_eq!(k.names(&["ns"]).iter().filter(|n| n.len() > 60).count(), 0);
+}

@@ -208,3 +208,102 @@ fn bad_variable_names_are_refused_and_nothing_is_created() {
     out.stderr_contains("missing.env");
     assert_nothing_left(&images.env);
 }
+
+#[test]
+fn port_names_with_shell_metacharacters_are_carried_and_control_characters_refused() {
+    let images = Images::new();
+    let ports =
+        "web$(touch${IFS}pwned-dollar)=8080\na`touch${IFS}pwned-tick`=8081\nsemi\\;colon|pipe=8082\nquote'x\"y=8083\n";
+    let image = images.publish(
+        "ports/meta",
+        &with(
+            without(fixtures::simple_image(), "ports.properties"),
+            ZipEntry::file("ports.properties", ports),
+        ),
+    );
+    let id = images.create(&image, &[]);
+    let names = [
+        "WEB__TOUCH__IFS_PWNED_DOLLAR__PORT",
+        "A_TOUCH__IFS_PWNED_TICK__PORT",
+        "SEMI_COLON_PIPE_PORT",
+        "QUOTE_X_Y_PORT",
+    ];
+    let host_ports: Vec<String> = host_ports(&images.env, &id).iter().map(u16::to_string).collect();
+    assert_eq!(host_ports.len(), 4);
+    for shell in ["sh", "bash"] {
+        let values: Vec<String> = sourced(&images, &id, shell, &names)
+            .into_iter()
+            .map(|v| String::from_utf8(v).unwrap())
+            .collect();
+        let mut sorted = values.clone();
+        sorted.sort();
+        let mut want = host_ports.clone();
+        want.sort();
+        assert_eq!(sorted, want, "{shell}: {names:?} = {values:?}");
+    }
+    // `jube port` shows each name as the image wrote it, one per line.
+    let out = images.env.jube().args(["port", &id]).success();
+    for name in [
+        "web$(touch${IFS}pwned-dollar) 8080 -> ",
+        "a`touch${IFS}pwned-tick` 8081 -> ",
+        "semi;colon|pipe 8082 -> ",
+        "quote'x\"y 8083 -> ",
+    ] {
+        out.stdout_contains(name);
+    }
+    assert_eq!(out.stdout.lines().count(), 4, "{out}");
+    let mut pwned = Vec::new();
+    for dir in [images.app_base(&id), images.env.root().to_owned()] {
+        pwned.extend(entries(&dir).into_iter().filter(|n| n.starts_with("pwned")));
+    }
+    assert!(pwned.is_empty(), "a port name ran as a command: {pwned:?}");
+    images.env.jube().args(["rm", &id]).success();
+
+    // A line break or NUL in a name (escaped in the properties file), or shell in a port
+    // number: refused, and nothing is left.
+    for (case, ports, needle) in [
+        (
+            "newline",
+            "bad\\nname=8080\n",
+            "port name `bad\\nname` holds a control character",
+        ),
+        ("nul", "bad\\u0000name=8080\n", "holds a control character"),
+        (
+            "number",
+            "HTTP=8080; touch pwned-number\n",
+            "is not a port number",
+        ),
+    ] {
+        let image = images.publish(
+            &format!("ports/{case}"),
+            &with(
+                without(fixtures::simple_image(), "ports.properties"),
+                ZipEntry::file("ports.properties", ports),
+            ),
+        );
+        let out = images.env.jube().args(["create", &image]).code(1);
+        out.stderr_contains(needle).stderr_contains("ports.properties");
+        assert_nothing_left(&images.env);
+    }
+}
+
+#[test]
+fn a_variable_name_with_a_line_break_or_a_value_with_nul_is_refused_and_nothing_is_created() {
+    let images = Images::new();
+    let image = images.publish("env/app", &fixtures::simple_image());
+    for bad in ["A\nB=x", "A\rB=x", "NAME\n=x"] {
+        let out = images.env.jube().args(["create", "-e", bad, &image]).code(1);
+        out.stderr_contains("is not a valid environment variable name");
+        assert_nothing_left(&images.env);
+    }
+    // No argument can hold a NUL; an env file can.
+    let env_file = images.env.root().join("nul.env");
+    std::fs::write(&env_file, b"GOOD=1\nNULLED=a\0b\n").unwrap();
+    let out = images
+        .env
+        .jube()
+        .args(["create", "--env-file", env_file.to_str().unwrap(), &image])
+        .code(1);
+    out.stderr_contains("NULLED").stderr_contains("NUL byte");
+    assert_nothing_left(&images.env);
+}

@@ -276,3 +276,131 @@ fn a_create_killed_midway_is_cleaned_up_by_the_next_one() {
     expected.sort();
     assert_eq!(owners, expected);
 }
+
+/// Replaces `from` by `to` (same length) in both copies of an entry's name (local header and
+/// central directory), for names the zip writer will not store; `flags` are OR-ed into both
+/// headers' general-purpose flags (bit 0: encrypted, bit 11: the name is UTF-8).
+fn patch_entry(zip: &mut [u8], from: &[u8], to: &[u8], flags: u16) {
+    assert_eq!(from.len(), to.len());
+    let mut patched = 0;
+    for at in 0..zip.len().saturating_sub(46) {
+        let (name_len_at, name_at, flags_at) = match &zip[at..at + 4] {
+            b"PK\x03\x04" => (26, 30, 6),
+            b"PK\x01\x02" => (28, 46, 8),
+            _ => continue,
+        };
+        let len = u16::from_le_bytes([zip[at + name_len_at], zip[at + name_len_at + 1]]) as usize;
+        let name = at + name_at;
+        if len == from.len() && zip.get(name..name + len) == Some(from) {
+            zip[name..name + len].copy_from_slice(to);
+            let old = u16::from_le_bytes([zip[at + flags_at], zip[at + flags_at + 1]]);
+            zip[at + flags_at..at + flags_at + 2].copy_from_slice(&(old | flags).to_le_bytes());
+            patched += 1;
+        }
+    }
+    assert_eq!(patched, 2, "both headers of {:?}", String::from_utf8_lossy(from));
+}
+
+#[test]
+fn hostile_names_encrypted_entries_and_broken_archives_are_refused_and_leave_nothing() {
+    let images = Images::new();
+    // (case, the entry as stored, patched to, flags, what stderr says)
+    type Case<'a> = (&'a str, &'a str, &'a [u8], u16, &'a [&'a str]);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "backslash",
+            "..\\bs-evil",
+            b"..\\bs-evil",
+            0,
+            &["contains a backslash"],
+        ),
+        (
+            "drive",
+            "C:\\drive-evil",
+            b"C:\\drive-evil",
+            0,
+            &["contains a backslash"],
+        ),
+        (
+            "drive-relative",
+            "C:drive-evil",
+            b"C:drive-evil",
+            0,
+            &["contains `:`"],
+        ),
+        (
+            "nul",
+            "nul-evilX.sh",
+            b"nul-evil\0.sh",
+            0,
+            &["contains a NUL byte"],
+        ),
+        (
+            "encrypted",
+            "lib/locked.txt",
+            b"lib/locked.txt",
+            1,
+            &["lib/locked.txt", "encrypted"],
+        ),
+        (
+            "not-utf8",
+            "lib/XY.txt",
+            b"lib/\xff\xfe.txt",
+            1 << 11,
+            &["is not valid UTF-8", "refusing"],
+        ),
+        ("duplicate", "lib/dupB", b"lib/dupA", 0, &["same name"]),
+    ];
+    for (case, stored, patched, flags, expected) in cases {
+        let mut entries = with(fixtures::simple_image(), ZipEntry::file(stored, "x"));
+        if case == "duplicate" {
+            entries.push(ZipEntry::file("lib/dupA", "y"));
+        }
+        let mut zip = fixtures::image_zip(&entries);
+        patch_entry(&mut zip, stored.as_bytes(), patched, flags);
+        let image = images.publish_bytes(&format!("hostile/{case}"), &zip);
+        let out = images.env.jube().args(["create", &image]).code(1);
+        for needle in expected {
+            out.stderr_contains(needle);
+        }
+        assert_eq!(out.stdout, "", "{case}: no ID for a failed create\n{out}");
+        assert_nothing_left(&images.env);
+    }
+    let mut written = Vec::new();
+    files_named(images.env.root(), "evil", &mut written);
+    assert!(written.is_empty(), "written: {written:?}");
+
+    // Not marked as UTF-8 either (the zip format's CP437): refused as well, never guessed at.
+    let mut zip = fixtures::image_zip(&with(fixtures::simple_image(), ZipEntry::file("lib/XY.txt", "x")));
+    patch_entry(&mut zip, b"lib/XY.txt", b"lib/\x80\x81.txt", 0);
+    let image = images.publish_bytes("hostile/cp437", &zip);
+    let out = images.env.jube().args(["create", &image]).code(1);
+    out.stderr_contains("is not valid UTF-8");
+    assert_nothing_left(&images.env);
+
+    // Cut short: the central directory is gone.
+    let whole = fixtures::image_zip(&fixtures::simple_image());
+    let image = images.publish_bytes("hostile/truncated", &whole[..whole.len() - 30]);
+    let out = images.env.jube().args(["create", &image]).code(1);
+    out.stderr_contains("is damaged or not a zip");
+    assert_nothing_left(&images.env);
+}
+
+#[test]
+fn a_zip_bomb_by_ratio_is_refused_before_anything_is_written() {
+    let mut images = Images::new();
+    // 100 MiB of zeros in about 100 KiB: under the byte limit, far over the ratio.
+    let bomb = with(
+        fixtures::simple_image(),
+        ZipEntry::file("lib/zeros.bin", vec![0u8; 100 << 20]),
+    );
+    let image = images.publish("bomb/ratio", &bomb);
+    let out = images.env.jube().args(["create", &image]).code(1);
+    out.stderr_contains("more than 200 times its size (a zip bomb)")
+        .stderr_contains("raise JUBE_UNPACK_MAX_RATIO");
+    assert_nothing_left(&images.env);
+    // Trusted, it installs.
+    images.env.set_env("JUBE_UNPACK_MAX_RATIO", "5000");
+    let id = images.create(&image, &[]);
+    assert!(images.app_base(&id).join("lib/zeros.bin").is_file());
+}

@@ -58,12 +58,15 @@ mod pull_checksums;
 mod pull_concurrency;
 mod pull_faults;
 mod pull_hostile;
+mod pull_hostile_xml;
 mod pull_maven;
 mod pull_progress;
 mod pull_snapshots;
 #[cfg(unix)]
 mod push;
 mod repo_server;
+#[cfg(unix)] // /proc for the processes' arguments
+mod secrets;
 #[cfg(unix)] // pods run a Perl TCP server
 mod services;
 mod settings;

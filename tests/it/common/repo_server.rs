@@ -51,6 +51,13 @@ pub enum Fault {
     Times(u32, Box<Fault>),
     /// The request is read but never answered, until the server stops.
     Hang,
+    /// `302 Found` to this URL.
+    Redirect(String),
+    /// 200 with this body and content type, whatever was asked (an HTML error page, say).
+    Serve {
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
 }
 
 /// One logged request: method, path, and the status sent (0 when none was: `Reset`, `Hang`).
@@ -72,6 +79,8 @@ struct Shared {
     authorization: Option<String>,
     faults: Mutex<Vec<FaultRule>>,
     log: Mutex<Vec<Logged>>,
+    /// The `Authorization` header of every request, in order (`None` when it had none).
+    authorizations: Mutex<Vec<Option<String>>>,
     temp_counter: AtomicU64,
 }
 
@@ -85,18 +94,23 @@ struct FaultRule {
 
 impl RepoServer {
     pub fn start() -> Self {
-        Self::launch(None)
+        Self::launch(None, "127.0.0.1")
+    }
+
+    /// Listens on another loopback address (`127.0.0.2`): another host, as a client sees it.
+    pub fn start_on(ip: &str) -> Self {
+        Self::launch(None, ip)
     }
 
     /// Requires HTTP Basic credentials on every request; others get 401 with `WWW-Authenticate`.
     pub fn start_with_auth(user: &str, pass: &str) -> Self {
-        Self::launch(Some(format!(
-            "Basic {}",
-            base64(format!("{user}:{pass}").as_bytes())
-        )))
+        Self::launch(
+            Some(format!("Basic {}", base64(format!("{user}:{pass}").as_bytes()))),
+            "127.0.0.1",
+        )
     }
 
-    fn launch(authorization: Option<String>) -> Self {
+    fn launch(authorization: Option<String>, ip: &str) -> Self {
         let root = tempfile::Builder::new()
             .prefix("jube-repo-")
             .tempdir()
@@ -106,10 +120,11 @@ impl RepoServer {
             authorization,
             faults: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Vec::new()),
             temp_counter: AtomicU64::new(0),
         });
         // Bound here, so the address is known and connectable before `start` returns.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the repository server");
+        let listener = std::net::TcpListener::bind((ip, 0)).expect("bind the repository server");
         listener
             .set_nonblocking(true)
             .expect("make the listener non-blocking");
@@ -196,6 +211,11 @@ impl RepoServer {
             .count()
     }
 
+    /// The `Authorization` header of every request so far (`None` for a request without one).
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        lock(&self.shared.authorizations).clone()
+    }
+
     /// Forgets the requests logged so far.
     pub fn clear_requests(&self) {
         lock(&self.shared.log).clear();
@@ -248,6 +268,12 @@ async fn handle(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let record = |status: u16| lock(&shared.log).push((method.to_string(), path.clone(), status));
+    lock(&shared.authorizations).push(
+        request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+    );
 
     if !shared.authorized(request.headers()) {
         record(401);
@@ -281,6 +307,14 @@ async fn handle(
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             record(status.as_u16());
             return (status, format!("fault: status {code}\n")).into_response();
+        }
+        Some(Fault::Redirect(location)) => {
+            record(302);
+            return (StatusCode::FOUND, [(header::LOCATION, location)], "moved\n").into_response();
+        }
+        Some(Fault::Serve { content_type, body }) => {
+            record(200);
+            return (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response();
         }
         Some(Fault::Slow { bytes_per_sec }) => {
             conn.0
