@@ -89,7 +89,7 @@ pub enum ResolveError {
          {what}; run again without offline mode to download it"
     )]
     Offline { what: String, local: PathBuf },
-    #[error("cannot write to the local repository: {0}")]
+    #[error("cannot write to the local repository: {0}{hint}", hint = fsutil::disk_full_hint(.0))]
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Lock(#[from] LockError),
