@@ -100,6 +100,18 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// What to add to the message of an I/O error that ran out of space: a full disk is the user's to
+/// fix, and "os error 28" alone does not say so plainly. Empty for any other error.
+pub fn disk_full_hint(err: &io::Error) -> &'static str {
+    match err.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+            " (the disk is full: free some space on the file system that holds this path, or point \
+             jube at another one, then try again; nothing half-written was kept)"
+        }
+        _ => "",
+    }
+}
+
 /// Adds the path to an I/O error's message, so "No such file" always says which file.
 pub fn with_path(err: io::Error, path: &Path) -> io::Error {
     io::Error::new(err.kind(), format!("{}: {err}", path.display()))
@@ -333,5 +345,17 @@ mod tests {
         assert!(!gone.exists());
         assert!(LockedFile::try_acquire(&p).unwrap().is_some());
         assert!(gone.is_dir());
+    }
+}
+
+#[cfg(test)]
+mod disk_full_tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_named_and_other_errors_get_no_hint() {
+        let full = io::Error::from(io::ErrorKind::StorageFull);
+        assert!(disk_full_hint(&with_path(full, Path::new("/x"))).contains("the disk is full"));
+        assert_eq!(disk_full_hint(&io::Error::from(io::ErrorKind::NotFound)), "");
     }
 }

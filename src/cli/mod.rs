@@ -303,7 +303,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let message = format!("{e:#}");
+            eprintln!("error: {message}");
+            if !message.contains("disk is full")
+                && let Some(hint) = e
+                    .chain()
+                    .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+                    .map(crate::fsutil::disk_full_hint)
+                    .find(|hint| !hint.is_empty())
+            {
+                eprintln!(
+                    "hint: {}",
+                    hint.trim().trim_start_matches('(').trim_end_matches(')')
+                );
+            }
             if images::is_usage_error(&e) {
                 EXIT_USAGE
             } else {

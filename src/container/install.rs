@@ -181,7 +181,7 @@ pub enum InstallError {
         pattern: String,
         detail: String,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}: {source}{hint}", hint = crate::fsutil::disk_full_hint(.source))]
     Io { path: PathBuf, source: io::Error },
 }
 

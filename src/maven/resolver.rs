@@ -100,7 +100,7 @@ pub enum ResolveError {
         what: &'static str,
         problem: UnsafeCoordinate,
     },
-    #[error("cannot write to the local repository: {0}")]
+    #[error("cannot write to the local repository: {0}{hint}", hint = fsutil::disk_full_hint(.0))]
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Lock(#[from] LockError),

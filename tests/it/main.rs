@@ -33,6 +33,8 @@ mod containers_regressions;
 mod containers_support;
 #[cfg(unix)] // the daemon supervising pods of the ticker image
 mod daemon;
+#[cfg(target_os = "linux")] // SIGKILL, tmpfs mounts and /proc
+mod faults;
 #[cfg(unix)] // modes, owners and real shells
 mod files;
 #[cfg(unix)] // the README's example, on the Java image
