@@ -5,6 +5,7 @@ pub mod api;
 pub mod client;
 pub mod controller;
 pub mod daemon;
+pub mod gc;
 pub mod kinds;
 pub mod manifest;
 pub mod patch;
