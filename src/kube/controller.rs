@@ -17,6 +17,7 @@ use crate::container::scripts;
 use crate::container::state::{POD_LABEL, State, Status};
 use crate::kube::daemon::DaemonLog;
 use crate::kube::gc;
+use crate::kube::{deployment, job};
 use crate::kube::kinds::Kind;
 use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
 use crate::kube::proxy::{self, ProxyManager, ServiceKey};
@@ -118,7 +119,10 @@ impl Controller {
     async fn pass(self: Arc<Self>) -> Result<Option<Duration>, StoreError> {
         let (pods, _) = self.store.list(Kind::Pod, None)?;
         let (mut owners, _) = self.store.list(Kind::ReplicationController, None)?;
-        owners.extend(self.store.list(Kind::ReplicaSet, None)?.0);
+        let (replica_sets, _) = self.store.list(Kind::ReplicaSet, None)?;
+        let (deployments, _) = self.store.list(Kind::Deployment, None)?;
+        let (jobs, _) = self.store.list(Kind::Job, None)?;
+        owners.extend(replica_sets.iter().cloned());
         let jobs_before = self.finished_jobs.load(Ordering::SeqCst);
         let me = self.clone();
         let declared = declared_ports(&pods);
@@ -126,14 +130,51 @@ impl Controller {
             .await
             .unwrap_or_default();
         let failures = self.current_failures();
-        let plan = reconcile::reconcile(
+        let now = jiff::Timestamp::now();
+        let job_uids: HashSet<String> = jobs
+            .iter()
+            .filter_map(|j| reconcile::str_at(j, "/metadata/uid").map(str::to_owned))
+            .collect();
+        let mut plan = reconcile::reconcile_with(
             &pods,
             &owners,
+            &job_uids,
             &observed,
             &failures,
-            jiff::Timestamp::now(),
+            now,
             self.config,
         );
+        let mut workloads: Vec<reconcile::Plan> = deployments
+            .iter()
+            .map(|d| deployment::reconcile(d, &replica_sets, &pods, now))
+            .chain(jobs.iter().map(|j| job::reconcile(j, &pods, now)))
+            .collect();
+        // ReplicaSets whose Deployment is gone are collected too.
+        let deployment_uids: HashSet<&str> = deployments
+            .iter()
+            .filter_map(|d| reconcile::str_at(d, "/metadata/uid"))
+            .collect();
+        for rs in &replica_sets {
+            if let Some(owner) = reconcile::controller_uid(rs)
+                && !deployment_uids.contains(owner)
+            {
+                let (namespace, name) = reconcile::key(rs);
+                workloads.push(reconcile::Plan {
+                    actions: vec![Action::DeleteObject {
+                        kind: "ReplicaSet".into(),
+                        namespace,
+                        name,
+                    }],
+                    requeue_after: None,
+                });
+            }
+        }
+        for w in workloads {
+            plan.actions.extend(w.actions);
+            if let Some(r) = w.requeue_after {
+                plan.requeue(r);
+            }
+        }
         let (containers, objects): (Vec<Action>, Vec<Action>) = plan
             .actions
             .into_iter()
@@ -348,6 +389,46 @@ impl Controller {
             } => {
                 if let Some(kind) = Kind::from_kind(&kind) {
                     ignore_missing(self.store.update_status(kind, &namespace, &name, status))?;
+                }
+            }
+            Action::CreateObject {
+                kind,
+                namespace,
+                object,
+            } => {
+                if let Some(kind) = Kind::from_kind(&kind) {
+                    match self.store.create(kind, &namespace, object) {
+                        Ok(o) => self.log.line(&format!(
+                            "created {} {namespace}/{}",
+                            kind.singular(),
+                            reconcile::str_at(&o, "/metadata/name").unwrap_or_default()
+                        )),
+                        Err(StoreError::AlreadyExists { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Action::ReplaceObject {
+                kind,
+                namespace,
+                object,
+            } => {
+                if let Some(kind) = Kind::from_kind(&kind) {
+                    let revision = crate::kube::api::objects::revision_of(&object);
+                    match self.store.update(kind, &namespace, object, Some(revision)) {
+                        // Someone wrote first: the next pass plans from what they wrote.
+                        Ok(_) | Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Action::DeleteObject { kind, namespace, name } => {
+                if let Some(kind) = Kind::from_kind(&kind) {
+                    match gc::delete(&self.store, kind, &namespace, &name, None, gc::Propagation::Background) {
+                        Ok(_) => self.log.line(&format!("deleted {} {namespace}/{name}", kind.singular())),
+                        Err(StoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             Action::RemoveContainer { id, grace } => {

@@ -5,6 +5,8 @@ pub mod api;
 pub mod client;
 pub mod controller;
 pub mod daemon;
+pub mod deployment;
+pub mod job;
 pub mod gc;
 pub mod kinds;
 pub mod manifest;

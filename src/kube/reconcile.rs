@@ -109,6 +109,24 @@ pub enum Action {
         name: String,
         status: Value,
     },
+    /// Store a new object (a Deployment's ReplicaSet).
+    CreateObject {
+        kind: String,
+        namespace: String,
+        object: Value,
+    },
+    /// Replace an object's spec and metadata (a ReplicaSet scaled by its Deployment).
+    ReplaceObject {
+        kind: String,
+        namespace: String,
+        object: Value,
+    },
+    /// Delete an object and its dependants (an old revision; a finished Job past its TTL).
+    DeleteObject {
+        kind: String,
+        namespace: String,
+        name: String,
+    },
     /// The status of a controller (RC, RS, Deployment, Job), by its `kind` field.
     UpdateOwnerStatus {
         kind: String,
