@@ -417,7 +417,7 @@ spec:
       - name: main
         image: fabric8/ticker
         # Deaf to SIGTERM: only the end of the grace period stops it.
-        command: ["sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"]
+        command: [\"sh\", \"-c\", \"trap '' TERM; while :; do sleep 0.2; done\"]
 ",
     );
     wait_until("two pods of the ReplicaSet", PATIENCE, || {
