@@ -71,7 +71,14 @@ pub enum Targets {
 pub struct Usage(pub String);
 
 /// What `all` stands for, in kubectl's order.
-const ALL: [Kind; 3] = [Kind::Pod, Kind::ReplicationController, Kind::Service];
+const ALL: [Kind; 6] = [
+    Kind::Pod,
+    Kind::ReplicationController,
+    Kind::Service,
+    Kind::Deployment,
+    Kind::ReplicaSet,
+    Kind::Job,
+];
 
 fn kinds_of(word: &str) -> Result<Vec<Kind>, Usage> {
     let mut kinds = Vec::new();
@@ -83,7 +90,8 @@ fn kinds_of(word: &str) -> Result<Vec<Kind>, Usage> {
         let kind = Kind::from_word(w).ok_or_else(|| {
             Usage(format!(
                 "the server doesn't have a resource type \"{w}\"; jube knows pods (po), \
-                 replicationcontrollers (rc), services (svc), namespaces (ns) and all"
+                 replicationcontrollers (rc), replicasets (rs), deployments (deploy), jobs, services (svc), \
+                 namespaces (ns) and all"
             ))
         })?;
         kinds.push(kind);
@@ -99,8 +107,8 @@ fn kinds_of(word: &str) -> Result<Vec<Kind>, Usage> {
 pub fn parse_targets(args: &[String]) -> Result<Targets, Usage> {
     let Some(first) = args.first() else {
         return Err(Usage(
-            "you must specify the type of resource: pods (po), replicationcontrollers (rc), services (svc), \
-             namespaces (ns) or all"
+            "you must specify the type of resource: pods (po), replicationcontrollers (rc), replicasets (rs), \
+             deployments (deploy), jobs, services (svc), namespaces (ns) or all"
                 .into(),
         ));
     };
@@ -272,7 +280,7 @@ mod tests {
         );
         for bad in [
             &[][..],
-            &["deployments"][..],
+            &["statefulsets"][..],
             &["pod/a", "b"][..],
             &["pod/"][..],
             &["all", "x"][..],
@@ -280,8 +288,8 @@ mod tests {
         ] {
             assert!(parse_targets(&args(bad)).is_err(), "{bad:?}");
         }
-        let e = parse_targets(&args(&["deployments"])).unwrap_err().to_string();
-        assert!(e.contains("doesn't have a resource type \"deployments\""), "{e}");
+        let e = parse_targets(&args(&["statefulsets"])).unwrap_err().to_string();
+        assert!(e.contains("doesn't have a resource type \"statefulsets\""), "{e}");
     }
 
     fn manifest(kind: Kind, namespace: Option<&str>) -> Manifest {

@@ -106,6 +106,10 @@ pub struct CreateOptions {
     /// Ports a pod's manifest declares: matched to ports.properties by name or container port
     /// (giving a host port when set); one that matches none is leased as well.
     pub pod_ports: Vec<PodPort>,
+    /// A pod's `command`: run instead of the image's start script, each element one argument.
+    pub command: Option<Vec<String>>,
+    /// A pod's `args`: with a `command`, appended to it; alone, the arguments of `run.sh`.
+    pub args: Option<Vec<String>>,
 }
 
 /// A port from a Kubernetes container spec.

@@ -93,12 +93,49 @@ pub fn run_script(name: &str, run: &ScriptRun) -> Result<Option<ScriptOutcome>, 
 pub fn spawn_detached(
     app_base: &Path,
     name: &str,
+    args: &[String],
     env: &[(String, String)],
     log_path: &Path,
 ) -> Result<ProcessId, ProcessError> {
     let script = existing_script(app_base, name)?;
     let log = open_log(log_path)?;
     let mut cmd = detached_command(&script, app_base, env, log, log_path)?;
+    cmd.args(args);
+    spawn_tracked(cmd, &script, app_base, log_path)
+}
+
+/// Starts `argv` (a pod's `command`) detached as the app process itself, as [`spawn_detached`]
+/// starts `run.sh`.
+pub fn spawn_detached_argv(
+    app_base: &Path,
+    argv: &[String],
+    env: &[(String, String)],
+    log_path: &Path,
+) -> Result<ProcessId, ProcessError> {
+    let log = open_log(log_path)?;
+    let log_for_stderr = log.try_clone().map_err(|source| ProcessError::Log {
+        path: log_path.to_owned(),
+        source,
+    })?;
+    let mut cmd = platform::app_command(argv);
+    cmd.current_dir(app_base)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_for_stderr);
+    platform::detach(&mut cmd);
+    let program = PathBuf::from(argv.first().map(String::as_str).unwrap_or_default());
+    spawn_tracked(cmd, &program, app_base, log_path)
+}
+
+/// Spawns `cmd`, records its pid in `app_base/process.pid` and reaps it when it ends.
+fn spawn_tracked(
+    mut cmd: Command,
+    script: &Path,
+    app_base: &Path,
+    log_path: &Path,
+) -> Result<ProcessId, ProcessError> {
+    let script = script.to_owned();
     let mut child = spawn(&mut cmd, &script)?;
     let pid = child.id();
     // The child is ours and not yet reaped, so its pid cannot have been reused here.
@@ -551,7 +588,7 @@ mod script_tests {
         app.script("run", "echo hello from run\nexec sleep 300\n");
         let env = [("GREETING".to_owned(), "hi".to_owned())];
 
-        let id = spawn_detached(&app.base(), "run", &env, &app.log()).unwrap();
+        let id = spawn_detached(&app.base(), "run", &[], &env, &app.log()).unwrap();
         cleanup.track_group(id.pid);
 
         assert_eq!(read_pid_file(&app.base()), Some(id.pid));
@@ -574,7 +611,7 @@ mod script_tests {
     #[test]
     fn spawn_detached_without_the_script_is_an_error() {
         let app = App::new();
-        let err = spawn_detached(&app.base(), "run", &[], &app.log()).unwrap_err();
+        let err = spawn_detached(&app.base(), "run", &[], &[], &app.log()).unwrap_err();
         assert!(matches!(err, ProcessError::MissingScript { .. }), "{err}");
         assert!(err.to_string().contains("run.sh"), "{err}");
         assert!(!app.base().join(PID_FILE).exists());

@@ -56,6 +56,8 @@ impl std::fmt::Display for Status {
 pub enum Launch {
     StartScript,
     RunScript,
+    /// A pod's `command`: jube detaches that argv itself, in APP_BASE, after `env.sh`.
+    Command,
 }
 
 /// jube's record of a container, written temp-then-rename.
@@ -76,6 +78,10 @@ pub struct State {
     #[serde(deserialize_with = "relative_folder")]
     pub app_base: PathBuf,
     pub launch: Launch,
+    /// The argv of [`Launch::Command`], or with [`Launch::RunScript`] the arguments `run.sh` gets;
+    /// each element is one argument.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
     pub created: jiff::Timestamp,
     pub status: Status,
     #[serde(default)]
@@ -305,6 +311,7 @@ mod tests {
             image_path: "/repo/a-1-image.zip".into(),
             app_base: "root".into(),
             launch: Launch::StartScript,
+            argv: Vec::new(),
             created: jiff::Timestamp::now(),
             status: Status::Running,
             process: Some(ProcessId {

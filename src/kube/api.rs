@@ -62,6 +62,14 @@ pub fn router(state: Shared, guard: guard::Guard) -> Router {
         .route("/api/v1", get(discovery::core_v1))
         .route("/api/v1/{*rest}", any(resource))
         .route("/apis", get(discovery::api_groups))
+        .route("/apis/apps", get(discovery::apps_group))
+        .route("/apis/batch", get(discovery::batch_group))
+        .route("/apis/apps/v1", get(discovery::apps_v1))
+        .route("/apis/batch/v1", get(discovery::batch_v1))
+        .route("/apis/apps/v1/{*rest}", any(apps_resource))
+        .route("/apis/batch/v1/{*rest}", any(batch_resource))
+        .route("/openapi/v3/apis/apps/v1", get(discovery::openapi_apps_v1))
+        .route("/openapi/v3/apis/batch/v1", get(discovery::openapi_batch_v1))
         .route("/openapi/v3", get(discovery::openapi_root))
         .route("/openapi/v3/api/v1", get(discovery::openapi_core_v1))
         .route("/jube/v1/shutdown", post(shutdown))
@@ -125,7 +133,61 @@ async fn resource(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match serve(state, method, &rest, query.as_deref(), &headers, body).await {
+    serve_in("/api/v1", state, method, &rest, query.as_deref(), &headers, body).await
+}
+
+/// Everything under `/apis/apps/v1/`.
+async fn apps_resource(
+    State(state): State<Shared>,
+    method: Method,
+    Path(rest): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve_in(
+        "/apis/apps/v1",
+        state,
+        method,
+        &rest,
+        query.as_deref(),
+        &headers,
+        body,
+    )
+    .await
+}
+
+/// Everything under `/apis/batch/v1/`.
+async fn batch_resource(
+    State(state): State<Shared>,
+    method: Method,
+    Path(rest): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve_in(
+        "/apis/batch/v1",
+        state,
+        method,
+        &rest,
+        query.as_deref(),
+        &headers,
+        body,
+    )
+    .await
+}
+
+async fn serve_in(
+    root: &str,
+    state: Shared,
+    method: Method,
+    rest: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    match serve(state, method, root, rest, query, headers, body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -134,12 +196,13 @@ async fn resource(
 async fn serve(
     state: Shared,
     method: Method,
+    root: &str,
     rest: &str,
     query: Option<&str>,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let target = Target::parse(rest)?;
+    let target = Target::parse_in(root, rest)?;
     let params = Params::parse(query);
     if method == Method::GET && target.sub == Some(Sub::Log) {
         return logs::log(state, target, params).await;

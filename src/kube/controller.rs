@@ -16,10 +16,12 @@ use crate::container::platform;
 use crate::container::scripts;
 use crate::container::state::{POD_LABEL, State, Status};
 use crate::kube::daemon::DaemonLog;
+use crate::kube::gc;
+use crate::kube::{deployment, job};
 use crate::kube::kinds::Kind;
 use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
 use crate::kube::proxy::{self, ProxyManager, ServiceKey};
-use crate::kube::reconcile::{self, Action, Config, Failures, Observed, PodKey, TEMPLATE_HASH_LABEL};
+use crate::kube::reconcile::{self, Action, Config, Failures, Observed, OwnerRef, PodKey};
 use crate::kube::services;
 use crate::kube::store::{Store, StoreError};
 use crate::registry::Registry;
@@ -116,7 +118,11 @@ impl Controller {
     /// One look: observe, plan, act. Returns when to look again at the latest.
     async fn pass(self: Arc<Self>) -> Result<Option<Duration>, StoreError> {
         let (pods, _) = self.store.list(Kind::Pod, None)?;
-        let (rcs, _) = self.store.list(Kind::ReplicationController, None)?;
+        let (mut owners, _) = self.store.list(Kind::ReplicationController, None)?;
+        let (replica_sets, _) = self.store.list(Kind::ReplicaSet, None)?;
+        let (deployments, _) = self.store.list(Kind::Deployment, None)?;
+        let (jobs, _) = self.store.list(Kind::Job, None)?;
+        owners.extend(replica_sets.iter().cloned());
         let jobs_before = self.finished_jobs.load(Ordering::SeqCst);
         let me = self.clone();
         let declared = declared_ports(&pods);
@@ -124,14 +130,51 @@ impl Controller {
             .await
             .unwrap_or_default();
         let failures = self.current_failures();
-        let plan = reconcile::reconcile(
+        let now = jiff::Timestamp::now();
+        let job_uids: HashSet<String> = jobs
+            .iter()
+            .filter_map(|j| reconcile::str_at(j, "/metadata/uid").map(str::to_owned))
+            .collect();
+        let mut plan = reconcile::reconcile_with(
             &pods,
-            &rcs,
+            &owners,
+            &job_uids,
             &observed,
             &failures,
-            jiff::Timestamp::now(),
+            now,
             self.config,
         );
+        let mut workloads: Vec<reconcile::Plan> = deployments
+            .iter()
+            .map(|d| deployment::reconcile(d, &replica_sets, &pods, now))
+            .chain(jobs.iter().map(|j| job::reconcile(j, &pods, now)))
+            .collect();
+        // ReplicaSets whose Deployment is gone are collected too.
+        let deployment_uids: HashSet<&str> = deployments
+            .iter()
+            .filter_map(|d| reconcile::str_at(d, "/metadata/uid"))
+            .collect();
+        for rs in &replica_sets {
+            if let Some(owner) = reconcile::controller_uid(rs)
+                && !deployment_uids.contains(owner)
+            {
+                let (namespace, name) = reconcile::key(rs);
+                workloads.push(reconcile::Plan {
+                    actions: vec![Action::DeleteObject {
+                        kind: "ReplicaSet".into(),
+                        namespace,
+                        name,
+                    }],
+                    requeue_after: None,
+                });
+            }
+        }
+        for w in workloads {
+            plan.actions.extend(w.actions);
+            if let Some(r) = w.requeue_after {
+                plan.requeue(r);
+            }
+        }
         let (containers, objects): (Vec<Action>, Vec<Action>) = plan
             .actions
             .into_iter()
@@ -287,18 +330,50 @@ impl Controller {
         match action {
             Action::CreatePod {
                 namespace,
-                rc,
-                rc_uid,
+                owner,
                 template,
-                template_hash,
             } => {
-                self.create_pod(&namespace, &rc, &rc_uid, &template, &template_hash)?;
+                self.create_pod(&namespace, &owner, &template)?;
             }
-            Action::DeletePod { namespace, name } => match self.store.delete(Kind::Pod, &namespace, &name) {
-                Ok(_) => self.log.line(&format!("deleted pod {namespace}/{name}")),
-                Err(StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            },
+            Action::AdoptPod {
+                namespace,
+                name,
+                owner,
+            } => {
+                if let Some(mut pod) = self.store.get(Kind::Pod, &namespace, &name)?
+                    && reconcile::controller_uid(&pod).is_none()
+                {
+                    let revision = crate::kube::api::objects::revision_of(&pod);
+                    let meta = crate::kube::store::metadata_mut(&mut pod);
+                    let refs = meta.entry("ownerReferences").or_insert_with(|| json!([]));
+                    if let Some(refs) = refs.as_array_mut() {
+                        refs.push(owner.to_json());
+                    }
+                    match self.store.update(Kind::Pod, &namespace, pod, Some(revision)) {
+                        Ok(_) => self.log.line(&format!(
+                            "{} {} adopted pod {namespace}/{name}",
+                            owner.kind.to_ascii_lowercase(),
+                            owner.name
+                        )),
+                        Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Action::DeletePod { namespace, name } => {
+                match gc::delete_pod(&self.store, &namespace, &name, None) {
+                    Ok(_) => self.log.line(&format!("deleting pod {namespace}/{name}")),
+                    Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Action::FinalizePod { namespace, name } => {
+                match self.store.delete(Kind::Pod, &namespace, &name) {
+                    Ok(_) => self.log.line(&format!("deleted pod {namespace}/{name}")),
+                    Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             Action::UpdatePodStatus {
                 namespace,
                 name,
@@ -306,21 +381,59 @@ impl Controller {
             } => {
                 ignore_missing(self.store.update_status(Kind::Pod, &namespace, &name, status))?;
             }
-            Action::UpdateRcStatus {
+            Action::UpdateOwnerStatus {
+                kind,
                 namespace,
                 name,
                 status,
             } => {
-                ignore_missing(self.store.update_status(
-                    Kind::ReplicationController,
-                    &namespace,
-                    &name,
-                    status,
-                ))?;
+                if let Some(kind) = Kind::from_kind(&kind) {
+                    ignore_missing(self.store.update_status(kind, &namespace, &name, status))?;
+                }
             }
-            Action::RemoveContainer { id } => {
+            Action::CreateObject {
+                kind,
+                namespace,
+                object,
+            } => {
+                if let Some(kind) = Kind::from_kind(&kind) {
+                    match self.store.create(kind, &namespace, object) {
+                        Ok(o) => self.log.line(&format!(
+                            "created {} {namespace}/{}",
+                            kind.singular(),
+                            reconcile::str_at(&o, "/metadata/name").unwrap_or_default()
+                        )),
+                        Err(StoreError::AlreadyExists { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Action::ReplaceObject {
+                kind,
+                namespace,
+                object,
+            } => {
+                if let Some(kind) = Kind::from_kind(&kind) {
+                    let revision = crate::kube::api::objects::revision_of(&object);
+                    match self.store.update(kind, &namespace, object, Some(revision)) {
+                        // Someone wrote first: the next pass plans from what they wrote.
+                        Ok(_) | Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Action::DeleteObject { kind, namespace, name } => {
+                if let Some(kind) = Kind::from_kind(&kind) {
+                    match gc::delete(&self.store, kind, &namespace, &name, None, gc::Propagation::Background) {
+                        Ok(_) => self.log.line(&format!("deleted {} {namespace}/{name}", kind.singular())),
+                        Err(StoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Action::RemoveContainer { id, grace } => {
                 let me = self.clone();
-                self.background(id.clone(), move || me.remove_container(&id));
+                self.background(id.clone(), move || me.remove_container(&id, grace));
             }
             Action::StartContainer {
                 pod,
@@ -373,36 +486,22 @@ impl Controller {
             .is_none_or(|f| Instant::now() >= f.retry_at)
     }
 
-    fn create_pod(
-        &self,
-        namespace: &str,
-        rc: &str,
-        rc_uid: &str,
-        template: &Value,
-        hash: &str,
-    ) -> Result<(), StoreError> {
-        let mut labels = template
-            .pointer("/metadata/labels")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        labels[TEMPLATE_HASH_LABEL] = json!(hash);
+    fn create_pod(&self, namespace: &str, owner: &OwnerRef, template: &Value) -> Result<(), StoreError> {
         let mut metadata = template.get("metadata").cloned().unwrap_or_else(|| json!({}));
-        metadata["labels"] = labels;
-        metadata["generateName"] = json!(format!("{rc}-"));
-        metadata["ownerReferences"] = json!([{
-            "apiVersion": "v1", "kind": "ReplicationController", "name": rc, "uid": rc_uid,
-            "controller": true, "blockOwnerDeletion": true,
-        }]);
+        metadata["generateName"] = json!(format!("{}-", owner.name));
+        metadata["ownerReferences"] = json!([owner.to_json()]);
         for _ in 0..10 {
-            metadata["name"] = json!(format!("{rc}-{}", pod_suffix()));
+            metadata["name"] = json!(format!("{}-{}", owner.name, pod_suffix()));
             let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template.get("spec").cloned().unwrap_or_default()});
             match self.store.create(Kind::Pod, namespace, pod) {
                 Ok(p) => {
                     self.log.line(&format!(
-                        "created pod {namespace}/{} for rc {rc}",
+                        "created pod {namespace}/{} for {} {}",
                         p.pointer("/metadata/name")
                             .and_then(Value::as_str)
-                            .unwrap_or_default()
+                            .unwrap_or_default(),
+                        owner.kind.to_ascii_lowercase(),
+                        owner.name
                     ));
                     return Ok(());
                 }
@@ -517,11 +616,11 @@ impl Controller {
             .map_err(|e| ("RunContainerError".to_owned(), e.to_string()))
     }
 
-    fn remove_container(&self, id: &str) {
+    fn remove_container(&self, id: &str, grace: Duration) {
         let Ok(name) = self.containers.find(id).map(|s| s.name) else {
             return;
         };
-        let _ = self.containers.stop(id, STOP_GRACE);
+        let _ = self.containers.stop(id, grace);
         match self.containers.remove(id, true, true) {
             Ok(_) => self.log.line(&format!("removed container {name}")),
             Err(e) => self.log.line(&format!("cannot remove container {name}: {e}")),

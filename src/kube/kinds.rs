@@ -9,14 +9,20 @@ pub enum Kind {
     Pod,
     ReplicationController,
     Service,
+    ReplicaSet,
+    Deployment,
+    Job,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Namespace,
         Kind::Pod,
         Kind::ReplicationController,
         Kind::Service,
+        Kind::ReplicaSet,
+        Kind::Deployment,
+        Kind::Job,
     ];
 
     /// The `kind` field's value.
@@ -26,6 +32,9 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::ReplicationController => "ReplicationController",
             Kind::Service => "Service",
+            Kind::ReplicaSet => "ReplicaSet",
+            Kind::Deployment => "Deployment",
+            Kind::Job => "Job",
         }
     }
 
@@ -36,6 +45,9 @@ impl Kind {
             Kind::Pod => "pods",
             Kind::ReplicationController => "replicationcontrollers",
             Kind::Service => "services",
+            Kind::ReplicaSet => "replicasets",
+            Kind::Deployment => "deployments",
+            Kind::Job => "jobs",
         }
     }
 
@@ -46,6 +58,9 @@ impl Kind {
             Kind::Pod => &["po"],
             Kind::ReplicationController => &["rc"],
             Kind::Service => &["svc"],
+            Kind::ReplicaSet => &["rs"],
+            Kind::Deployment => &["deploy"],
+            Kind::Job => &[],
         }
     }
 
@@ -55,12 +70,45 @@ impl Kind {
             Kind::Pod => "pod",
             Kind::ReplicationController => "replicationcontroller",
             Kind::Service => "service",
+            Kind::ReplicaSet => "replicaset",
+            Kind::Deployment => "deployment",
+            Kind::Job => "job",
+        }
+    }
+
+    /// The API group: `""` for the core group.
+    pub fn group(self) -> &'static str {
+        match self {
+            Kind::ReplicaSet | Kind::Deployment => "apps",
+            Kind::Job => "batch",
+            _ => "",
         }
     }
 
     /// `v1` for the core group, `group/version` otherwise.
     pub fn api_version(self) -> &'static str {
-        "v1"
+        match self.group() {
+            "apps" => "apps/v1",
+            "batch" => "batch/v1",
+            _ => "v1",
+        }
+    }
+
+    /// Where the kind's group version is served: `/api/v1` or `/apis/apps/v1`.
+    pub fn api_root(self) -> &'static str {
+        match self.group() {
+            "apps" => "/apis/apps/v1",
+            "batch" => "/apis/batch/v1",
+            _ => "/api/v1",
+        }
+    }
+
+    /// Whether it keeps replicas of a pod template (and has a `scale` subresource).
+    pub fn scalable(self) -> bool {
+        matches!(
+            self,
+            Kind::ReplicationController | Kind::ReplicaSet | Kind::Deployment
+        )
     }
 
     pub fn namespaced(self) -> bool {
@@ -87,8 +135,8 @@ impl Kind {
     /// The collection's path: `/api/v1/namespaces/{ns}/pods`, or `/api/v1/namespaces` for namespaces.
     pub fn collection_path(self, namespace: Option<&str>) -> String {
         match (self.namespaced(), namespace) {
-            (true, Some(ns)) => format!("/api/v1/namespaces/{ns}/{}", self.plural()),
-            _ => format!("/api/v1/{}", self.plural()),
+            (true, Some(ns)) => format!("{}/namespaces/{ns}/{}", self.api_root(), self.plural()),
+            _ => format!("{}/{}", self.api_root(), self.plural()),
         }
     }
 
@@ -124,7 +172,14 @@ mod tests {
         ] {
             assert_eq!(Kind::from_word(word), Some(kind), "{word}");
         }
-        assert_eq!(Kind::from_word("deployments"), None);
+        assert_eq!(Kind::from_word("deploy"), Some(Kind::Deployment));
+        assert_eq!(Kind::from_word("rs"), Some(Kind::ReplicaSet));
+        assert_eq!(Kind::from_word("jobs.batch"), Some(Kind::Job));
+        assert_eq!(Kind::from_word("statefulsets"), None);
+        assert_eq!(
+            Kind::Deployment.object_path(Some("default"), "web"),
+            "/apis/apps/v1/namespaces/default/deployments/web"
+        );
         assert_eq!(
             Kind::Pod.object_path(Some("default"), "web"),
             "/api/v1/namespaces/default/pods/web"

@@ -5,6 +5,8 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, PodSpec, ReplicationController, Service};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -269,6 +271,9 @@ pub fn check(
         Kind::Pod => typed::<Pod>(&object),
         Kind::ReplicationController => typed::<ReplicationController>(&object),
         Kind::Service => typed::<Service>(&object),
+        Kind::ReplicaSet => typed::<ReplicaSet>(&object),
+        Kind::Deployment => typed::<Deployment>(&object),
+        Kind::Job => typed::<Job>(&object),
     }
     .map_err(invalid)?;
     unknown_fields(&object, &typed, "", &here, warnings);
@@ -292,6 +297,35 @@ pub fn check(
                 return Err(invalid(format!("spec.replicas: must be 0 or more, not {r}")));
             }
             check_selector(&object).map_err(invalid)?;
+        }
+        Kind::ReplicaSet | Kind::Deployment | Kind::Job => {
+            let template = object
+                .pointer("/spec/template/spec")
+                .ok_or_else(|| invalid("field `spec.template.spec` is missing".into()))?;
+            check_pod_spec(template, "spec.template.spec", &here, warnings).map_err(invalid)?;
+            for field in ["replicas", "completions", "parallelism", "backoffLimit"] {
+                if let Some(r) = object
+                    .pointer(&format!("/spec/{field}"))
+                    .and_then(Value::as_i64)
+                    .filter(|r| *r < 0)
+                {
+                    return Err(invalid(format!("spec.{field}: must be 0 or more, not {r}")));
+                }
+            }
+            if kind == Kind::Job {
+                // A Job's pods run to their end: Always would never let one complete.
+                match template.get("restartPolicy").and_then(Value::as_str) {
+                    Some("OnFailure" | "Never") => {}
+                    other => {
+                        return Err(invalid(format!(
+                            "spec.template.spec.restartPolicy: Unsupported value: {}: supported values: \"OnFailure\", \"Never\"",
+                            other.map_or("\"\"".to_owned(), |p| format!("\"{p}\""))
+                        )));
+                    }
+                }
+            } else {
+                check_label_selector(&object).map_err(invalid)?;
+            }
         }
         Kind::Service => check_service(&object, &here, warnings).map_err(invalid)?,
         Kind::Namespace => {}
@@ -467,6 +501,31 @@ fn check_selector(rc: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// A ReplicaSet's or Deployment's `spec.selector` (matchLabels, matchExpressions) is required
+/// and must select its template's labels, as the API server insists.
+fn check_label_selector(object: &Value) -> Result<(), String> {
+    let selector = object
+        .pointer("/spec/selector")
+        .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+        .ok_or("spec.selector: Required value")?;
+    let typed: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
+        serde_json::from_value(selector.clone()).map_err(|e| format!("spec.selector: {e}"))?;
+    let parsed = crate::kube::selector::LabelSelector::from_label_selector(&typed)
+        .map_err(|e| format!("spec.selector: {e}"))?;
+    if parsed.is_empty() {
+        return Err("spec.selector: Invalid value: empty selector is invalid for a workload".into());
+    }
+    let template = serde_json::json!({"metadata": {"labels": object
+        .pointer("/spec/template/metadata/labels").cloned().unwrap_or_default()}});
+    if !parsed.matches_object(&template) {
+        return Err(format!(
+            "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels` ({})",
+            crate::kube::table::format_labels(template.pointer("/metadata/labels"))
+        ));
+    }
+    Ok(())
+}
+
 fn check_service(svc: &Value, here: &str, warnings: &mut Vec<String>) -> Result<(), String> {
     let ports = svc
         .pointer("/spec/ports")
@@ -555,7 +614,9 @@ fn check_service_name(name: &str) -> Result<(), String> {
 pub fn pod_spec(object: &Value, kind: Kind) -> Option<PodSpec> {
     let spec = match kind {
         Kind::Pod => object.get("spec")?,
-        Kind::ReplicationController => object.pointer("/spec/template/spec")?,
+        Kind::ReplicationController | Kind::ReplicaSet | Kind::Deployment | Kind::Job => {
+            object.pointer("/spec/template/spec")?
+        }
         _ => return None,
     };
     serde_json::from_value(spec.clone()).ok()

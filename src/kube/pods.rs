@@ -39,12 +39,16 @@ pub fn create_options(pod: &Value, container: &Value, service_env: &[(String, St
             ));
         }
     }
-    // The image's scripts decide what `command` and `args` mean; jube passes them on.
-    if let Some(cmd) = words(container.get("command")) {
-        env.push(("JUBE_COMMAND".into(), cmd));
+    // `command` replaces the image's entry point and `args` its arguments, as Kubernetes maps
+    // them onto an image; `$(VAR)` refers to the container's variables. The joined forms stay for
+    // image scripts written to read them.
+    let command = argv(container.get("command"), &env);
+    let args = argv(container.get("args"), &env);
+    if let Some(cmd) = &command {
+        env.push(("JUBE_COMMAND".into(), cmd.join(" ")));
     }
-    if let Some(args) = words(container.get("args")) {
-        env.push(("JUBE_ARGS".into(), args));
+    if let Some(args) = &args {
+        env.push(("JUBE_ARGS".into(), args.join(" ")));
     }
     let pod_ports = container
         .get("ports")
@@ -79,6 +83,8 @@ pub fn create_options(pod: &Value, container: &Value, service_env: &[(String, St
         env,
         labels,
         pod_ports,
+        command,
+        args,
         ..Default::default()
     }
 }
@@ -99,10 +105,49 @@ pub fn pull_options(container: &Value, prefix: &str) -> ResolveOptions {
     }
 }
 
-fn words(v: Option<&Value>) -> Option<String> {
-    let items = v?.as_array()?;
-    let joined: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-    (!joined.is_empty()).then(|| joined.join(" "))
+/// A `command` or `args` list, each element expanded; `None` when absent or empty.
+fn argv(v: Option<&Value>, env: &[(String, String)]) -> Option<Vec<String>> {
+    let items: Vec<String> = v?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|s| expand(s, env))
+        .collect();
+    (!items.is_empty()).then_some(items)
+}
+
+/// Kubernetes' `$(VAR)` expansion: a defined variable is replaced by its value (the last
+/// definition wins), `$$` is a literal `$`, and anything else, unknown names included, stays as
+/// written.
+pub fn expand(text: &str, env: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('(')
+            && let Some(end) = inner.find(')')
+        {
+            let name = &inner[..end];
+            match env.iter().rev().find(|(k, _)| k == name) {
+                Some((_, value)) => out.push_str(value),
+                None => {
+                    out.push_str("$(");
+                    out.push_str(name);
+                    out.push(')');
+                }
+            }
+            rest = &inner[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -129,6 +174,8 @@ mod tests {
         assert_eq!(env["N"], "3");
         assert_eq!(env["JUBE_COMMAND"], "java -jar");
         assert_eq!(env["JUBE_ARGS"], "app.jar");
+        assert_eq!(o.command, Some(vec!["java".to_owned(), "-jar".to_owned()]));
+        assert_eq!(o.args, Some(vec!["app.jar".to_owned()]));
         assert_eq!(env["WEB_SERVICE_HOST"], "127.0.0.1");
         assert_eq!(
             o.pod_ports[0],
@@ -139,6 +186,21 @@ mod tests {
             }
         );
         assert_eq!(o.pod_ports[1].host_port, None);
+    }
+
+    #[test]
+    fn regression_command_and_args_keep_their_argument_boundaries_and_expand_vars() {
+        let pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"}});
+        let c = json!({"name": "c", "image": "x", "env": [{"name": "WHO", "value": "a b"}],
+            "command": ["sh", "-c", "echo crashing; exit 3"],
+            "args": ["$(WHO)", "$$(WHO)", "$(NOPE)", "cost $5", "$(WHO"]});
+        let o = create_options(&pod, &c, &[]);
+        assert_eq!(o.command.unwrap(), ["sh", "-c", "echo crashing; exit 3"]);
+        assert_eq!(o.args.unwrap(), ["a b", "$(WHO)", "$(NOPE)", "cost $5", "$(WHO"]);
+        assert_eq!(
+            expand("$(HOSTNAME)-$$", &[("HOSTNAME".into(), "p".into())]),
+            "p-$"
+        );
     }
 
     #[test]

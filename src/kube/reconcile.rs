@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::container::state::{LastRun, Status};
+use crate::kube::selector::LabelSelector;
 
 /// A pod's place: namespace and name.
 pub type PodKey = (String, String);
@@ -46,33 +47,89 @@ pub struct Config {
     pub backoff_base: Duration,
 }
 
+/// The controller an object belongs to, as its `ownerReferences` entry names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRef {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub uid: String,
+}
+
+impl OwnerRef {
+    pub fn of(object: &Value) -> Option<Self> {
+        Some(Self {
+            api_version: str_at(object, "/apiVersion").unwrap_or("v1").to_owned(),
+            kind: str_at(object, "/kind")?.to_owned(),
+            name: str_at(object, "/metadata/name")?.to_owned(),
+            uid: str_at(object, "/metadata/uid")?.to_owned(),
+        })
+    }
+
+    /// The `ownerReferences` entry of a dependant it controls.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "apiVersion": self.api_version, "kind": self.kind, "name": self.name, "uid": self.uid,
+            "controller": true, "blockOwnerDeletion": true,
+        })
+    }
+}
+
 /// Something to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Store a new pod made from an RC's template (the controller names it `<rc>-<5 chars>`).
+    /// Store a new pod made from a controller's template (named `<owner>-<5 chars>`).
     CreatePod {
         namespace: String,
-        rc: String,
-        rc_uid: String,
+        owner: OwnerRef,
         template: Value,
-        template_hash: String,
     },
-    /// Remove a pod from the store (its containers go next pass, as orphans).
+    /// Make a controller the owner of a pod that has none and matches its selector.
+    AdoptPod {
+        namespace: String,
+        name: String,
+        owner: OwnerRef,
+    },
+    /// Begin a pod's graceful deletion: it gets its `deletionTimestamp`, its containers stop,
+    /// and then it leaves the store ([`Action::FinalizePod`]).
     DeletePod { namespace: String, name: String },
+    /// Remove a terminating pod whose containers are all gone.
+    FinalizePod { namespace: String, name: String },
     /// Create (when `existing` is None) and start a pod's container.
     StartContainer {
         pod: PodKey,
         container: String,
         existing: Option<String>,
     },
-    /// Stop and remove a container no pod wants.
-    RemoveContainer { id: String },
+    /// Stop (stop.sh, then kill.sh and signals after `grace`) and remove a container no pod
+    /// wants.
+    RemoveContainer { id: String, grace: Duration },
     UpdatePodStatus {
         namespace: String,
         name: String,
         status: Value,
     },
-    UpdateRcStatus {
+    /// Store a new object (a Deployment's ReplicaSet).
+    CreateObject {
+        kind: String,
+        namespace: String,
+        object: Value,
+    },
+    /// Replace an object's spec and metadata (a ReplicaSet scaled by its Deployment).
+    ReplaceObject {
+        kind: String,
+        namespace: String,
+        object: Value,
+    },
+    /// Delete an object and its dependants (an old revision; a finished Job past its TTL).
+    DeleteObject {
+        kind: String,
+        namespace: String,
+        name: String,
+    },
+    /// The status of a controller (RC, RS, Deployment, Job), by its `kind` field.
+    UpdateOwnerStatus {
+        kind: String,
         namespace: String,
         name: String,
         status: Value,
@@ -87,7 +144,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn requeue(&mut self, after: Duration) {
+    pub fn requeue(&mut self, after: Duration) {
         self.requeue_after = Some(self.requeue_after.map_or(after, |r| r.min(after)));
     }
 }
@@ -98,38 +155,67 @@ pub fn backoff(base: Duration, restarts: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
-/// A stable short hash of an RC's pod template, so pods made from an older template are known.
-pub fn template_hash(template: &Value) -> String {
-    use sha1::Digest;
-    let digest = sha1::Sha1::digest(template.to_string().as_bytes());
-    hex::encode(&digest[..5])
-}
-
-pub const TEMPLATE_HASH_LABEL: &str = "jube.io/template-hash";
-
 /// Why a pod's container could not be created or started, for its waiting status:
 /// `(reason, message)` such as `("ErrImagePull", "...")`.
 pub type Failures = BTreeMap<(PodKey, String), (String, String)>;
 
+/// How long a pod's containers get to stop when nothing says otherwise, as in Kubernetes.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+
+/// Whether the pod's deletion has begun.
+pub fn is_terminating(pod: &Value) -> bool {
+    pod.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+}
+
+/// The grace its containers get: what the deletion asked for, else the pod spec's.
+pub fn grace_of(pod: &Value) -> Duration {
+    pod.pointer("/metadata/deletionGracePeriodSeconds")
+        .or_else(|| pod.pointer("/spec/terminationGracePeriodSeconds"))
+        .and_then(Value::as_u64)
+        .map_or(DEFAULT_GRACE, Duration::from_secs)
+}
+
+/// `owners` are the controllers that keep replicas of a pod template: RCs and ReplicaSets.
 pub fn reconcile(
     pods: &[Value],
-    rcs: &[Value],
+    owners: &[Value],
+    observed: &[Observed],
+    failures: &Failures,
+    now: jiff::Timestamp,
+    config: Config,
+) -> Plan {
+    reconcile_with(pods, owners, &HashSet::new(), observed, failures, now, config)
+}
+
+/// As [`reconcile`]; `other_owner_uids` are the uids of further live controllers (Jobs) whose
+/// pods must not be collected.
+pub fn reconcile_with(
+    pods: &[Value],
+    owners: &[Value],
+    other_owner_uids: &HashSet<String>,
     observed: &[Observed],
     failures: &Failures,
     now: jiff::Timestamp,
     config: Config,
 ) -> Plan {
     let mut plan = Plan::default();
-    let rc_uids: HashSet<&str> = rcs.iter().filter_map(|rc| str_at(rc, "/metadata/uid")).collect();
+    let owner_uids: HashSet<&str> = owners
+        .iter()
+        .filter_map(|o| str_at(o, "/metadata/uid"))
+        .chain(other_owner_uids.iter().map(String::as_str))
+        .collect();
     let mut deleted: HashSet<PodKey> = HashSet::new();
+    let mut adopted: HashSet<PodKey> = HashSet::new();
 
-    for rc in rcs {
-        replicate(rc, pods, observed, &mut plan, &mut deleted);
+    for owner in owners {
+        replicate(owner, pods, observed, now, &mut plan, &mut deleted, &mut adopted);
     }
     // Pods whose owner is gone are collected, as Kubernetes' garbage collector does.
     for pod in pods {
         if let Some(owner) = controller_uid(pod)
-            && !rc_uids.contains(owner)
+            && !owner_uids.contains(owner)
+            && !is_terminating(pod)
             && deleted.insert(key(pod))
         {
             let (namespace, name) = key(pod);
@@ -139,7 +225,12 @@ pub fn reconcile(
 
     let wanted: BTreeMap<PodKey, &Value> = pods
         .iter()
-        .filter(|p| !deleted.contains(&key(p)))
+        .filter(|p| !is_terminating(p))
+        .map(|p| (key(p), p))
+        .collect();
+    let terminating: BTreeMap<PodKey, &Value> = pods
+        .iter()
+        .filter(|p| is_terminating(p))
         .map(|p| (key(p), p))
         .collect();
     for c in observed {
@@ -148,7 +239,25 @@ pub fn reconcile(
                 && container_names(p).contains(&c.container)
         });
         if !keep {
-            plan.actions.push(Action::RemoveContainer { id: c.id.clone() });
+            // A pod being deleted gives its containers their grace; a container whose pod is
+            // gone altogether (a forced delete) goes at once.
+            let grace = terminating
+                .get(&c.pod)
+                .filter(|p| str_at(p, "/metadata/uid") == Some(c.pod_uid.as_str()))
+                .map_or(Duration::ZERO, |p| grace_of(p));
+            plan.actions.push(Action::RemoveContainer {
+                id: c.id.clone(),
+                grace,
+            });
+        }
+    }
+    for (pod_key, pod) in &terminating {
+        let uid = str_at(pod, "/metadata/uid").unwrap_or_default();
+        if !observed.iter().any(|c| &c.pod == pod_key && c.pod_uid == uid) {
+            plan.actions.push(Action::FinalizePod {
+                namespace: pod_key.0.clone(),
+                name: pod_key.1.clone(),
+            });
         }
     }
     for (pod_key, pod) in &wanted {
@@ -157,37 +266,92 @@ pub fn reconcile(
     plan
 }
 
-/// Keeps an RC's replicas: pods from an outdated template are replaced, missing ones created,
-/// extra ones deleted (not-ready and newest first).
+/// The pods a controller's selector picks: `spec.selector` as a label map (RC) or a
+/// `LabelSelector` with `matchLabels` and `matchExpressions` (ReplicaSet, Deployment, Job); an
+/// RC without one selects by its template's labels.
+pub fn selector_of(owner: &Value) -> Option<LabelSelector> {
+    let selector = owner.pointer("/spec/selector");
+    let structured =
+        selector.is_some_and(|s| s.get("matchLabels").is_some() || s.get("matchExpressions").is_some());
+    let parsed = if structured {
+        let typed: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
+            serde_json::from_value(selector.cloned().unwrap_or_default()).ok()?;
+        LabelSelector::from_label_selector(&typed).ok()?
+    } else {
+        let map = selector
+            .and_then(Value::as_object)
+            .filter(|m| !m.is_empty())
+            .or_else(|| {
+                owner
+                    .pointer("/spec/template/metadata/labels")
+                    .and_then(Value::as_object)
+            })?;
+        LabelSelector::from_json_map(map)
+    };
+    // An empty selector would pick every pod; Kubernetes refuses one, and so does jube here.
+    (!parsed.is_empty()).then_some(parsed)
+}
+
+/// Whether a pod still counts for its controller: not being deleted, and not finished.
+pub fn is_active(pod: &Value) -> bool {
+    !is_terminating(pod) && !matches!(str_at(pod, "/status/phase"), Some("Succeeded" | "Failed"))
+}
+
+/// Keeps a controller's replicas: orphans its selector matches are adopted, missing pods created
+/// from the current template, extra ones deleted (not-ready and newest first). Pods made from an
+/// older template keep running, as in Kubernetes: only new pods get the new template.
 fn replicate(
-    rc: &Value,
+    owner: &Value,
     pods: &[Value],
     observed: &[Observed],
+    now: jiff::Timestamp,
     plan: &mut Plan,
     deleted: &mut HashSet<PodKey>,
+    adopted: &mut HashSet<PodKey>,
 ) {
-    let (Some(uid), Some(name)) = (str_at(rc, "/metadata/uid"), str_at(rc, "/metadata/name")) else {
+    let Some(reference) = OwnerRef::of(owner) else {
         return;
     };
-    let namespace = str_at(rc, "/metadata/namespace").unwrap_or("default").to_owned();
-    let replicas = rc.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1) as usize;
-    let template = rc.pointer("/spec/template").cloned().unwrap_or(Value::Null);
-    let hash = template_hash(&template);
-    let owned: Vec<&Value> = pods.iter().filter(|p| controller_uid(p) == Some(uid)).collect();
-    let (mut current, outdated): (Vec<&Value>, Vec<&Value>) = owned.iter().partition(|p| {
-        str_at(
-            p,
-            &format!("/metadata/labels/{}", TEMPLATE_HASH_LABEL.replace('/', "~1")),
-        ) == Some(hash.as_str())
-    });
-    for p in outdated {
-        if deleted.insert(key(p)) {
-            plan.actions.push(Action::DeletePod {
+    let namespace = str_at(owner, "/metadata/namespace")
+        .unwrap_or("default")
+        .to_owned();
+    let replicas = owner
+        .pointer("/spec/replicas")
+        .and_then(Value::as_u64)
+        .unwrap_or(1) as usize;
+    let template = owner.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+    let selector = selector_of(owner);
+    let terminating_owner = is_terminating(owner);
+    let mut current: Vec<&Value> = pods
+        .iter()
+        .filter(|p| controller_uid(p) == Some(reference.uid.as_str()) && is_active(p))
+        .collect();
+    if !terminating_owner && let Some(selector) = &selector {
+        let orphans: Vec<&Value> = pods
+            .iter()
+            .filter(|p| {
+                key(p).0 == namespace
+                    && controller_uid(p).is_none()
+                    && is_active(p)
+                    && selector.matches_object(p)
+            })
+            .collect();
+        for p in orphans {
+            if !adopted.insert(key(p)) {
+                continue;
+            }
+            plan.actions.push(Action::AdoptPod {
                 namespace: namespace.clone(),
                 name: key(p).1,
+                owner: reference.clone(),
             });
+            current.push(p);
         }
     }
+    let min_ready = owner
+        .pointer("/spec/minReadySeconds")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
     if current.len() > replicas {
         // Not-ready pods go first, then the newest, as the RC manager chooses.
         current.sort_by_key(|p| {
@@ -205,30 +369,80 @@ fn replicate(
             }
         }
     }
-    for _ in current.len()..replicas {
-        plan.actions.push(Action::CreatePod {
-            namespace: namespace.clone(),
-            rc: name.to_owned(),
-            rc_uid: uid.to_owned(),
-            template: template.clone(),
-            template_hash: hash.clone(),
-        });
+    if !terminating_owner {
+        for _ in current.len()..replicas {
+            plan.actions.push(Action::CreatePod {
+                namespace: namespace.clone(),
+                owner: reference.clone(),
+                template: template.clone(),
+            });
+        }
     }
     let ready = current.iter().filter(|p| pod_ready(p, observed)).count();
+    let available = current
+        .iter()
+        .filter(|p| pod_ready(p, observed) && available_for(p, now, min_ready, plan))
+        .count();
+    let labeled = current
+        .iter()
+        .filter(|p| {
+            template
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .is_none_or(|l| {
+                    l.iter()
+                        .all(|(k, v)| p.pointer("/metadata/labels").and_then(|pl| pl.get(k)) == Some(v))
+                })
+        })
+        .count();
     let status = json!({
         "replicas": current.len(),
-        "fullyLabeledReplicas": current.len(),
+        "fullyLabeledReplicas": labeled,
         "readyReplicas": ready,
-        "availableReplicas": ready,
-        "observedGeneration": rc.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+        "availableReplicas": available,
+        "observedGeneration": owner.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
     });
-    if rc.get("status") != Some(&status) {
-        plan.actions.push(Action::UpdateRcStatus {
+    if owner.get("status") != Some(&status) {
+        plan.actions.push(Action::UpdateOwnerStatus {
+            kind: reference.kind.clone(),
             namespace,
-            name: name.to_owned(),
+            name: reference.name.clone(),
             status,
         });
     }
+}
+
+/// Whether a ready pod has been ready `min_ready` seconds (its Ready condition's transition
+/// time); if not yet, the plan looks again when it will be.
+pub fn available_for(pod: &Value, now: jiff::Timestamp, min_ready: u64, plan: &mut Plan) -> bool {
+    if min_ready == 0 {
+        return true;
+    }
+    let since = ready_since(pod);
+    let Some(since) = since else {
+        plan.requeue(Duration::from_secs(min_ready));
+        return false;
+    };
+    let ready_for = now.duration_since(since).unsigned_abs();
+    let needed = Duration::from_secs(min_ready);
+    if ready_for >= needed {
+        true
+    } else {
+        plan.requeue(needed - ready_for);
+        false
+    }
+}
+
+/// When the pod's Ready condition last turned True, if it is True.
+pub fn ready_since(pod: &Value) -> Option<jiff::Timestamp> {
+    pod.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready" && c["status"] == "True")?
+        .get("lastTransitionTime")?
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 /// Whether every container of the pod runs with its ports open.
@@ -305,7 +519,7 @@ fn run_pod(
         };
         statuses.push(status);
     }
-    let status = pod_status(pod, &statuses, observed, pod_key, uid);
+    let status = pod_status(pod, &statuses, observed, pod_key, uid, now);
     if pod.get("status") != Some(&status) {
         plan.actions.push(Action::UpdatePodStatus {
             namespace: pod_key.0.clone(),
@@ -445,7 +659,14 @@ fn container_status(
 }
 
 /// The pod's phase, conditions and container statuses, as Kubernetes derives them.
-fn pod_status(pod: &Value, statuses: &[Value], observed: &[Observed], pod_key: &PodKey, uid: &str) -> Value {
+fn pod_status(
+    pod: &Value,
+    statuses: &[Value],
+    observed: &[Observed],
+    pod_key: &PodKey,
+    uid: &str,
+    now: jiff::Timestamp,
+) -> Value {
     let running = statuses.iter().any(|s| s.pointer("/state/running").is_some());
     let waiting = statuses.iter().any(|s| s.pointer("/state/waiting").is_some());
     let terminated: Vec<i64> = statuses
@@ -475,13 +696,32 @@ fn pod_status(pod: &Value, statuses: &[Value], observed: &[Observed], pod_key: &
         .map(|t| t.to_string())
         .or_else(|| str_at(pod, "/status/startTime").map(str::to_owned));
     let flag = |b: bool| if b { "True" } else { "False" };
+    // A condition keeps the time it last changed; kubectl describe and minReadySeconds read it.
+    let since = |kind: &str, value: &str| {
+        pod.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind && c["status"] == value))
+            .and_then(|c| c.get("lastTransitionTime").cloned())
+            .unwrap_or_else(|| json!(now.to_string()))
+    };
+    let condition = |kind: &str, value: bool| {
+        let value = flag(value);
+        let mut c = json!({"type": kind, "status": value, "lastTransitionTime": since(kind, value)});
+        if value == "False"
+            && let Some((reason, message)) = not_ready_why(statuses, observed, pod_key, uid)
+        {
+            c["reason"] = json!(reason);
+            c["message"] = json!(message);
+        }
+        c
+    };
     let mut status = json!({
         "phase": phase,
         "conditions": [
-            {"type": "PodScheduled", "status": "True"},
-            {"type": "Initialized", "status": "True"},
-            {"type": "ContainersReady", "status": flag(ready)},
-            {"type": "Ready", "status": flag(ready)},
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": since("PodScheduled", "True")},
+            {"type": "Initialized", "status": "True", "lastTransitionTime": since("Initialized", "True")},
+            condition("ContainersReady", ready),
+            condition("Ready", ready),
         ],
         "hostIP": "127.0.0.1",
         "podIP": "127.0.0.1",
@@ -492,6 +732,59 @@ fn pod_status(pod: &Value, statuses: &[Value], observed: &[Observed], pod_key: &
         status["startTime"] = json!(t);
     }
     status
+}
+
+/// Why a pod is not ready, as the kubelet says it (`ContainersNotReady`, naming the containers),
+/// with what jube waits for: ports that do not accept connections yet, or the container's state.
+fn not_ready_why(
+    statuses: &[Value],
+    observed: &[Observed],
+    pod_key: &PodKey,
+    uid: &str,
+) -> Option<(String, String)> {
+    let unready: Vec<&Value> = statuses.iter().filter(|s| s["ready"] != json!(true)).collect();
+    if unready.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = unready.iter().filter_map(|s| s["name"].as_str()).collect();
+    let details: Vec<String> = unready
+        .iter()
+        .filter_map(|s| {
+            let name = s["name"].as_str()?;
+            if s.pointer("/state/running").is_some() {
+                let ports: Vec<String> = observed
+                    .iter()
+                    .find(|c| &c.pod == pod_key && c.pod_uid == uid && c.container == name)
+                    .map(|c| {
+                        c.ports
+                            .iter()
+                            .map(|(container, host)| format!("{container} (host port {host})"))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return Some(format!(
+                    "{name}: running, waiting for its ports to accept connections: {}",
+                    ports.join(", ")
+                ));
+            }
+            let (state, detail) = ["waiting", "terminated"]
+                .into_iter()
+                .find_map(|k| s["state"].get(k).map(|d| (k, d)))?;
+            let reason = detail["reason"].as_str().unwrap_or(state);
+            Some(match detail["message"].as_str().filter(|m| !m.is_empty()) {
+                Some(m) => format!("{name}: {state} ({reason}: {m})"),
+                None => format!("{name}: {state} ({reason})"),
+            })
+        })
+        .collect();
+    Some((
+        "ContainersNotReady".to_owned(),
+        format!(
+            "containers with unready status: [{}]; {}",
+            names.join(" "),
+            details.join("; ")
+        ),
+    ))
 }
 
 fn previous_status(pod: &Value, name: &str) -> Option<Value> {
@@ -574,11 +867,10 @@ mod tests {
     }
 
     fn pod_of(rc: &Value, name: &str, created: i64) -> Value {
-        let hash = template_hash(rc.pointer("/spec/template").unwrap());
         json!({
             "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}"),
                 "creationTimestamp": ts(created).to_string(),
-                "labels": {"app": "web", TEMPLATE_HASH_LABEL: hash},
+                "labels": {"app": "web"},
                 "ownerReferences": [{"kind": "ReplicationController", "name": "web", "uid": "rc-1", "controller": true}]},
             "spec": rc.pointer("/spec/template/spec").unwrap().clone()
         })
@@ -636,7 +928,7 @@ mod tests {
         .actions
         {
             match a {
-                Action::UpdateRcStatus { status, .. } => rc_seen["status"] = status,
+                Action::UpdateOwnerStatus { status, .. } => rc_seen["status"] = status,
                 Action::UpdatePodStatus { name, status, .. } => {
                     pods_seen.iter_mut().find(|p| key(p).1 == name).unwrap()["status"] = status
                 }
@@ -674,19 +966,140 @@ mod tests {
     }
 
     #[test]
-    fn a_new_template_replaces_the_pods() {
+    fn regression_a_template_change_leaves_running_pods_alone() {
         let old = rc(2, "fabric8/java:1");
         let pods: Vec<Value> = (0..2).map(|i| pod_of(&old, &format!("web-{i}"), i)).collect();
+        let observed: Vec<Observed> = pods.iter().map(running).collect();
         let plan = reconcile(
             &pods,
-            &[rc(2, "fabric8/java:2")],
-            &[],
+            &[rc(3, "fabric8/java:2")],
+            &observed,
             &Failures::new(),
             ts(0),
             CONFIG,
         );
-        assert_eq!(count(&plan, |a| matches!(a, Action::DeletePod { .. })), 2);
-        assert_eq!(count(&plan, |a| matches!(a, Action::CreatePod { .. })), 2);
+        assert_eq!(count(&plan, |a| matches!(a, Action::DeletePod { .. })), 0);
+        let created: Vec<&Value> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::CreatePod { template, .. } => Some(template),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(created.len(), 1, "only the missing pod is made");
+        assert_eq!(created[0]["spec"]["containers"][0]["image"], "fabric8/java:2");
+    }
+
+    #[test]
+    fn regression_orphans_matching_the_selector_are_adopted_not_duplicated() {
+        let rc = rc(2, "fabric8/java");
+        let mut pods: Vec<Value> = (0..3).map(|i| pod_of(&rc, &format!("old-{i}"), i)).collect();
+        for p in &mut pods {
+            p["metadata"]["ownerReferences"] = json!(null);
+        }
+        // A pod owned by another controller, or of other labels, is not taken.
+        pods[2]["metadata"]["labels"] = json!({"app": "other"});
+        let mut theirs = pod_of(&rc, "theirs", 5);
+        theirs["metadata"]["ownerReferences"][0]["uid"] = json!("someone-else");
+        pods.push(theirs);
+        let observed: Vec<Observed> = pods.iter().map(running).collect();
+        let plan = reconcile(&pods, &[rc], &observed, &Failures::new(), ts(9), CONFIG);
+        let adopted: Vec<&str> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::AdoptPod { name, owner, .. } => {
+                    assert_eq!(owner.uid, "rc-1");
+                    Some(name.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(adopted, ["old-0", "old-1"]);
+        assert_eq!(count(&plan, |a| matches!(a, Action::CreatePod { .. })), 0);
+    }
+
+    #[test]
+    fn a_replicaset_selects_by_match_expressions() {
+        let mut rs = rc(1, "fabric8/java");
+        rs["kind"] = json!("ReplicaSet");
+        rs["apiVersion"] = json!("apps/v1");
+        rs["spec"]["selector"] =
+            json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]});
+        let selector = selector_of(&rs).unwrap();
+        assert!(selector.matches_object(&json!({"metadata": {"labels": {"app": "api"}}})));
+        assert!(!selector.matches_object(&json!({"metadata": {"labels": {"app": "db"}}})));
+        let plan = reconcile(&[], &[rs], &[], &Failures::new(), ts(0), CONFIG);
+        let owner = plan.actions.iter().find_map(|a| match a {
+            Action::CreatePod { owner, .. } => Some(owner.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            owner.map(|o| (o.kind, o.api_version)),
+            Some(("ReplicaSet".into(), "apps/v1".into()))
+        );
+    }
+
+    #[test]
+    fn regression_a_deleted_pod_stays_until_its_containers_are_gone() {
+        let rc = rc(1, "fabric8/java");
+        let mut pod = pod_of(&rc, "web-0", 0);
+        pod["metadata"]["deletionTimestamp"] = json!(ts(30).to_string());
+        pod["metadata"]["deletionGracePeriodSeconds"] = json!(7);
+        let c = running(&pod);
+        let plan = reconcile(
+            &[pod.clone()],
+            std::slice::from_ref(&rc),
+            &[c],
+            &Failures::new(),
+            ts(0),
+            CONFIG,
+        );
+        assert!(plan.actions.contains(&Action::RemoveContainer {
+            id: "c-web-0".into(),
+            grace: Duration::from_secs(7)
+        }));
+        assert_eq!(count(&plan, |a| matches!(a, Action::FinalizePod { .. })), 0);
+        // A terminating pod no longer counts: its replacement is made at once.
+        assert_eq!(count(&plan, |a| matches!(a, Action::CreatePod { .. })), 1);
+        let gone = reconcile(&[pod], &[rc], &[], &Failures::new(), ts(1), CONFIG);
+        assert!(gone.actions.contains(&Action::FinalizePod {
+            namespace: "default".into(),
+            name: "web-0".into()
+        }));
+    }
+
+    #[test]
+    fn regression_a_not_ready_pod_says_why() {
+        let mut pod = pod_of(&rc(1, "fabric8/java"), "web-0", 0);
+        pod["metadata"]["ownerReferences"] = json!(null);
+        let mut c = running(&pod);
+        c.ports_ready = false;
+        c.ports = vec![(3000, 48001)];
+        let plan = reconcile(&[pod], &[], &[c], &Failures::new(), ts(0), CONFIG);
+        let status = plan
+            .actions
+            .iter()
+            .find_map(|a| match a {
+                Action::UpdatePodStatus { status, .. } => Some(status.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let ready = status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .unwrap()
+            .clone();
+        assert_eq!(ready["status"], "False");
+        assert_eq!(ready["reason"], "ContainersNotReady");
+        let message = ready["message"].as_str().unwrap();
+        assert!(
+            message.contains("[web]") && message.contains("3000 (host port 48001)"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -706,14 +1119,17 @@ mod tests {
             namespace: "default".into(),
             name: "web-0".into()
         }));
+        // The pod's own container waits for the pod's graceful deletion.
         assert!(
-            plan.actions
-                .contains(&Action::RemoveContainer { id: "c-web-0".into() })
+            !plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::RemoveContainer { id, .. } if id == "c-web-0"))
         );
-        assert!(
-            plan.actions
-                .contains(&Action::RemoveContainer { id: "c-gone".into() })
-        );
+        assert!(plan.actions.contains(&Action::RemoveContainer {
+            id: "c-gone".into(),
+            grace: Duration::ZERO
+        }));
     }
 
     #[test]

@@ -66,8 +66,11 @@ pub fn desired(services: &[Value], pods: &[Value], observed: &[Observed]) -> Vec
 }
 
 /// A pod is a backend once its Ready condition is true.
+/// Ready and not being deleted: a terminating pod leaves its services' endpoints at once, so
+/// that no new connection reaches an app that is stopping.
 fn ready(pod: &Value) -> bool {
-    pod.pointer("/status/conditions")
+    !crate::kube::reconcile::is_terminating(pod)
+        && pod.pointer("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| {
             cs.iter()

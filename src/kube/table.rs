@@ -47,14 +47,18 @@ const NONE: &str = "<none>";
 pub fn table(kind: Kind, objects: &[Value], opts: &TableOptions) -> Table {
     let mut headers: Vec<&str> = match kind {
         Kind::Pod => vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
-        Kind::ReplicationController => vec!["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        Kind::ReplicationController | Kind::ReplicaSet => vec!["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        Kind::Deployment => vec!["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        Kind::Job => vec!["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
         Kind::Service => vec!["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
         Kind::Namespace => vec!["NAME", "STATUS", "AGE"],
     };
     if opts.wide {
         headers.extend(match kind {
             Kind::Pod => &["IP", "NODE"][..],
-            Kind::ReplicationController => &["CONTAINERS", "IMAGES", "SELECTOR"][..],
+            Kind::ReplicationController | Kind::ReplicaSet | Kind::Deployment | Kind::Job => {
+                &["CONTAINERS", "IMAGES", "SELECTOR"][..]
+            }
             Kind::Service => &["SELECTOR"][..],
             Kind::Namespace => &[][..],
         });
@@ -102,15 +106,31 @@ fn row(kind: Kind, o: &Value, opts: &TableOptions) -> Vec<String> {
             }
             row
         }
-        Kind::ReplicationController => {
+        Kind::ReplicationController | Kind::ReplicaSet | Kind::Deployment | Kind::Job => {
             let int = |p: &str, default: i64| o.pointer(p).and_then(Value::as_i64).unwrap_or(default);
-            let mut row = vec![
-                name,
-                int("/spec/replicas", 1).to_string(),
-                int("/status/replicas", 0).to_string(),
-                int("/status/readyReplicas", 0).to_string(),
-                age,
-            ];
+            let mut row = match kind {
+                Kind::Deployment => vec![
+                    name,
+                    format!("{}/{}", int("/status/readyReplicas", 0), int("/spec/replicas", 1)),
+                    int("/status/updatedReplicas", 0).to_string(),
+                    int("/status/availableReplicas", 0).to_string(),
+                    age,
+                ],
+                Kind::Job => vec![
+                    name,
+                    job_status(o).to_owned(),
+                    format!("{}/{}", int("/status/succeeded", 0), int("/spec/completions", 1)),
+                    job_duration(o, opts.now),
+                    age,
+                ],
+                _ => vec![
+                    name,
+                    int("/spec/replicas", 1).to_string(),
+                    int("/status/replicas", 0).to_string(),
+                    int("/status/readyReplicas", 0).to_string(),
+                    age,
+                ],
+            };
             if opts.wide {
                 let containers = template_containers(o);
                 let field = |f: &str| {
@@ -122,7 +142,7 @@ fn row(kind: Kind, o: &Value, opts: &TableOptions) -> Vec<String> {
                 };
                 row.push(field("name"));
                 row.push(field("image"));
-                row.push(format_labels(o.pointer("/spec/selector")));
+                row.push(selector_text(o.pointer("/spec/selector")));
             }
             row
         }
@@ -149,6 +169,84 @@ fn row(kind: Kind, o: &Value, opts: &TableOptions) -> Vec<String> {
             };
             vec![name, status, age]
         }
+    }
+}
+
+/// A Job's STATUS column, as kubectl 1.32 prints it.
+fn job_status(o: &Value) -> &'static str {
+    let has = |kind: &str| {
+        o.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == kind && c["status"] == "True"))
+    };
+    if has("Complete") {
+        "Complete"
+    } else if has("Failed") {
+        "Failed"
+    } else if o.pointer("/spec/suspend") == Some(&Value::Bool(true)) {
+        "Suspended"
+    } else {
+        "Running"
+    }
+}
+
+/// How long a Job ran: from its start to its completion, or to now.
+fn job_duration(o: &Value, now: jiff::Timestamp) -> String {
+    let at = |p: &str| {
+        o.pointer(p)
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+    };
+    match at("/status/startTime") {
+        Some(start) => {
+            let end = at("/status/completionTime").unwrap_or(now);
+            human_duration(end.as_second() - start.as_second())
+        }
+        None => String::new(),
+    }
+}
+
+/// A selector as kubectl prints it: a label map, or `matchLabels` and `matchExpressions`
+/// (`app=web,tier in (a,b)`).
+pub fn selector_text(selector: Option<&Value>) -> String {
+    let Some(selector) = selector else {
+        return NONE.into();
+    };
+    if selector.get("matchLabels").is_none() && selector.get("matchExpressions").is_none() {
+        return format_labels(Some(selector));
+    }
+    let mut parts = Vec::new();
+    if let Some(labels) = selector
+        .get("matchLabels")
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+    {
+        parts.push(format_labels(Some(labels)));
+    }
+    for e in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        parts.push(match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_owned(),
+            "DoesNotExist" => format!("!{key}"),
+            other => format!("{key} {other}"),
+        });
+    }
+    if parts.is_empty() {
+        NONE.into()
+    } else {
+        parts.join(",")
     }
 }
 

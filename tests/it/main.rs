@@ -74,3 +74,5 @@ mod services;
 mod settings;
 #[cfg(unix)]
 mod stock;
+#[cfg(unix)] // Deployments, ReplicaSets and Jobs through the real kubectl; pods run Perl and the ticker
+mod workloads;

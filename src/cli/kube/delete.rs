@@ -221,8 +221,11 @@ fn pods_of(client: &Client, d: &Doomed) -> Vec<PodsGone> {
     match d.kind {
         Kind::Pod => vec![PodsGone::Pod(format!("{}/{}", d.namespace, d.name))],
         Kind::Namespace => vec![PodsGone::Namespace(d.name.clone())],
-        Kind::ReplicationController => owned_pods(client, d).unwrap_or_default(),
-        Kind::Service => Vec::new(),
+        Kind::ReplicationController | Kind::ReplicaSet | Kind::Job => {
+            owned_pods(client, d).unwrap_or_default()
+        }
+        // A Deployment's pods belong to its ReplicaSets; the daemon collects them in turn.
+        Kind::Service | Kind::Deployment => Vec::new(),
     }
 }
 
@@ -230,10 +233,7 @@ fn pods_of(client: &Client, d: &Doomed) -> Vec<PodsGone> {
 fn owned_pods(client: &Client, d: &Doomed) -> Option<Vec<PodsGone>> {
     let rc = client.get(&object_path(d.kind, &d.namespace, &d.name)).ok()?;
     let uid = rc.pointer("/metadata/uid").and_then(Value::as_str)?.to_owned();
-    let selector = crate::kube::table::format_labels(rc.pointer("/spec/selector"));
-    let list = client
-        .get(&list_path(Kind::Pod, Some(&d.namespace), Some(&selector)))
-        .ok()?;
+    let list = client.get(&list_path(Kind::Pod, Some(&d.namespace), None)).ok()?;
     let owned = list
         .get("items")
         .and_then(Value::as_array)?

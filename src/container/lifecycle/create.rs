@@ -63,10 +63,17 @@ impl Containers {
 
         let env = container_env(&final_app_base, &leases, &options.env);
         write_env_files(&unpacked.app_base, &env, reporter)?;
-        let launch = if scripts::script_path(&unpacked.app_base, "start").is_file() {
-            Launch::StartScript
-        } else {
-            Launch::RunScript
+        let (launch, argv) = match (&options.command, &options.args) {
+            (Some(command), args) if !command.is_empty() => (
+                Launch::Command,
+                command.iter().chain(args.iter().flatten()).cloned().collect(),
+            ),
+            // Arguments alone go to the image's entry point, which is run.sh.
+            (_, Some(args)) => (Launch::RunScript, args.clone()),
+            _ if scripts::script_path(&unpacked.app_base, "start").is_file() => {
+                (Launch::StartScript, Vec::new())
+            }
+            _ => (Launch::RunScript, Vec::new()),
         };
         let logs = stage.dir.join("logs");
         fs_err::create_dir_all(&logs).map_err(io_err(&logs))?;
@@ -79,6 +86,7 @@ impl Containers {
             image_path: image.zip.clone(),
             app_base: rel_app_base,
             launch,
+            argv,
             created: jiff::Timestamp::now(),
             status: Status::Created,
             process: None,

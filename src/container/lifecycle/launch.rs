@@ -33,7 +33,12 @@ impl Containers {
             },
             Launch::RunScript => {
                 let run = self.script_run(&state, self.timeouts.script);
-                let id = scripts::spawn_detached(&app_base, "run", &run.env, &run.log)?;
+                let id = scripts::spawn_detached(&app_base, "run", &state.argv, &run.env, &run.log)?;
+                (id, Some(id.pid))
+            }
+            Launch::Command => {
+                let run = self.script_run(&state, self.timeouts.script);
+                let id = scripts::spawn_detached_argv(&app_base, &state.argv, &run.env, &run.log)?;
                 (id, Some(id.pid))
             }
         };

@@ -27,6 +27,20 @@ pub fn script_command(script: &Path) -> Command {
     cmd
 }
 
+/// A pod's `command`, run as the app process itself: the shell reads the image's `env.sh` (as its
+/// scripts do) and then `exec`s the argv, so each element stays one argument and the app's pid and
+/// exit code are the shell's.
+pub fn app_command(argv: &[String]) -> Command {
+    let mut cmd = Command::new(shell());
+    cmd.args([
+        "-c",
+        "[ ! -f ./env.sh ] || . ./env.sh >/dev/null; exec \"$@\"",
+        "jube",
+    ])
+    .args(argv);
+    cmd
+}
+
 fn shell() -> &'static Path {
     static SHELL: OnceLock<PathBuf> = OnceLock::new();
     SHELL.get_or_init(|| {

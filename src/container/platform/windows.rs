@@ -20,6 +20,13 @@ pub fn script_command(script: &Path) -> Command {
     cmd
 }
 
+/// A pod's `command`, run as the app process itself (the environment comes from jube's variables).
+pub fn app_command(argv: &[String]) -> Command {
+    let mut cmd = Command::new(argv.first().map(String::as_str).unwrap_or("cmd"));
+    cmd.args(argv.iter().skip(1));
+    cmd
+}
+
 /// A new process group without a console: the app outlives jube and misses jube's Ctrl-C.
 pub fn detach(cmd: &mut Command) {
     cmd.creation_flags(WINDOWS_DETACH_FLAGS);

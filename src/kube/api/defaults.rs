@@ -17,6 +17,12 @@ pub fn apply(kind: Kind, object: &mut Value) {
             }
         }
         Kind::ReplicationController => replication_controller(object),
+        Kind::ReplicaSet => workload(object, false),
+        Kind::Deployment => {
+            workload(object, false);
+            deployment(object);
+        }
+        Kind::Job => job(object),
         Kind::Service => service(object),
         Kind::Namespace => {}
     }
@@ -26,7 +32,8 @@ pub fn apply(kind: Kind, object: &mut Value) {
 pub fn initial_status(kind: Kind) -> Value {
     match kind {
         Kind::Pod => json!({"phase": "Pending"}),
-        Kind::ReplicationController => json!({"replicas": 0}),
+        Kind::ReplicationController | Kind::ReplicaSet => json!({"replicas": 0}),
+        Kind::Deployment | Kind::Job => json!({}),
         Kind::Service => json!({"loadBalancer": {}}),
         Kind::Namespace => json!({"phase": "Active"}),
     }
@@ -104,6 +111,96 @@ fn replication_controller(object: &mut Value) {
         }
     }
 }
+
+/// ReplicaSets and Deployments: one replica unless told, the template's pod defaults, and the
+/// object's labels from its template's when it has none.
+fn workload(object: &mut Value, is_job: bool) {
+    let template_labels = object
+        .pointer("/spec/template/metadata/labels")
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+        .cloned();
+    if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
+        if !is_job {
+            set_default(spec, "replicas", json!(1));
+            set_default(spec, "minReadySeconds", json!(0));
+        }
+        if let Some(template_spec) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+            pod_spec(template_spec);
+        }
+    }
+    if let (Some(labels), Some(meta)) = (
+        template_labels,
+        object.get_mut("metadata").and_then(Value::as_object_mut),
+    ) {
+        let empty = meta
+            .get("labels")
+            .is_none_or(|l| l.as_object().is_none_or(Map::is_empty));
+        if empty && !is_job {
+            meta.insert("labels".into(), labels);
+        }
+    }
+}
+
+/// RollingUpdate with 25%/25%, ten old ReplicaSets kept, ten minutes to progress.
+fn deployment(object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    set_default(spec, "revisionHistoryLimit", json!(10));
+    set_default(spec, "progressDeadlineSeconds", json!(600));
+    set_default(spec, "strategy", json!({"type": "RollingUpdate"}));
+    if let Some(strategy) = spec.get_mut("strategy").and_then(Value::as_object_mut) {
+        set_default(strategy, "type", json!("RollingUpdate"));
+        if strategy.get("type") == Some(&json!("RollingUpdate")) {
+            set_default(strategy, "rollingUpdate", json!({}));
+            if let Some(r) = strategy.get_mut("rollingUpdate").and_then(Value::as_object_mut) {
+                set_default(r, "maxSurge", json!("25%"));
+                set_default(r, "maxUnavailable", json!("25%"));
+            }
+        }
+    }
+}
+
+/// A Job: one pod to completion unless told, six retries, and a selector of its own name's label
+/// (Kubernetes uses the uid; the name is as unique within a namespace, and known before the uid).
+fn job(object: &mut Value) {
+    workload(object, true);
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if spec.get("completions").is_none_or(Value::is_null)
+        && spec.get("parallelism").is_none_or(Value::is_null)
+    {
+        spec.insert("completions".into(), json!(1));
+    }
+    set_default(spec, "parallelism", json!(1));
+    set_default(spec, "backoffLimit", json!(6));
+    set_default(spec, "completionMode", json!("NonIndexed"));
+    set_default(spec, "suspend", json!(false));
+    if !name.is_empty() {
+        let labels = json!({JOB_NAME_LABEL: name.clone(), "job-name": name});
+        set_default(spec, "selector", json!({"matchLabels": {JOB_NAME_LABEL: name}}));
+        if let Some(template) = spec.get_mut("template").and_then(Value::as_object_mut) {
+            let meta = template.entry("metadata").or_insert_with(|| json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                let l = meta.entry("labels").or_insert_with(|| json!({}));
+                if let (Some(l), Some(add)) = (l.as_object_mut(), labels.as_object()) {
+                    for (k, v) in add {
+                        l.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The label a Job's pods carry, and its selector matches.
+pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 
 fn service(object: &mut Value) {
     let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {

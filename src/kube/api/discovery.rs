@@ -34,12 +34,45 @@ pub async fn api_versions(headers: HeaderMap) -> impl IntoResponse {
     }))
 }
 
+/// The named groups jube serves, each with its one version.
+const GROUPS: [&str; 2] = ["apps", "batch"];
+
+fn group(name: &str) -> Value {
+    let version = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
+    json!({"name": name, "versions": [version], "preferredVersion": version})
+}
+
 pub async fn api_groups() -> impl IntoResponse {
-    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}))
+    let groups: Vec<Value> = GROUPS.iter().map(|g| group(g)).collect();
+    Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+}
+
+pub async fn apps_group() -> impl IntoResponse {
+    Json(with_kind(group("apps"), "APIGroup"))
+}
+
+pub async fn batch_group() -> impl IntoResponse {
+    Json(with_kind(group("batch"), "APIGroup"))
+}
+
+fn with_kind(mut v: Value, kind: &str) -> Value {
+    v["kind"] = json!(kind);
+    v["apiVersion"] = json!("v1");
+    v
+}
+
+pub async fn apps_v1() -> impl IntoResponse {
+    Json(group_resource_list("apps/v1"))
+}
+
+pub async fn batch_v1() -> impl IntoResponse {
+    Json(group_resource_list("batch/v1"))
 }
 
 pub async fn root_paths() -> impl IntoResponse {
-    Json(json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]}))
+    Json(
+        json!({"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/apis/batch", "/apis/batch/v1", "/healthz", "/livez", "/readyz", "/version"]}),
+    )
 }
 
 pub async fn core_v1() -> impl IntoResponse {
@@ -48,8 +81,13 @@ pub async fn core_v1() -> impl IntoResponse {
 
 /// Every resource and subresource of the core group jube serves.
 pub fn resource_list() -> Value {
+    group_resource_list("v1")
+}
+
+/// Every resource and subresource of one group version (`v1`, `apps/v1`, `batch/v1`).
+pub fn group_resource_list(group_version: &str) -> Value {
     let mut resources = Vec::new();
-    for kind in Kind::ALL {
+    for kind in Kind::ALL.into_iter().filter(|k| k.api_version() == group_version) {
         let verbs = if kind == Kind::Namespace {
             NAMESPACE_VERBS
         } else {
@@ -71,7 +109,7 @@ pub fn resource_list() -> Value {
         resources.push(subresource(kind, "status", kind.name(), GET_PATCH_UPDATE, None));
         match kind {
             Kind::Pod => resources.push(subresource(kind, "log", "Pod", &["get"], None)),
-            Kind::ReplicationController => resources.push(subresource(
+            k if k.scalable() => resources.push(subresource(
                 kind,
                 "scale",
                 "Scale",
@@ -85,7 +123,7 @@ pub fn resource_list() -> Value {
     json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",
-        "groupVersion": "v1",
+        "groupVersion": group_version,
         "resources": resources,
     })
 }
@@ -93,25 +131,40 @@ pub fn resource_list() -> Value {
 /// `/openapi/v3`: where the core group's document is. kubectl reads it to learn that the server
 /// validates fields itself (`fieldValidation`), and then sends its objects unchecked.
 pub async fn openapi_root() -> impl IntoResponse {
-    Json(
-        json!({"paths": {"api/v1": {"serverRelativeURL": format!("/openapi/v3/api/v1?hash={OPENAPI_HASH}")}}}),
-    )
+    Json(json!({"paths": {
+        "api/v1": {"serverRelativeURL": format!("/openapi/v3/api/v1?hash={OPENAPI_HASH}")},
+        "apis/apps/v1": {"serverRelativeURL": format!("/openapi/v3/apis/apps/v1?hash={OPENAPI_HASH}")},
+        "apis/batch/v1": {"serverRelativeURL": format!("/openapi/v3/apis/batch/v1?hash={OPENAPI_HASH}")},
+    }}))
 }
 
 pub async fn openapi_core_v1() -> impl IntoResponse {
     Json(openapi_document())
 }
 
+pub async fn openapi_apps_v1() -> impl IntoResponse {
+    Json(group_openapi_document("apps/v1"))
+}
+
+pub async fn openapi_batch_v1() -> impl IntoResponse {
+    Json(group_openapi_document("batch/v1"))
+}
+
 /// Changes whenever the document can, so that clients' caches follow.
-const OPENAPI_HASH: &str = concat!("jube-", env!("CARGO_PKG_VERSION"), "-1");
+const OPENAPI_HASH: &str = concat!("jube-", env!("CARGO_PKG_VERSION"), "-2");
 
 /// The operations of the core group with the query parameters they take; no schemas (kubectl
 /// falls back to its built-in types for patches, and `kubectl explain` has nothing to show).
 pub fn openapi_document() -> Value {
+    group_openapi_document("v1")
+}
+
+/// The OpenAPI v3 document of one group version.
+pub fn group_openapi_document(group_version: &str) -> Value {
     let mut paths = serde_json::Map::new();
     let query = |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}});
-    for kind in Kind::ALL {
-        let gvk = json!({"group": "", "version": kind.api_version(), "kind": kind.name()});
+    for kind in Kind::ALL.into_iter().filter(|k| k.api_version() == group_version) {
+        let gvk = json!({"group": kind.group(), "version": "v1", "kind": kind.name()});
         let object = kind.object_path(kind.namespaced().then_some("{namespace}"), "{name}");
         let collection = kind.collection_path(kind.namespaced().then_some("{namespace}"));
         let write = |action: &str| {

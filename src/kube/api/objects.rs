@@ -8,6 +8,7 @@ use crate::kube::api::ApiState;
 use crate::kube::api::defaults;
 use crate::kube::api::protobuf::{self, ProtobufError};
 use crate::kube::api::request::{FieldValidation, Params, Reply, Sub, Target};
+use crate::kube::gc::{self, Propagation};
 use crate::kube::kinds::{DEFAULT_NAMESPACE, Kind};
 use crate::kube::manifest::{self, ManifestError};
 use crate::kube::patch::{self, PatchError, PatchType};
@@ -419,7 +420,7 @@ pub fn replace(
         Some(Sub::Scale) => {
             let replicas = scale_replicas(&sent, name)?;
             let (saved, warnings) = update_with(state, target, name, dry_run, |current| {
-                rescale(current, replicas, &sent, namespace, name, params)
+                rescale(kind, current, replicas, &sent, namespace, name, params)
             })?;
             Ok(Reply::ok(scale_of(&saved)).warn(warnings))
         }
@@ -470,7 +471,7 @@ pub fn patch(
             let (saved, warnings) = update_with(state, target, name, dry_run, |current| {
                 let scale = apply(&scale_of(current))?;
                 let replicas = scale_replicas(&scale, name)?;
-                rescale(current, replicas, &scale, namespace, name, params)
+                rescale(kind, current, replicas, &scale, namespace, name, params)
             })?;
             Ok(Reply::ok(scale_of(&saved)).warn(warnings))
         }
@@ -480,11 +481,16 @@ pub fn patch(
 
 /// An RC as an `autoscaling/v1` Scale.
 pub fn scale_of(rc: &Value) -> Value {
-    let selector = rc
-        .pointer("/spec/selector")
-        .and_then(Value::as_object)
-        .map(|m| LabelSelector::from_json_map(m).to_string())
-        .unwrap_or_default();
+    let selector = match rc.pointer("/spec/selector") {
+        Some(s) if s.get("matchLabels").is_some() || s.get("matchExpressions").is_some() => {
+            crate::kube::table::selector_text(Some(s))
+        }
+        Some(s) => s
+            .as_object()
+            .map(|m| LabelSelector::from_json_map(m).to_string())
+            .unwrap_or_default(),
+        None => String::new(),
+    };
     let meta = |key: &str| {
         rc.pointer(&format!("/metadata/{key}"))
             .cloned()
@@ -540,6 +546,7 @@ fn scale_replicas(scale: &Value, name: &str) -> Result<i64, ApiError> {
 }
 
 fn rescale(
+    kind: Kind,
     current: &Value,
     replicas: i64,
     scale: &Value,
@@ -551,19 +558,15 @@ fn rescale(
     if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("replicas".into(), json!(replicas));
     }
-    let warnings = admit(
-        Kind::ReplicationController,
-        namespace,
-        Some(name),
-        &mut object,
-        params,
-    )?;
+    let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
     Ok((object, warnings))
 }
 
 /// What a DELETE asks for, from its `DeleteOptions` body and query.
 struct DeleteOptions {
-    orphan: bool,
+    propagation: Propagation,
+    /// `gracePeriodSeconds`: how long a pod's containers get to stop (0 with `--force`).
+    grace: Option<std::time::Duration>,
     dry_run: bool,
     uid: Option<String>,
     revision: Option<u64>,
@@ -583,14 +586,15 @@ impl DeleteOptions {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         });
-        let orphan = match policy.as_deref() {
-            // jube deletes an owner's pods unless asked not to (`kubectl delete` asks for
+        let orphan_flag = params.flag("orphanDependents")?
+            || options.get("orphanDependents").and_then(Value::as_bool) == Some(true);
+        let propagation = match policy.as_deref() {
+            // An owner's dependants go unless asked otherwise (`kubectl delete` asks for
             // Background too).
-            None | Some("Background") | Some("Foreground") => {
-                params.flag("orphanDependents")?
-                    || options.get("orphanDependents").and_then(Value::as_bool) == Some(true)
-            }
-            Some("Orphan") => true,
+            None | Some("Background") if orphan_flag => Propagation::Orphan,
+            None | Some("Background") => Propagation::Background,
+            Some("Foreground") => Propagation::Foreground,
+            Some("Orphan") => Propagation::Orphan,
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
                     "propagationPolicy: `{other}` is not Orphan, Background or Foreground"
@@ -613,8 +617,14 @@ impl DeleteOptions {
                 ApiError::bad_request(format!("preconditions.resourceVersion: `{r}` is not valid"))
             })?),
         };
+        let grace = match params.number("gracePeriodSeconds")? {
+            Some(n) => Some(n),
+            None => options.get("gracePeriodSeconds").and_then(Value::as_u64),
+        }
+        .map(std::time::Duration::from_secs);
         Ok(Self {
-            orphan,
+            propagation,
+            grace,
             dry_run,
             uid,
             revision,
@@ -679,9 +689,14 @@ pub fn delete(
     let deleted = if kind == Kind::Namespace {
         delete_namespace(state, name)?
     } else {
-        let deleted = state.store.delete(kind, namespace, name)?;
-        collect_dependents(state, namespace, &deleted, options.orphan);
-        deleted
+        gc::delete(
+            &state.store,
+            kind,
+            namespace,
+            name,
+            options.grace,
+            options.propagation,
+        )?
     };
     Ok(Reply::ok(deleted))
 }
@@ -705,66 +720,21 @@ pub fn delete_collection(
             deleted.push(item);
             continue;
         }
-        match state.store.delete(target.kind, namespace, name_of(&item)) {
-            Ok(gone) => {
-                collect_dependents(state, namespace, &gone, options.orphan);
-                deleted.push(gone);
-            }
+        match gc::delete(
+            &state.store,
+            target.kind,
+            namespace,
+            name_of(&item),
+            options.grace,
+            options.propagation,
+        ) {
+            Ok(gone) => deleted.push(gone),
             Err(StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
     let revision = state.store.revision()?;
     Ok(Reply::ok(list_body(target.kind, deleted, revision)))
-}
-
-/// Deletes what the owner owned (its pods), or with `orphan` only unlinks them, as Kubernetes'
-/// garbage collector does.
-fn collect_dependents(state: &ApiState, namespace: &str, owner: &Value, orphan: bool) {
-    let Some(uid) = owner.pointer("/metadata/uid").and_then(Value::as_str) else {
-        return;
-    };
-    for kind in [Kind::ReplicationController, Kind::Pod, Kind::Service] {
-        let Ok((items, _)) = state.store.list(kind, Some(namespace)) else {
-            continue;
-        };
-        for mut item in items.into_iter().filter(|i| owned_by(i, uid)) {
-            let name = name_of(&item).to_owned();
-            let result = if orphan {
-                if let Some(Value::Array(refs)) = item.pointer_mut("/metadata/ownerReferences") {
-                    refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
-                }
-                let revision = revision_of(&item);
-                state
-                    .store
-                    .update(kind, namespace, item, Some(revision))
-                    .map(drop)
-            } else {
-                state.store.delete(kind, namespace, &name).map(|gone| {
-                    collect_dependents(state, namespace, &gone, false);
-                })
-            };
-            if let Err(e) = result
-                && !matches!(e, StoreError::NotFound { .. })
-            {
-                state.log.line(&format!(
-                    "cannot {} {} {namespace}/{name}: {e}",
-                    if orphan { "orphan" } else { "delete" },
-                    kind.singular()
-                ));
-            }
-        }
-    }
-}
-
-fn owned_by(object: &Value, uid: &str) -> bool {
-    object
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .is_some_and(|refs| {
-            refs.iter()
-                .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-        })
 }
 
 /// A namespace goes with everything in it: controllers first (so no new pods appear), then
@@ -782,7 +752,14 @@ fn delete_namespace(state: &ApiState, name: &str) -> Result<Value, ApiError> {
         }
         Ok(())
     };
-    sweep(&[Kind::ReplicationController, Kind::Service, Kind::Pod])?;
+    sweep(&[
+        Kind::Deployment,
+        Kind::Job,
+        Kind::ReplicaSet,
+        Kind::ReplicationController,
+        Kind::Service,
+        Kind::Pod,
+    ])?;
     let deleted = state.store.delete(Kind::Namespace, "", name)?;
     sweep(&[Kind::Pod])?;
     Ok(deleted)

@@ -5,6 +5,8 @@
 //! The encoding is the `k8s\0` magic followed by a `runtime.Unknown` envelope whose `raw` field
 //! holds the object; k8s-pb has the message types, prost decodes them.
 
+use k8s_pb::api::apps::v1 as apps;
+use k8s_pb::api::batch::v1 as batch;
 use k8s_pb::api::core::v1 as core;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
@@ -15,7 +17,7 @@ use serde_json::{Map, Value, json};
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
 /// The kinds read from protobuf, for messages.
-pub const READ_KINDS: &str = "v1 Namespace and v1 Service";
+pub const READ_KINDS: &str = "v1 Namespace, v1 Service, apps/v1 Deployment and batch/v1 Job";
 
 const MAGIC: &[u8] = b"k8s\0";
 
@@ -67,6 +69,18 @@ pub fn object_json(body: &[u8]) -> Result<Value, ProtobufError> {
             let mut object = Map::new();
             object.insert("spec".into(), service_spec(service.spec.unwrap_or_default()));
             (service.metadata, object)
+        }
+        ("apps/v1", "Deployment") => {
+            let deployment = apps::Deployment::decode(raw.as_slice()).map_err(decode_failed)?;
+            let mut object = Map::new();
+            object.insert("spec".into(), deployment_spec(deployment.spec.unwrap_or_default()));
+            (deployment.metadata, object)
+        }
+        ("batch/v1", "Job") => {
+            let job = batch::Job::decode(raw.as_slice()).map_err(decode_failed)?;
+            let mut object = Map::new();
+            object.insert("spec".into(), job_spec(job.spec.unwrap_or_default()));
+            (job.metadata, object)
         }
         _ => {
             return Err(ProtobufError::UnreadKind(
@@ -162,6 +176,115 @@ fn service_port(p: core::ServicePort) -> Value {
     // A zero target port means "the same as port", which the defaults fill in.
     put(&mut out, "targetPort", p.target_port.map(int_or_string));
     put(&mut out, "nodePort", p.node_port);
+    Value::Object(out)
+}
+
+/// What `kubectl create deployment` sets: replicas, selector, strategy and the pod template.
+fn deployment_spec(s: apps::DeploymentSpec) -> Value {
+    let mut out = Map::new();
+    if let Some(r) = s.replicas {
+        out.insert("replicas".into(), json!(r));
+    }
+    put(&mut out, "selector", s.selector.map(label_selector));
+    put(&mut out, "template", s.template.map(pod_template));
+    let strategy = s.strategy.unwrap_or_default();
+    let mut st = Map::new();
+    put(&mut st, "type", strategy.r#type);
+    if let Some(r) = strategy.rolling_update {
+        let mut ru = Map::new();
+        put(&mut ru, "maxSurge", r.max_surge.map(int_or_string));
+        put(&mut ru, "maxUnavailable", r.max_unavailable.map(int_or_string));
+        put(&mut st, "rollingUpdate", Value::Object(ru));
+    }
+    put(&mut out, "strategy", Value::Object(st));
+    put(&mut out, "minReadySeconds", s.min_ready_seconds);
+    put(&mut out, "revisionHistoryLimit", s.revision_history_limit);
+    put(&mut out, "paused", s.paused);
+    put(&mut out, "progressDeadlineSeconds", s.progress_deadline_seconds);
+    Value::Object(out)
+}
+
+/// What `kubectl create job` sets: the pod template and the counts.
+fn job_spec(s: batch::JobSpec) -> Value {
+    let mut out = Map::new();
+    put(&mut out, "parallelism", s.parallelism);
+    put(&mut out, "completions", s.completions);
+    put(&mut out, "backoffLimit", s.backoff_limit);
+    put(&mut out, "activeDeadlineSeconds", s.active_deadline_seconds);
+    put(&mut out, "ttlSecondsAfterFinished", s.ttl_seconds_after_finished);
+    put(&mut out, "selector", s.selector.map(label_selector));
+    put(&mut out, "template", s.template.map(pod_template));
+    Value::Object(out)
+}
+
+fn label_selector(l: meta::LabelSelector) -> Value {
+    let mut out = Map::new();
+    put(&mut out, "matchLabels", json!(l.match_labels));
+    let expressions: Vec<Value> = l
+        .match_expressions
+        .into_iter()
+        .map(|e| {
+            let mut x = Map::new();
+            put(&mut x, "key", e.key);
+            put(&mut x, "operator", e.operator);
+            put(&mut x, "values", e.values);
+            Value::Object(x)
+        })
+        .collect();
+    put(&mut out, "matchExpressions", expressions);
+    Value::Object(out)
+}
+
+fn pod_template(t: core::PodTemplateSpec) -> Value {
+    let mut out = Map::new();
+    out.insert("metadata".into(), object_meta(t.metadata.unwrap_or_default()));
+    let spec = t.spec.unwrap_or_default();
+    let mut ps = Map::new();
+    let containers: Vec<Value> = spec.containers.into_iter().map(container).collect();
+    ps.insert("containers".into(), json!(containers));
+    put(&mut ps, "restartPolicy", spec.restart_policy);
+    put(
+        &mut ps,
+        "terminationGracePeriodSeconds",
+        spec.termination_grace_period_seconds,
+    );
+    put(&mut ps, "activeDeadlineSeconds", spec.active_deadline_seconds);
+    out.insert("spec".into(), Value::Object(ps));
+    Value::Object(out)
+}
+
+fn container(c: core::Container) -> Value {
+    let mut out = Map::new();
+    put(&mut out, "name", c.name);
+    put(&mut out, "image", c.image);
+    put(&mut out, "command", c.command);
+    put(&mut out, "args", c.args);
+    put(&mut out, "workingDir", c.working_dir);
+    put(&mut out, "imagePullPolicy", c.image_pull_policy);
+    let ports: Vec<Value> = c
+        .ports
+        .into_iter()
+        .map(|p| {
+            let mut x = Map::new();
+            put(&mut x, "name", p.name);
+            put(&mut x, "containerPort", p.container_port);
+            put(&mut x, "hostPort", p.host_port);
+            put(&mut x, "protocol", p.protocol);
+            Value::Object(x)
+        })
+        .collect();
+    put(&mut out, "ports", ports);
+    let env: Vec<Value> = c
+        .env
+        .into_iter()
+        .map(|e| {
+            let mut x = Map::new();
+            put(&mut x, "name", e.name);
+            put(&mut x, "value", e.value);
+            Value::Object(x)
+        })
+        .collect();
+    put(&mut out, "env", env);
     Value::Object(out)
 }
 

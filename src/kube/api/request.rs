@@ -34,6 +34,13 @@ impl Target {
     /// Reads the path after `/api/v1/`: `pods`, `namespaces/dev`, `namespaces/dev/pods/web/log`,
     /// `watch/namespaces/dev/pods`.
     pub fn parse(rest: &str) -> Result<Self, ApiError> {
+        Self::parse_in("/api/v1", rest)
+    }
+
+    /// Reads the path after a group version's root (`/api/v1`, `/apis/apps/v1`): only the kinds
+    /// that group serves are found there.
+    pub fn parse_in(root: &str, rest: &str) -> Result<Self, ApiError> {
+        let plural_kind = |plural: &str| plural_kind(plural).filter(|k| k.api_root() == root);
         let mut segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         let watch_path = segments.first() == Some(&"watch");
         if watch_path {
@@ -64,7 +71,7 @@ impl Target {
         let sub = match (sub, kind) {
             (None, _) => None,
             (Some("status"), _) => Some(Sub::Status),
-            (Some("scale"), Kind::ReplicationController) => Some(Sub::Scale),
+            (Some("scale"), k) if k.scalable() => Some(Sub::Scale),
             (Some("log"), Kind::Pod) => Some(Sub::Log),
             _ => return Err(ApiError::no_such_resource()),
         };
@@ -202,6 +209,8 @@ fn selectable_fields(kind: Kind) -> &'static [&'static str] {
             "status.podIP",
         ],
         Kind::ReplicationController => &["metadata.name", "metadata.namespace", "status.replicas"],
+        Kind::ReplicaSet | Kind::Deployment => &["metadata.name", "metadata.namespace"],
+        Kind::Job => &["metadata.name", "metadata.namespace", "status.successful"],
         Kind::Namespace => &["metadata.name", "status.phase"],
         Kind::Service => &["metadata.name", "metadata.namespace"],
     }
