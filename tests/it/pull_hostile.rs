@@ -135,18 +135,24 @@ fn regression_metadata_version_with_dot_dots_creates_no_folder_outside_the_local
     for depth in [8, 9, 12] {
         let version = format!("{}{marker}/x", "../".repeat(depth));
         put_versions(&server, &[&version]);
+        // Where the URL of that version led (a URL drops `..` segments, a local path keeps them),
+        // so the download itself succeeded and only the local path was wrong.
         server.put_file(
-            &format!("{}/{marker}/x/app-x-image.zip", artifact_dir("acme/app")),
+            &format!(
+                "{}/{marker}/x/app-../{marker}/x-image.zip",
+                artifact_dir("acme/app")
+            ),
             &app_zip("escaped"),
         );
         let outside = Outside::snapshot(&env, &marker);
-        let out = pull(&env, "acme/app").arg("-U").code(1);
+        let out = pull(&env, "acme/app").arg("-U").output();
+        outside.assert_unchanged(&env);
+        assert_only_metadata_cached(&env, "acme/app", &marker);
+        let out = out.assert_code(1);
         out.stderr_contains(&format!("repository {REPO_ID} ({})", server.url()))
             .stderr_contains(&format!("`{version}`"))
             .stderr_contains("path separator");
         assert!(out.stdout.is_empty(), "{out}");
-        outside.assert_unchanged(&env);
-        assert_only_metadata_cached(&env, "acme/app", &marker);
         assert_eq!(
             server.count("GET", "-image.zip"),
             0,
