@@ -18,7 +18,7 @@ pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 /// Kubernetes uses for generated names, as Kubernetes writes its `pod-template-hash`.
 pub fn template_hash(template: &Value) -> String {
     let mut hash: u32 = 0x811c_9dc5;
-    for b in template.to_string().bytes() {
+    for b in normalized(template).to_string().bytes() {
         hash ^= u32::from(b);
         hash = hash.wrapping_mul(0x0100_0193);
     }
@@ -27,6 +27,30 @@ pub fn template_hash(template: &Value) -> String {
         .bytes()
         .map(|d| ALPHABET[usize::from(d) % ALPHABET.len()] as char)
         .collect()
+}
+
+/// The template as Kubernetes' typed objects see it: null and empty values are no values (kubectl's
+/// rollback sends `creationTimestamp: null`), so they do not change the hash.
+fn normalized(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), normalized(v)))
+                .filter(|(_, v)| !is_empty(v))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
+        other => other.clone(),
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
 }
 
 /// A ReplicaSet's revision (0 when it has none).
@@ -379,7 +403,7 @@ fn status(
             .and_then(|c| c["lastUpdateTime"].as_str())
             .and_then(|t| t.parse::<jiff::Timestamp>().ok());
         let waited = since.map_or(Duration::ZERO, |s| now.duration_since(s).unsigned_abs());
-        if (exceeded_before && !progressed) || (!progressed && waited >= Duration::from_secs(deadline)) {
+        if !progressed && (exceeded_before || waited >= Duration::from_secs(deadline)) {
             condition(
                 "Progressing",
                 "False",
@@ -473,6 +497,11 @@ mod tests {
         assert_eq!(resolve(Some(&json!(2)), 20, "25%", false), 2);
         assert_eq!(template_hash(&json!({"a": 1})), template_hash(&json!({"a": 1})));
         assert_ne!(template_hash(&json!({"a": 1})), template_hash(&json!({"a": 2})));
+        // regression: kubectl's rollback sends `creationTimestamp: null`; it is the same template.
+        assert_eq!(
+            template_hash(&json!({"metadata": {"labels": {"a": "b"}}})),
+            template_hash(&json!({"metadata": {"labels": {"a": "b"}, "creationTimestamp": null}, "x": {}}))
+        );
     }
 
     #[test]

@@ -617,3 +617,25 @@ fn kubectl_lists_the_workload_kinds_with_their_short_names() {
         .success()
         .stdout_contains("listening on");
 }
+
+#[test]
+fn regression_a_named_port_the_image_lacks_is_leased_exported_and_makes_the_pod_ready() {
+    let c = Cluster::start();
+    let listen = "my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', \
+                  LocalPort => $ENV{HTTP_SERVER_PORT}, Listen => 5, ReuseAddr => 1) or die $!; \
+                  sleep 1 while 1";
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "named"},
+        "spec": {"containers": [{
+            "name": "main", "image": "fabric8/ticker",
+            "command": ["perl", "-MIO::Socket::INET", "-e", listen],
+            "ports": [{"name": "http-server", "containerPort": 3000}],
+        }]}
+    });
+    c.apply("named.json", &pod.to_string());
+    wait_until("the pod ready on its leased http-server port", PATIENCE, || {
+        c.json(&["pod", "named"])["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    });
+}
