@@ -17,7 +17,11 @@ fuzz_target!(|texts: (&str, &str, &str)| {
     for (x, y) in pairs {
         let forward = x.cmp(y);
         assert_eq!(forward, y.cmp(x).reverse(), "antisymmetry: {x:?} vs {y:?}");
-        assert_eq!(x == y, forward == Ordering::Equal, "Eq agrees with Ord: {x:?} vs {y:?}");
+        assert_eq!(
+            x == y,
+            forward == Ordering::Equal,
+            "Eq agrees with Ord: {x:?} vs {y:?}"
+        );
         assert_eq!(x.partial_cmp(y), Some(forward));
     }
     assert_eq!(a.cmp(&a), Ordering::Equal, "reflexive: {a:?}");
@@ -27,7 +31,10 @@ fuzz_target!(|texts: (&str, &str, &str)| {
         for y in all {
             for z in all {
                 if x <= y && y <= z {
-                    assert!(x <= z, "transitivity: {x:?} <= {y:?} <= {z:?} but not {x:?} <= {z:?}");
+                    assert!(
+                        x <= z,
+                        "transitivity: {x:?} <= {y:?} <= {z:?} but not {x:?} <= {z:?}"
+                    );
                 }
                 if x == y && y == z {
                     assert!(x == z, "Eq is transitive: {x:?} {y:?} {z:?}");

@@ -43,7 +43,11 @@ fuzz_target!(|bytes: &[u8]| {
             || *path == zip.parent().unwrap()
             || *path == out
             || *path == out.join("sibling");
-        assert!(inside, "{} was written outside the destination ({result:?})", path.display());
+        assert!(
+            inside,
+            "{} was written outside the destination ({result:?})",
+            path.display()
+        );
     }
     match &result {
         Ok(_) => {

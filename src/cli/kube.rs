@@ -6,6 +6,7 @@ mod apply;
 mod delete;
 mod get;
 mod logs;
+mod rollout;
 mod scale;
 mod watch;
 
@@ -13,6 +14,7 @@ pub use apply::{ApplyArgs, apply};
 pub use delete::{DeleteArgs, delete};
 pub use get::{GetArgs, get};
 pub use logs::{LogsRequest, logs};
+pub use rollout::{RolloutArgs, rollout};
 pub use scale::{ScaleArgs, scale};
 
 use std::path::PathBuf;

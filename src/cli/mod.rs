@@ -221,8 +221,10 @@ pub enum Command {
     Get(kube::GetArgs),
     /// Delete objects: by manifest (-f), by name, or all of a kind (--all, -l).
     Delete(kube::DeleteArgs),
-    /// Set the replicas of replication controllers.
+    /// Set the replicas of replication controllers, replica sets and deployments.
     Scale(kube::ScaleArgs),
+    /// Deployment rollouts: status, history, undo [--to-revision N], restart, pause, resume.
+    Rollout(kube::RolloutArgs),
     /// Remove image zips from the local repository.
     Rmi {
         /// `IMAGE[:VERSION]`; without a version every cached version is removed.
@@ -297,6 +299,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Get(args) => kube::get(&args),
         Command::Delete(args) => kube::delete(&args),
         Command::Scale(args) => kube::scale(&args),
+        Command::Rollout(args) => kube::rollout(&args),
         Command::Inspect { containers } => containers::inspect(&containers),
         Command::Port { container, name } => containers::port(&container, name.as_deref()),
     };

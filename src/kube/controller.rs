@@ -17,13 +17,13 @@ use crate::container::scripts;
 use crate::container::state::{POD_LABEL, State, Status};
 use crate::kube::daemon::DaemonLog;
 use crate::kube::gc;
-use crate::kube::{deployment, job};
 use crate::kube::kinds::Kind;
 use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
 use crate::kube::proxy::{self, ProxyManager, ServiceKey};
 use crate::kube::reconcile::{self, Action, Config, Failures, Observed, OwnerRef, PodKey};
 use crate::kube::services;
 use crate::kube::store::{Store, StoreError};
+use crate::kube::{deployment, job};
 use crate::registry::Registry;
 use crate::reporter::Silent;
 
@@ -135,15 +135,8 @@ impl Controller {
             .iter()
             .filter_map(|j| reconcile::str_at(j, "/metadata/uid").map(str::to_owned))
             .collect();
-        let mut plan = reconcile::reconcile_with(
-            &pods,
-            &owners,
-            &job_uids,
-            &observed,
-            &failures,
-            now,
-            self.config,
-        );
+        let mut plan =
+            reconcile::reconcile_with(&pods, &owners, &job_uids, &observed, &failures, now, self.config);
         let mut workloads: Vec<reconcile::Plan> = deployments
             .iter()
             .map(|d| deployment::reconcile(d, &replica_sets, &pods, now))
@@ -422,10 +415,23 @@ impl Controller {
                     }
                 }
             }
-            Action::DeleteObject { kind, namespace, name } => {
+            Action::DeleteObject {
+                kind,
+                namespace,
+                name,
+            } => {
                 if let Some(kind) = Kind::from_kind(&kind) {
-                    match gc::delete(&self.store, kind, &namespace, &name, None, gc::Propagation::Background) {
-                        Ok(_) => self.log.line(&format!("deleted {} {namespace}/{name}", kind.singular())),
+                    match gc::delete(
+                        &self.store,
+                        kind,
+                        &namespace,
+                        &name,
+                        None,
+                        gc::Propagation::Background,
+                    ) {
+                        Ok(_) => self
+                            .log
+                            .line(&format!("deleted {} {namespace}/{name}", kind.singular())),
                         Err(StoreError::NotFound { .. }) => {}
                         Err(e) => return Err(e),
                     }

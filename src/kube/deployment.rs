@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::kube::reconcile::{
-    Action, OwnerRef, Plan, controller_uid, is_active, is_terminating, str_at,
-};
+use crate::kube::reconcile::{Action, OwnerRef, Plan, controller_uid, is_active, is_terminating, str_at};
 
 /// The label of a revision's pods and ReplicaSet, and part of its selector.
 pub const HASH_LABEL: &str = "pod-template-hash";
@@ -20,7 +18,7 @@ pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 /// Kubernetes uses for generated names, as Kubernetes writes its `pod-template-hash`.
 pub fn template_hash(template: &Value) -> String {
     let mut hash: u32 = 0x811c_9dc5;
-    for b in template.to_string().bytes() {
+    for b in normalized(template).to_string().bytes() {
         hash ^= u32::from(b);
         hash = hash.wrapping_mul(0x0100_0193);
     }
@@ -29,6 +27,30 @@ pub fn template_hash(template: &Value) -> String {
         .bytes()
         .map(|d| ALPHABET[usize::from(d) % ALPHABET.len()] as char)
         .collect()
+}
+
+/// The template as Kubernetes' typed objects see it: null and empty values are no values (kubectl's
+/// rollback sends `creationTimestamp: null`), so they do not change the hash.
+fn normalized(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), normalized(v)))
+                .filter(|(_, v)| !is_empty(v))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
+        other => other.clone(),
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
 }
 
 /// A ReplicaSet's revision (0 when it has none).
@@ -65,8 +87,13 @@ pub fn reconcile(deploy: &Value, replica_sets: &[Value], pods: &[Value], now: ji
     let (Some(owner), false) = (OwnerRef::of(deploy), is_terminating(deploy)) else {
         return plan;
     };
-    let namespace = str_at(deploy, "/metadata/namespace").unwrap_or("default").to_owned();
-    let replicas = deploy.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1);
+    let namespace = str_at(deploy, "/metadata/namespace")
+        .unwrap_or("default")
+        .to_owned();
+    let replicas = deploy
+        .pointer("/spec/replicas")
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
     let template = deploy.pointer("/spec/template").cloned().unwrap_or(Value::Null);
     let hash = template_hash(&template);
     let paused = deploy.pointer("/spec/paused") == Some(&Value::Bool(true));
@@ -75,7 +102,12 @@ pub fn reconcile(deploy: &Value, replica_sets: &[Value], pods: &[Value], now: ji
         .iter()
         .filter(|rs| controller_uid(rs) == Some(owner.uid.as_str()) && !is_terminating(rs))
         .collect();
-    owned.sort_by_key(|rs| (revision(rs), str_at(rs, "/metadata/creationTimestamp").unwrap_or("").to_owned()));
+    owned.sort_by_key(|rs| {
+        (
+            revision(rs),
+            str_at(rs, "/metadata/creationTimestamp").unwrap_or("").to_owned(),
+        )
+    });
     let is_new = |rs: &&Value| {
         rs.pointer("/metadata/labels")
             .and_then(|l| l.get(HASH_LABEL))
@@ -96,7 +128,12 @@ pub fn reconcile(deploy: &Value, replica_sets: &[Value], pods: &[Value], now: ji
     let new_name = format!("{}-{hash}", owner.name);
 
     // Scaling decisions (none while paused, as `kubectl rollout pause` means).
-    let max_surge = resolve(deploy.pointer("/spec/strategy/rollingUpdate/maxSurge"), replicas, "25%", true);
+    let max_surge = resolve(
+        deploy.pointer("/spec/strategy/rollingUpdate/maxSurge"),
+        replicas,
+        "25%",
+        true,
+    );
     let mut max_unavailable = resolve(
         deploy.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
         replicas,
@@ -124,7 +161,11 @@ pub fn reconcile(deploy: &Value, replica_sets: &[Value], pods: &[Value], now: ji
             for rs in &old {
                 scale(rs, 0, &mut plan);
             }
-            new_desired = Some(if old_running == 0 { replicas } else { new_desired.unwrap_or(0) });
+            new_desired = Some(if old_running == 0 {
+                replicas
+            } else {
+                new_desired.unwrap_or(0)
+            });
         } else {
             let total: u64 = owned.iter().map(|rs| spec_replicas(rs)).sum();
             let current_new = new_desired.unwrap_or(0);
@@ -158,11 +199,17 @@ pub fn reconcile(deploy: &Value, replica_sets: &[Value], pods: &[Value], now: ji
     };
     match new_rs {
         None if !paused => {
-            let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({}));
+            let mut labels = template
+                .pointer("/metadata/labels")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             labels[HASH_LABEL] = json!(hash);
             let mut rs_template = template.clone();
             rs_template["metadata"]["labels"] = labels.clone();
-            let mut selector = deploy.pointer("/spec/selector").cloned().unwrap_or_else(|| json!({}));
+            let mut selector = deploy
+                .pointer("/spec/selector")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             selector["matchLabels"][HASH_LABEL] = json!(hash);
             let mut annotations = deploy
                 .pointer("/metadata/annotations")
@@ -232,7 +279,17 @@ pub fn reconcile(deploy: &Value, replica_sets: &[Value], pods: &[Value], now: ji
         });
     }
 
-    let status = status(deploy, new_rs, &owned, &new_name, replicas, max_unavailable, paused, now, &mut plan);
+    let status = status(
+        deploy,
+        new_rs,
+        &owned,
+        &new_name,
+        replicas,
+        max_unavailable,
+        paused,
+        now,
+        &mut plan,
+    );
     if deploy.get("status") != Some(&status) {
         plan.actions.push(Action::UpdateOwnerStatus {
             kind: "Deployment".into(),
@@ -290,12 +347,23 @@ fn status(
             "lastTransitionTime": transition, "lastUpdateTime": update})
     };
     let (a_status, a_reason, a_message) = if available >= replicas.saturating_sub(max_unavailable) {
-        ("True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+        (
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        )
     } else {
-        ("False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
+        (
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
     };
     let available_condition = condition("Available", a_status, a_reason, a_message.into(), false);
-    let complete = new_rs.is_some() && updated == replicas && available >= replicas && total == updated
+    let complete = new_rs.is_some()
+        && updated == replicas
+        && available >= replicas
+        && total == updated
         && int(new_rs.unwrap_or(&Value::Null), "/status/availableReplicas") >= replicas;
     let before = deploy.get("status");
     let progressed = before.is_none_or(|b| {
@@ -309,7 +377,13 @@ fn status(
         .and_then(Value::as_u64)
         .unwrap_or(600);
     let progressing = if paused {
-        condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused".into(), false)
+        condition(
+            "Progressing",
+            "Unknown",
+            "DeploymentPaused",
+            "Deployment is paused".into(),
+            false,
+        )
     } else if complete {
         condition(
             "Progressing",
@@ -320,14 +394,16 @@ fn status(
         )
     } else {
         let last = previous("Progressing");
-        let exceeded_before = last.as_ref().is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded");
+        let exceeded_before = last
+            .as_ref()
+            .is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded");
         let since = last
             .as_ref()
             .filter(|c| c["status"] == "True" && c["reason"] == "ReplicaSetUpdated")
             .and_then(|c| c["lastUpdateTime"].as_str())
             .and_then(|t| t.parse::<jiff::Timestamp>().ok());
         let waited = since.map_or(Duration::ZERO, |s| now.duration_since(s).unsigned_abs());
-        if (exceeded_before && !progressed) || (!progressed && waited >= Duration::from_secs(deadline)) {
+        if !progressed && (exceeded_before || waited >= Duration::from_secs(deadline)) {
             condition(
                 "Progressing",
                 "False",
@@ -394,10 +470,15 @@ mod tests {
                 }
                 Action::ReplaceObject { object, .. } => {
                     let name = str_at(object, "/metadata/name").unwrap();
-                    let rs = rss.iter_mut().find(|r| str_at(r, "/metadata/name") == Some(name)).unwrap();
+                    let rs = rss
+                        .iter_mut()
+                        .find(|r| str_at(r, "/metadata/name") == Some(name))
+                        .unwrap();
                     *rs = object.clone();
                 }
-                Action::DeleteObject { name, .. } => rss.retain(|r| str_at(r, "/metadata/name") != Some(name)),
+                Action::DeleteObject { name, .. } => {
+                    rss.retain(|r| str_at(r, "/metadata/name") != Some(name))
+                }
                 _ => {}
             }
         }
@@ -416,6 +497,11 @@ mod tests {
         assert_eq!(resolve(Some(&json!(2)), 20, "25%", false), 2);
         assert_eq!(template_hash(&json!({"a": 1})), template_hash(&json!({"a": 1})));
         assert_ne!(template_hash(&json!({"a": 1})), template_hash(&json!({"a": 2})));
+        // regression: kubectl's rollback sends `creationTimestamp: null`; it is the same template.
+        assert_eq!(
+            template_hash(&json!({"metadata": {"labels": {"a": "b"}}})),
+            template_hash(&json!({"metadata": {"labels": {"a": "b"}, "creationTimestamp": null}, "x": {}}))
+        );
     }
 
     #[test]
@@ -433,7 +519,10 @@ mod tests {
             step(&v2, &mut rss, ts(i));
             let total: u64 = rss.iter().map(|r| int(r, "/spec/replicas")).sum();
             assert!(total <= 4, "surge of 1 exceeded: {total}");
-            assert!(total >= 3, "went below 3 (maxUnavailable 0 for 3 replicas): {total}");
+            assert!(
+                total >= 3,
+                "went below 3 (maxUnavailable 0 for 3 replicas): {total}"
+            );
         }
         assert_eq!(rss.len(), 2);
         let new = rss.iter().find(|r| revision(r) == 2).unwrap();
@@ -444,7 +533,10 @@ mod tests {
         for i in 10..20 {
             step(&v1, &mut rss, ts(i));
         }
-        let back = rss.iter().find(|r| str_at(r, "/metadata/name") == Some(first.as_str())).unwrap();
+        let back = rss
+            .iter()
+            .find(|r| str_at(r, "/metadata/name") == Some(first.as_str()))
+            .unwrap();
         assert_eq!((revision(back), int(back, "/spec/replicas")), (3, 3));
     }
 
@@ -456,8 +548,13 @@ mod tests {
         step(&v1, &mut rss, ts(0));
         let mut v2 = v1.clone();
         v2["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:2");
-        let plan = reconcile(&v2, &rss, &[json!({"metadata": {"name": "p", "namespace": "default",
-            "ownerReferences": [{"uid": "rs-0", "controller": true}]}, "status": {"phase": "Running"}})], ts(1));
+        let plan = reconcile(
+            &v2,
+            &rss,
+            &[json!({"metadata": {"name": "p", "namespace": "default",
+            "ownerReferences": [{"uid": "rs-0", "controller": true}]}, "status": {"phase": "Running"}})],
+            ts(1),
+        );
         let created = plan.actions.iter().find_map(|a| match a {
             Action::CreateObject { object, .. } => Some(int(object, "/spec/replicas")),
             _ => None,
@@ -507,7 +604,10 @@ mod tests {
                     d["status"] = status;
                 }
             }
-            d["status"]["conditions"][1]["reason"].as_str().unwrap().to_owned()
+            d["status"]["conditions"][1]["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         };
         assert_eq!(at(&mut d, 1), "ReplicaSetUpdated");
         assert_eq!(at(&mut d, 30), "ReplicaSetUpdated");

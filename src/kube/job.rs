@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::kube::reconcile::{Action, OwnerRef, Plan, controller_uid, is_active, is_terminating, key, str_at};
+use crate::kube::reconcile::{
+    Action, OwnerRef, Plan, controller_uid, is_active, is_terminating, key, str_at,
+};
 
 fn int(v: &Value, pointer: &str) -> Option<u64> {
     v.pointer(pointer).and_then(Value::as_u64)
@@ -56,16 +58,26 @@ pub fn reconcile(job: &Value, pods: &[Value], now: jiff::Timestamp) -> Plan {
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .unwrap_or(now);
     let finished = condition_true(job, "Complete") || condition_true(job, "Failed");
-    let mut status = job.get("status").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+    let mut status = job
+        .get("status")
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
     status["startTime"] = json!(str_at(job, "/status/startTime").map_or_else(|| stamp(now), str::to_owned));
 
     if !finished {
         let deadline = int(job, "/spec/activeDeadlineSeconds").map(Duration::from_secs);
         let ran = now.duration_since(start).unsigned_abs();
         let failure = if failed > backoff_limit {
-            Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+            Some((
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            ))
         } else if deadline.is_some_and(|d| ran >= d) {
-            Some(("DeadlineExceeded", "Job was active longer than specified deadline"))
+            Some((
+                "DeadlineExceeded",
+                "Job was active longer than specified deadline",
+            ))
         } else {
             if let Some(d) = deadline {
                 plan.requeue(d - ran);
@@ -88,7 +100,11 @@ pub fn reconcile(job: &Value, pods: &[Value], now: jiff::Timestamp) -> Plan {
                 plan.actions.push(Action::DeletePod { namespace, name });
             }
         } else if done {
-            status["conditions"] = ended("Complete", "CompletionsReached", "Reached expected number of succeeded pods");
+            status["conditions"] = ended(
+                "Complete",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+            );
             status["completionTime"] = json!(stamp(now));
             for p in &active {
                 let (namespace, name) = key(p);
@@ -167,7 +183,10 @@ mod tests {
     }
 
     fn creates(plan: &Plan) -> usize {
-        plan.actions.iter().filter(|a| matches!(a, Action::CreatePod { .. })).count()
+        plan.actions
+            .iter()
+            .filter(|a| matches!(a, Action::CreatePod { .. }))
+            .count()
     }
 
     fn status(plan: &Plan) -> Value {
@@ -188,7 +207,11 @@ mod tests {
         assert_eq!(creates(&reconcile(&j, &two_running, ts(1))), 0);
         let one_done = [pod("a", "Succeeded"), pod("b", "Succeeded")];
         assert_eq!(creates(&reconcile(&j, &one_done, ts(2))), 1);
-        let all = [pod("a", "Succeeded"), pod("b", "Succeeded"), pod("c", "Succeeded")];
+        let all = [
+            pod("a", "Succeeded"),
+            pod("b", "Succeeded"),
+            pod("c", "Succeeded"),
+        ];
         let s = status(&reconcile(&j, &all, ts(3)));
         assert_eq!(s["conditions"][0]["type"], "Complete");
         assert_eq!(s["succeeded"], 3);
@@ -198,7 +221,11 @@ mod tests {
     fn failures_past_the_backoff_limit_fail_the_job() {
         let j = job(1, 1);
         let one = [pod("a", "Failed")];
-        assert_eq!(creates(&reconcile(&j, &one, ts(0))), 1, "one failure is within the limit");
+        assert_eq!(
+            creates(&reconcile(&j, &one, ts(0))),
+            1,
+            "one failure is within the limit"
+        );
         let two = [pod("a", "Failed"), pod("b", "Failed")];
         let plan = reconcile(&j, &two, ts(1));
         assert_eq!(creates(&plan), 0);
@@ -219,7 +246,10 @@ mod tests {
         done["spec"]["ttlSecondsAfterFinished"] = json!(5);
         done["status"] = json!({"completionTime": ts(0).to_string(),
             "conditions": [{"type": "Complete", "status": "True"}]});
-        assert_eq!(reconcile(&done, &[], ts(2)).requeue_after, Some(Duration::from_secs(3)));
+        assert_eq!(
+            reconcile(&done, &[], ts(2)).requeue_after,
+            Some(Duration::from_secs(3))
+        );
         assert!(
             reconcile(&done, &[], ts(6))
                 .actions

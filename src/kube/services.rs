@@ -70,12 +70,14 @@ pub fn desired(services: &[Value], pods: &[Value], observed: &[Observed]) -> Vec
 /// that no new connection reaches an app that is stopping.
 fn ready(pod: &Value) -> bool {
     !crate::kube::reconcile::is_terminating(pod)
-        && pod.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True")))
-        })
+        && pod
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True"))
+                })
+            })
 }
 
 /// Whether a selector (every label equal) picks a pod; an empty selector picks none, as for

@@ -373,6 +373,12 @@ pub fn pod_status(pod: &Value) -> String {
     if !pod_reason.is_empty() {
         reason = pod_reason.clone();
     }
+    if pod
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+    {
+        return "Terminating".into();
+    }
     let mut has_running = false;
     // kubectl walks the containers from the last, so the first container's state wins.
     for c in container_statuses(pod).iter().rev() {

@@ -1,7 +1,11 @@
 //! The Kubernetes REST API of the real daemon: discovery, the verbs on every kind, subresources,
 //! selectors, deletes and validation, with Kubernetes' `Status` errors.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
+
+use crate::common::wait_until;
 
 use crate::api_support::{ABSENT_IMAGE, Api, names, namespace, pod, rc, service};
 
@@ -68,7 +72,18 @@ fn discovery_names_versions_resources_and_groups() {
     let groups = api.get("/apis");
     assert_eq!(
         groups.expect(200, None),
-        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}},
+            {"name": "batch", "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}},
+        ]})
+    );
+    let apps = api.get("/apis/apps/v1");
+    let apps = names_of_resources(apps.expect(200, None));
+    assert!(
+        apps.contains(&"deployments/scale".to_owned()) && apps.contains(&"replicasets".to_owned()),
+        "{apps:?}"
     );
     assert_eq!(api.get("/version").expect(200, None)["major"], "1");
     for probe in ["/healthz", "/readyz", "/livez"] {
@@ -323,7 +338,7 @@ fn failures_are_status_objects_with_kubernetes_reasons() {
         ("GET", "/api/v1/pods/web", None, 404, "NotFound", "could not find"),
         (
             "GET",
-            "/apis/apps/v1/namespaces/default/deployments",
+            "/apis/apps/v1/namespaces/default/statefulsets",
             None,
             404,
             "NotFound",
@@ -795,8 +810,13 @@ fn deletes_answer_with_the_object_and_take_an_owners_pods_along() {
     );
     api.get(&format!("{rcs}/drop")).expect(404, Some("NotFound"));
     api.delete(&format!("{rcs}/drop")).expect(404, Some("NotFound"));
-    let mut left = names(&api.get(pods).body);
-    left.sort();
+    // The pods terminate first, and are gone once the daemon has stopped what they ran.
+    let mut left = Vec::new();
+    wait_until("the owner's pods gone", Duration::from_secs(60), || {
+        left = names(&api.get(pods).body);
+        left.sort();
+        left.len() == 3
+    });
     assert_eq!(
         left,
         ["keep-1", "keep-2", "loner"],
@@ -1035,4 +1055,13 @@ fn kubectl_asks_for_tables_and_gets_them_for_lists_objects_and_watches() {
     assert_eq!(first["object"]["kind"], "Table");
     assert_eq!(first["object"]["rows"][0]["cells"][0], "default");
     api.stop();
+}
+
+fn names_of_resources(list: &Value) -> Vec<String> {
+    list["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect()
 }

@@ -225,7 +225,7 @@ fn apply_warns_about_what_jube_does_not_handle_and_applies_the_rest() {
     let app = k.write(
         "app.yaml",
         &format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n---\n{}",
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: api\n---\n{}",
             web(1).replace(
                 "        ports:\n",
                 "        resources:\n          limits:\n            cpu: 1\n        ports:\n"
@@ -234,7 +234,7 @@ fn apply_warns_about_what_jube_does_not_handle_and_applies_the_rest() {
     );
     let out = k.apply(&app);
     out.stderr_contains("Warning: ")
-        .stderr_contains("kind Deployment (apps/v1) is not handled by jube yet; skipped")
+        .stderr_contains("kind StatefulSet (apps/v1) is not handled by jube yet; skipped")
         .stderr_contains("spec.template.spec.containers[0].resources is ignored by jube");
     assert_eq!(
         out.stdout, "replicationcontroller/web created\nservice/web created\n",

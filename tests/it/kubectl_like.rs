@@ -399,8 +399,8 @@ fn get_rejects_what_kubectl_rejects() {
     k.apply(&app);
     for (args, message) in [
         (
-            &["get", "deployments"][..],
-            "doesn't have a resource type \"deployments\"",
+            &["get", "statefulsets"][..],
+            "doesn't have a resource type \"statefulsets\"",
         ),
         (
             &["get", "pods", "a", "-l", "app=web"][..],

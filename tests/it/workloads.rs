@@ -87,12 +87,22 @@ impl Cluster {
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        let out = self.kubectl().arg("get").args(args).args(["-o", "json"]).success();
+        let out = self
+            .kubectl()
+            .arg("get")
+            .args(args)
+            .args(["-o", "json"])
+            .success();
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{out}"))
     }
 
     fn names(&self, args: &[&str]) -> Vec<String> {
-        let out = self.kubectl().arg("get").args(args).args(["-o", "name"]).success();
+        let out = self
+            .kubectl()
+            .arg("get")
+            .args(args)
+            .args(["-o", "name"])
+            .success();
         out.stdout.lines().map(str::to_owned).collect()
     }
 }
@@ -141,7 +151,9 @@ fn greeting(addr: SocketAddr) -> Result<String, String> {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
     let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).map_err(|e| e.to_string())?;
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
     if line.starts_with("hello ") {
         Ok(line.trim().to_owned())
     } else {
@@ -155,7 +167,10 @@ fn proxy_addr(c: &Cluster) -> SocketAddr {
         port = c.json(&["svc", "web"])["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"].as_u64();
         port.is_some()
     });
-    SocketAddr::from(([127, 0, 0, 1], port.and_then(|p| u16::try_from(p).ok()).expect("a port")))
+    SocketAddr::from((
+        [127, 0, 0, 1],
+        port.and_then(|p| u16::try_from(p).ok()).expect("a port"),
+    ))
 }
 
 fn rollout_status(c: &Cluster) {
@@ -172,7 +187,9 @@ fn a_rolling_update_behind_a_service_fails_no_request_and_can_be_undone() {
     c.apply("web.yaml", &deployment(3, "example/hello:1.0", ""));
     rollout_status(&c);
     let addr = proxy_addr(&c);
-    wait_until("v1 answering", PATIENCE, || greeting(addr).is_ok_and(|g| g == "hello v1"));
+    wait_until("v1 answering", PATIENCE, || {
+        greeting(addr).is_ok_and(|g| g == "hello v1")
+    });
 
     // A client asks every 50 ms for as long as the rollout runs.
     let stop = Arc::new(AtomicBool::new(false));
@@ -199,10 +216,17 @@ fn a_rolling_update_behind_a_service_fails_no_request_and_can_be_undone() {
         .args(["set", "image", "deploy/web", "web=example/hello:2.0"])
         .success();
     rollout_status(&c);
-    wait_until("v2 answering", PATIENCE, || greeting(addr).is_ok_and(|g| g == "hello v2"));
+    wait_until("v2 answering", PATIENCE, || {
+        greeting(addr).is_ok_and(|g| g == "hello v2")
+    });
     stop.store(true, Ordering::SeqCst);
     let (failures, seen) = client.join().expect("the client thread");
-    assert!(failures.is_empty(), "{} of {} requests failed: {failures:?}", failures.len(), asked.load(Ordering::SeqCst));
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {failures:?}",
+        failures.len(),
+        asked.load(Ordering::SeqCst)
+    );
     assert!(seen.contains("hello v2"), "{seen:?}");
 
     // One ReplicaSet per revision, named after the template's hash, owning `<rs>-<5>` pods.
@@ -210,14 +234,19 @@ fn a_rolling_update_behind_a_service_fails_no_request_and_can_be_undone() {
     let sets = rs["items"].as_array().expect("items");
     assert_eq!(sets.len(), 2, "{rs}");
     for set in sets {
-        let hash = set["metadata"]["labels"]["pod-template-hash"].as_str().expect("a hash");
+        let hash = set["metadata"]["labels"]["pod-template-hash"]
+            .as_str()
+            .expect("a hash");
         assert_eq!(set["metadata"]["name"], format!("web-{hash}"));
         assert_eq!(set["metadata"]["ownerReferences"][0]["kind"], "Deployment");
     }
     let deploy = c.json(&["deploy", "web"]);
     assert_eq!(deploy["status"]["updatedReplicas"], 3, "{deploy}");
     assert_eq!(deploy["status"]["availableReplicas"], 3, "{deploy}");
-    assert_eq!(deploy["status"]["observedGeneration"], deploy["metadata"]["generation"]);
+    assert_eq!(
+        deploy["status"]["observedGeneration"],
+        deploy["metadata"]["generation"]
+    );
     let history = c.kubectl().args(["rollout", "history", "deploy/web"]).success();
     let revisions: Vec<&str> = history
         .stdout
@@ -229,11 +258,40 @@ fn a_rolling_update_behind_a_service_fails_no_request_and_can_be_undone() {
 
     c.kubectl().args(["rollout", "undo", "deploy/web"]).success();
     rollout_status(&c);
-    wait_until("v1 answering again", PATIENCE, || greeting(addr).is_ok_and(|g| g == "hello v1"));
+    wait_until("v1 answering again", PATIENCE, || {
+        greeting(addr).is_ok_and(|g| g == "hello v1")
+    });
     let image = c.json(&["deploy", "web"])["spec"]["template"]["spec"]["containers"][0]["image"].clone();
     assert_eq!(image, "example/hello:1.0");
     let pods = c.names(&["pods", "-l", "app=web"]);
     assert_eq!(pods.len(), 3, "{pods:?}");
+
+    // jube's own rollout verbs read the same: the undone revision 1 is now revision 3.
+    c.api
+        .env
+        .jube()
+        .args(["rollout", "status", "deploy/web"])
+        .success()
+        .stdout_contains("successfully rolled out");
+    let history = c
+        .api
+        .env
+        .jube()
+        .args(["rollout", "history", "deploy/web"])
+        .success();
+    let revisions: Vec<&str> = history
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(revisions, ["2", "3"], "{history}");
+    c.api
+        .env
+        .jube()
+        .args(["rollout", "undo", "deploy/web", "--to-revision", "9"])
+        .code(1)
+        .stderr_contains("unable to find specified revision 9");
 }
 
 #[test]
@@ -289,8 +347,11 @@ spec:
         c.json(&["deploy", "stuck"])["status"]["conditions"]
             .as_array()
             .is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c["type"] == "Progressing" && c["status"] == "False" && c["reason"] == "ProgressDeadlineExceeded")
+                cs.iter().any(|c| {
+                    c["type"] == "Progressing"
+                        && c["status"] == "False"
+                        && c["reason"] == "ProgressDeadlineExceeded"
+                })
             })
     });
     c.kubectl()
@@ -304,7 +365,10 @@ spec:
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready").cloned())
         .expect("a Ready condition");
     assert_eq!(ready["reason"], "ContainersNotReady", "{ready}");
-    assert!(ready["message"].as_str().is_some_and(|m| m.contains("7000")), "{ready}");
+    assert!(
+        ready["message"].as_str().is_some_and(|m| m.contains("7000")),
+        "{ready}"
+    );
 }
 
 fn job(name: &str, completions: u32, parallelism: u32, command: &str) -> String {
@@ -347,7 +411,10 @@ fn jobs_complete_or_fail_with_the_real_exit_code() {
         .timeout(Duration::from_secs(150))
         .success();
     let bad = c.json(&["job", "bad"]);
-    assert_eq!(bad["status"]["conditions"][0]["reason"], "BackoffLimitExceeded", "{bad}");
+    assert_eq!(
+        bad["status"]["conditions"][0]["reason"], "BackoffLimitExceeded",
+        "{bad}"
+    );
     let pods = c.json(&["pods", "-l", "batch.kubernetes.io/job-name=bad"]);
     let items = pods["items"].as_array().expect("items");
     assert_eq!(items.len(), 2, "backoffLimit 1: two tries\n{pods}");
@@ -358,7 +425,10 @@ fn jobs_complete_or_fail_with_the_real_exit_code() {
         assert_eq!(term["reason"], "Error", "{p}");
     }
     let name = items[0]["metadata"]["name"].as_str().expect("a name");
-    c.kubectl().args(["logs", name]).success().stdout_contains("crashing");
+    c.kubectl()
+        .args(["logs", name])
+        .success()
+        .stdout_contains("crashing");
 }
 
 #[test]
@@ -386,7 +456,10 @@ spec:
         c.json(&["pod", "argv"])["status"]["phase"] == "Failed"
     });
     let pod = c.json(&["pod", "argv"]);
-    assert_eq!(pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 4, "{pod}");
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 4,
+        "{pod}"
+    );
     c.kubectl()
         .args(["logs", "argv"])
         .success()
@@ -426,7 +499,11 @@ spec:
     let pods = c.json(&["pods", "-l", "app=front"]);
     for p in pods["items"].as_array().expect("items") {
         assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet", "{p}");
-        assert!(p["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("front-")));
+        assert!(
+            p["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("front-"))
+        );
     }
     // Orphaned, the pods stay; a new ReplicaSet of the same selector adopts them.
     c.kubectl()
@@ -440,16 +517,29 @@ spec:
             .as_array()
             .expect("items")
             .iter()
-            .all(|p| p["metadata"]["ownerReferences"].as_array().is_none_or(Vec::is_empty)),
+            .all(|p| p["metadata"]["ownerReferences"]
+                .as_array()
+                .is_none_or(Vec::is_empty)),
         "{unowned}"
     );
-    c.kubectl().arg("apply").arg("-f").arg(c.api.env.root().join("rs.yaml")).success();
+    c.kubectl()
+        .arg("apply")
+        .arg("-f")
+        .arg(c.api.env.root().join("rs.yaml"))
+        .success();
     wait_until("the orphans adopted", PATIENCE, || {
         c.json(&["pods", "-l", "app=front"])["items"]
             .as_array()
-            .is_some_and(|ps| ps.iter().all(|p| p["metadata"]["ownerReferences"][0]["name"] == "front"))
+            .is_some_and(|ps| {
+                ps.iter()
+                    .all(|p| p["metadata"]["ownerReferences"][0]["name"] == "front")
+            })
     });
-    assert_eq!(c.names(&["pods", "-l", "app=front"]), orphans, "adopted, not duplicated");
+    assert_eq!(
+        c.names(&["pods", "-l", "app=front"]),
+        orphans,
+        "adopted, not duplicated"
+    );
 
     // A pod deleted with a grace period is listed, terminating, until its processes are gone.
     let victim = orphans[0].trim_start_matches("pod/").to_owned();
@@ -457,14 +547,21 @@ spec:
         .args(["delete", "pod", &victim, "--wait=false", "--grace-period=3"])
         .success();
     let terminating = c.json(&["pod", &victim]);
-    assert!(terminating["metadata"]["deletionTimestamp"].is_string(), "{terminating}");
+    assert!(
+        terminating["metadata"]["deletionTimestamp"].is_string(),
+        "{terminating}"
+    );
     assert_eq!(terminating["metadata"]["deletionGracePeriodSeconds"], 3);
     wait_until("the deleted pod gone", PATIENCE, || {
         c.kubectl().args(["get", "pod", &victim]).output().code != Some(0)
     });
     // Cascading: the ReplicaSet's pods go with it.
-    c.kubectl().args(["delete", "rs", "front", "--force", "--grace-period=0"]).success();
-    wait_until("the pods collected", PATIENCE, || c.names(&["pods", "-l", "app=front"]).is_empty());
+    c.kubectl()
+        .args(["delete", "rs", "front", "--force", "--grace-period=0"])
+        .success();
+    wait_until("the pods collected", PATIENCE, || {
+        c.names(&["pods", "-l", "app=front"]).is_empty()
+    });
 }
 
 #[test]
@@ -481,19 +578,64 @@ fn kubectl_lists_the_workload_kinds_with_their_short_names() {
     }
     out.stdout_contains("jobs");
     c.kubectl()
-        .args(["create", "deployment", "made", "--image=example/hello:1.0", "--replicas=1"])
+        .args([
+            "create",
+            "deployment",
+            "made",
+            "--image=example/hello:1.0",
+            "--replicas=1",
+        ])
         .success();
     c.kubectl()
-        .args(["create", "job", "once", "--image=fabric8/ticker", "--", "sh", "-c", "echo once"])
+        .args([
+            "create",
+            "job",
+            "once",
+            "--image=fabric8/ticker",
+            "--",
+            "sh",
+            "-c",
+            "echo once",
+        ])
         .success();
     c.kubectl()
         .args(["wait", "--for=condition=complete", "job/once", "--timeout=120s"])
         .timeout(Duration::from_secs(150))
         .success();
-    c.kubectl().args(["logs", "job/once"]).success().stdout_contains("once");
-    c.kubectl().args(["scale", "deploy/made", "--replicas=2"]).success();
+    c.kubectl()
+        .args(["logs", "job/once"])
+        .success()
+        .stdout_contains("once");
+    c.kubectl()
+        .args(["scale", "deploy/made", "--replicas=2"])
+        .success();
     wait_until("two pods of the created deployment", PATIENCE, || {
         c.names(&["pods", "-l", "app=made"]).len() == 2
     });
-    c.kubectl().args(["logs", "deploy/made"]).success().stdout_contains("listening on");
+    c.kubectl()
+        .args(["logs", "deploy/made"])
+        .success()
+        .stdout_contains("listening on");
+}
+
+#[test]
+fn regression_a_named_port_the_image_lacks_is_leased_exported_and_makes_the_pod_ready() {
+    let c = Cluster::start();
+    let listen = "my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', \
+                  LocalPort => $ENV{HTTP_SERVER_PORT}, Listen => 5, ReuseAddr => 1) or die $!; \
+                  sleep 1 while 1";
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "named"},
+        "spec": {"containers": [{
+            "name": "main", "image": "fabric8/ticker",
+            "command": ["perl", "-MIO::Socket::INET", "-e", listen],
+            "ports": [{"name": "http-server", "containerPort": 3000}],
+        }]}
+    });
+    c.apply("named.json", &pod.to_string());
+    wait_until("the pod ready on its leased http-server port", PATIENCE, || {
+        c.json(&["pod", "named"])["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    });
 }

@@ -193,8 +193,10 @@ fn run(client: &Client, args: &DeleteArgs, doomed: &[Doomed]) -> anyhow::Result<
             }
         }
     }
-    if args.wait && !failed {
-        failed = !wait_gone(client, &terminating) || !wait_containers_gone(&pods_gone);
+    // What was deleted is waited for even when another object failed, as kubectl does.
+    if args.wait && !(terminating.is_empty() && pods_gone.is_empty()) {
+        let gone = wait_gone(client, &terminating) && wait_containers_gone(&pods_gone);
+        failed |= !gone;
     }
     Ok(if failed { super::super::EXIT_FAILURE } else { 0 })
 }

@@ -37,9 +37,9 @@ pub fn scale(args: &ScaleArgs) -> anyhow::Result<i32> {
     let subresource = has_scale_subresource(&client);
     let mut failed = false;
     for (kind, namespace, name) in &targets {
-        if *kind != Kind::ReplicationController {
+        if !kind.scalable() {
             eprintln!(
-                "error: {} \"{name}\" cannot be scaled: only replicationcontrollers (rc) have replicas",
+                "error: {} \"{name}\" cannot be scaled: only replicationcontrollers (rc), replicasets (rs) and deployments (deploy) have replicas",
                 kind.plural()
             );
             failed = true;

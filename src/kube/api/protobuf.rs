@@ -73,7 +73,10 @@ pub fn object_json(body: &[u8]) -> Result<Value, ProtobufError> {
         ("apps/v1", "Deployment") => {
             let deployment = apps::Deployment::decode(raw.as_slice()).map_err(decode_failed)?;
             let mut object = Map::new();
-            object.insert("spec".into(), deployment_spec(deployment.spec.unwrap_or_default()));
+            object.insert(
+                "spec".into(),
+                deployment_spec(deployment.spec.unwrap_or_default()),
+            );
             (deployment.metadata, object)
         }
         ("batch/v1", "Job") => {
