@@ -306,7 +306,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            let message = format!("{e:#}");
+            let message = error_message(&e);
             eprintln!("error: {message}");
             if !message.contains("disk is full")
                 && let Some(hint) = e
@@ -326,5 +326,40 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
                 EXIT_FAILURE
             }
         }
+    }
+}
+
+/// The error and its causes, joined with `: `. Many of jube's errors already name their cause in
+/// their own message; a cause whose text is already there is not repeated.
+fn error_message(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_message;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("GET x failed: {source}")]
+    struct Outer {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_the_message_already_names_is_not_repeated() {
+        let named = anyhow::Error::new(Outer {
+            source: std::io::Error::other("reset"),
+        });
+        assert_eq!(error_message(&named), "GET x failed: reset");
+        let context = anyhow::Error::new(std::io::Error::other("reset")).context("pull failed");
+        assert_eq!(error_message(&context), "pull failed: reset");
     }
 }

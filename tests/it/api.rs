@@ -866,7 +866,10 @@ fn deletes_answer_with_the_object_and_take_an_owners_pods_along() {
     gone_names.sort();
     assert_eq!(gone_names, ["keep-1", "keep-2"]);
     assert_eq!(gone.body["kind"], "PodList");
-    assert!(names(&api.get(pods).body).is_empty());
+    // Deleted pods stay listed, terminating, until their processes are gone.
+    wait_until("the deleted pods to go", Duration::from_secs(60), || {
+        names(&api.get(pods).body).is_empty()
+    });
     api.stop();
 }
 

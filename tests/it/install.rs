@@ -329,7 +329,7 @@ fn hostile_names_encrypted_entries_and_broken_archives_are_refused_and_leave_not
             &["contains `:`"],
         ),
         (
-            "nul",
+            "nulbyte",
             "nul-evilX.sh",
             b"nul-evil\0.sh",
             0,

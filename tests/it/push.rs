@@ -383,14 +383,14 @@ fn push_errors_say_what_is_wrong_and_what_to_do() {
     // Unreadable metadata in the repository is not overwritten.
     server.put_file(
         &format!("{GROUP_DIR}/maven-metadata.xml"),
-        b"<html>not metadata</html>",
+        b"<metadata><versioning><versions>",
     );
     let out = push(&env, &["team/app:1.0", "--force"]);
     assert_eq!(out.code, Some(1), "{out}");
     out.stderr_contains("maven-metadata.xml is unreadable");
     assert_eq!(
         served_text(&server, &format!("{GROUP_DIR}/maven-metadata.xml")),
-        "<html>not metadata</html>"
+        "<metadata><versioning><versions>"
     );
 }
 
