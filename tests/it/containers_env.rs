@@ -212,8 +212,7 @@ fn bad_variable_names_are_refused_and_nothing_is_created() {
 #[test]
 fn port_names_with_shell_metacharacters_are_carried_and_control_characters_refused() {
     let images = Images::new();
-    let ports =
-        "web$(touch${IFS}pwned-dollar)=8080\na`touch${IFS}pwned-tick`=8081\nsemi\\;colon|pipe=8082\nquote'x\"y=8083\n";
+    let ports = "web$(touch${IFS}pwned-dollar)=8080\na`touch${IFS}pwned-tick`=8081\nsemi\\;colon|pipe=8082\nquote'x\"y=8083\n";
     let image = images.publish(
         "ports/meta",
         &with(
