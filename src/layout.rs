@@ -169,12 +169,6 @@ impl Layout {
         self.container_dir(id).join("state.json")
     }
 
-    /// The folder a container's image is unpacked into: `containers/<id>/<folder>`, with the
-    /// folder from [`app_folder_name`].
-    pub fn container_app_folder(&self, id: &str, folder: &str) -> PathBuf {
-        self.container_dir(id).join(folder)
-    }
-
     pub fn container_logs(&self, id: &str) -> PathBuf {
         self.container_dir(id).join("logs")
     }

@@ -380,17 +380,29 @@ fn push_errors_say_what_is_wrong_and_what_to_do() {
         .stderr_contains("500");
     assert_eq!(server.count("PUT", "maven-metadata.xml"), 0);
     server.clear_faults();
-    // Unreadable metadata in the repository is not overwritten.
+    // Unreadable metadata in the repository is not overwritten: a web page in its place is named
+    // as one, other text as unreadable.
     server.put_file(
         &format!("{GROUP_DIR}/maven-metadata.xml"),
         b"<metadata><versioning><versions>",
     );
     let out = push(&env, &["team/app:1.0", "--force"]);
     assert_eq!(out.code, Some(1), "{out}");
-    out.stderr_contains("maven-metadata.xml is unreadable");
+    out.stderr_contains("maven-metadata.xml failed: the server returned an HTML page");
     assert_eq!(
         served_text(&server, &format!("{GROUP_DIR}/maven-metadata.xml")),
         "<metadata><versioning><versions>"
+    );
+    server.put_file(
+        &format!("{GROUP_DIR}/maven-metadata.xml"),
+        b"<metadata><versioning>",
+    );
+    let out = push(&env, &["team/app:1.0", "--force"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    out.stderr_contains("maven-metadata.xml is unreadable");
+    assert_eq!(
+        served_text(&server, &format!("{GROUP_DIR}/maven-metadata.xml")),
+        "<metadata><versioning>"
     );
 }
 
