@@ -56,6 +56,23 @@ fn write_atomic_impl(path: &Path, reader: &mut impl io::Read, mode: Option<u32>)
     Ok(())
 }
 
+/// Opens `path` for appending, creating it private to its owner (0600 on unix) and narrowing an
+/// existing one: for logs and databases that may hold what users and manifests supply.
+pub fn open_private_append(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, PRIVATE_FILE_MODE);
+    let file = options.open(path).map_err(|e| with_path(e, path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(PRIVATE_FILE_MODE))
+            .map_err(|e| with_path(e, path))?;
+    }
+    Ok(file)
+}
+
 #[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;

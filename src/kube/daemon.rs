@@ -109,11 +109,8 @@ pub struct DaemonLog {
 impl DaemonLog {
     pub fn open(layout: &Layout) -> std::io::Result<Self> {
         let path = layout.daemon_log();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| fsutil::with_path(e, &path))?;
+        // The log quotes what manifests supply: private, as the store is.
+        let file = fsutil::open_private_append(&path)?;
         Ok(Self {
             file: Arc::new(Mutex::new(file)),
         })

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
+use crate::fsutil;
 use crate::kube::kinds::Kind;
 
 /// How many events the log keeps; older watches start over with a fresh list.
@@ -25,6 +26,8 @@ pub enum StoreError {
     Conflict { plural: &'static str, name: String },
     #[error("the object store {path} cannot be used: {source}")]
     Database { path: PathBuf, source: rusqlite::Error },
+    #[error("the object store cannot be made private to you: {0}")]
+    Private(std::io::Error),
     #[error("a stored object is not valid JSON: {0}")]
     Corrupt(#[from] serde_json::Error),
 }
@@ -84,6 +87,16 @@ impl Store {
         };
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
+        }
+        // Manifests hold secrets (kubectl's last-applied annotation keeps stringData in plain
+        // text): the database is private, and SQLite gives its -wal and -shm files the
+        // database's own mode. Files of an older version are narrowed.
+        fsutil::open_private_append(path).map_err(StoreError::Private)?;
+        for suffix in ["-wal", "-shm"] {
+            let side = PathBuf::from(format!("{}{suffix}", path.display()));
+            if side.exists() {
+                fsutil::set_mode(&side, fsutil::PRIVATE_FILE_MODE).map_err(StoreError::Private)?;
+            }
         }
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
