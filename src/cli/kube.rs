@@ -4,6 +4,7 @@
 
 mod apply;
 mod delete;
+mod describe;
 mod get;
 mod logs;
 mod rollout;
@@ -12,6 +13,7 @@ mod watch;
 
 pub use apply::{ApplyArgs, apply};
 pub use delete::{DeleteArgs, delete};
+pub use describe::{DescribeArgs, describe};
 pub use get::{GetArgs, get};
 pub use logs::{LogsRequest, logs};
 pub use rollout::{RolloutArgs, rollout};

@@ -223,6 +223,8 @@ pub enum Command {
     Delete(kube::DeleteArgs),
     /// Set the replicas of replication controllers, replica sets and deployments.
     Scale(kube::ScaleArgs),
+    /// Show one object as kubectl describe does (labels, selector, replicas, containers, conditions).
+    Describe(kube::DescribeArgs),
     /// Deployment rollouts: status, history, undo [--to-revision N], restart, pause, resume.
     Rollout(kube::RolloutArgs),
     /// Remove image zips from the local repository.
@@ -300,6 +302,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Delete(args) => kube::delete(&args),
         Command::Scale(args) => kube::scale(&args),
         Command::Rollout(args) => kube::rollout(&args),
+        Command::Describe(args) => kube::describe(&args),
         Command::Inspect { containers } => containers::inspect(&containers),
         Command::Port { container, name } => containers::port(&container, name.as_deref()),
     };

@@ -6,6 +6,7 @@ pub mod client;
 pub mod controller;
 pub mod daemon;
 pub mod deployment;
+pub mod describe;
 pub mod gc;
 pub mod job;
 pub mod kinds;

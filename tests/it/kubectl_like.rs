@@ -553,7 +553,7 @@ fn scale_sets_replicas_through_the_api() {
     out.stderr_contains("Error from server (NotFound)")
         .stderr_contains("\"nope\" not found");
     let out = k.jube().args(["scale", "svc/web", "--replicas", "2"]).code(1);
-    out.stderr_contains("only replicationcontrollers (rc) have replicas");
+    out.stderr_contains("services \"web\" cannot be scaled: only replicationcontrollers (rc), replicasets (rs) and deployments (deploy) have replicas");
     k.jube().args(["scale", "rc/web"]).code(2);
     k.jube().args(["scale", "rc/web", "--replicas", "-1"]).code(2);
     k.jube()

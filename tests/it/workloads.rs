@@ -369,6 +369,14 @@ spec:
         ready["message"].as_str().is_some_and(|m| m.contains("7000")),
         "{ready}"
     );
+    let name = pods["items"][0]["metadata"]["name"].as_str().expect("a name");
+    c.api
+        .env
+        .jube()
+        .args(["describe", "pod", name])
+        .success()
+        .stdout_contains("ContainersNotReady")
+        .stdout_contains("7000");
 }
 
 fn job(name: &str, completions: u32, parallelism: u32, command: &str) -> String {

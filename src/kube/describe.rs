@@ -1,0 +1,141 @@
+//! `describe`: an object as `kubectl describe` prints it, the parts jube has: identity, labels,
+//! annotations, selector, replicas, containers and conditions (with their reasons and messages).
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::kube::table::selector_text;
+
+fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+fn map_lines(out: &mut String, title: &str, map: Option<&Value>) {
+    let entries: Vec<String> = map
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{:<14}{}",
+        format!("{title}:"),
+        entries.first().map_or("<none>", String::as_str)
+    );
+    for e in entries.iter().skip(1) {
+        let _ = writeln!(out, "{:<14}{e}", "");
+    }
+}
+
+/// The text `jube describe` prints for one object.
+pub fn describe(object: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<14}{}", "Name:", text(object, "/metadata/name"));
+    if let Some(ns) = object.pointer("/metadata/namespace").and_then(Value::as_str) {
+        let _ = writeln!(out, "{:<14}{ns}", "Namespace:");
+    }
+    let _ = writeln!(out, "{:<14}{}", "Kind:", text(object, "/kind"));
+    map_lines(&mut out, "Labels", object.pointer("/metadata/labels"));
+    map_lines(&mut out, "Annotations", object.pointer("/metadata/annotations"));
+    if let Some(t) = object
+        .pointer("/metadata/deletionTimestamp")
+        .and_then(Value::as_str)
+    {
+        let _ = writeln!(out, "{:<14}Terminating (since {t})", "Status:");
+    } else if let Some(phase) = object.pointer("/status/phase").and_then(Value::as_str) {
+        let _ = writeln!(out, "{:<14}{phase}", "Status:");
+    }
+    if let Some(selector) = object.pointer("/spec/selector") {
+        let _ = writeln!(out, "{:<14}{}", "Selector:", selector_text(Some(selector)));
+    }
+    if let Some(r) = object.pointer("/spec/replicas").and_then(Value::as_u64) {
+        let int = |p: &str| object.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "{:<14}{r} desired | {} updated | {} total | {} available | {} unavailable",
+            "Replicas:",
+            int("/status/updatedReplicas"),
+            int("/status/replicas"),
+            int("/status/availableReplicas"),
+            int("/status/unavailableReplicas"),
+        );
+    }
+    if let Some(s) = object.pointer("/spec/strategy/type").and_then(Value::as_str) {
+        let _ = writeln!(out, "{:<14}{s}", "StrategyType:");
+    }
+    let containers = object
+        .pointer("/spec/containers")
+        .or_else(|| object.pointer("/spec/template/spec/containers"))
+        .and_then(Value::as_array);
+    if let Some(containers) = containers {
+        let _ = writeln!(out, "Containers:");
+        for c in containers {
+            let _ = writeln!(out, "  {}:", text(c, "/name"));
+            let _ = writeln!(out, "    Image:      {}", text(c, "/image"));
+            let ports: Vec<String> = c
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("containerPort").and_then(Value::as_u64))
+                .map(|p| format!("{p}/TCP"))
+                .collect();
+            if !ports.is_empty() {
+                let _ = writeln!(out, "    Port:       {}", ports.join(", "));
+            }
+            for key in ["command", "args"] {
+                if let Some(items) = c.get(key).and_then(Value::as_array) {
+                    let _ = writeln!(out, "    {}:", if key == "command" { "Command" } else { "Args" });
+                    for i in items {
+                        let _ = writeln!(out, "      {}", i.as_str().unwrap_or_default());
+                    }
+                }
+            }
+        }
+    }
+    if let Some(conditions) = object.pointer("/status/conditions").and_then(Value::as_array) {
+        let _ = writeln!(out, "Conditions:\n  Type              Status  Reason");
+        for c in conditions {
+            let _ = writeln!(
+                out,
+                "  {:<18}{:<8}{}",
+                text(c, "/type"),
+                text(c, "/status"),
+                text(c, "/reason")
+            );
+            let message = text(c, "/message");
+            if !message.is_empty() {
+                let _ = writeln!(out, "    Message: {message}");
+            }
+        }
+    }
+    let _ = writeln!(out, "Events:       <none>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_not_ready_pod_shows_why() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "web-1", "namespace": "default", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "x", "ports": [{"containerPort": 3000}]}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False",
+                "reason": "ContainersNotReady", "message": "containers with unready status: [web]"}]}});
+        let text = describe(&pod);
+        assert!(text.contains("Name:         web-1"), "{text}");
+        assert!(text.contains("Labels:       app=web"), "{text}");
+        assert!(text.contains("ContainersNotReady"), "{text}");
+        assert!(
+            text.contains("Message: containers with unready status: [web]"),
+            "{text}"
+        );
+        assert!(text.contains("Port:       3000/TCP"), "{text}");
+    }
+}
