@@ -128,3 +128,22 @@ fn a_container_made_when_app_folders_were_called_root_keeps_working() {
     images.env.jube().args(["rm", "-f", &id]).success();
     assert!(!dir.exists());
 }
+
+#[test]
+fn the_object_store_and_the_daemon_log_are_private() {
+    let k = crate::kubectl_like::Kube::new();
+    let secret = "s3cr3t-in-the-store";
+    let file = k.write(
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n  annotations:\n    note: {secret}\n"
+        ),
+    );
+    k.apply(&file);
+    let home = k.env.home();
+    for name in ["store.db", "store.db-wal", "daemon.log"] {
+        let path = home.join(name);
+        assert!(path.exists(), "{} missing", path.display());
+        assert_eq!(mode(&path), 0o600, "{name}");
+    }
+}
