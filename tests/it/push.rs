@@ -384,14 +384,14 @@ fn push_errors_say_what_is_wrong_and_what_to_do() {
     // as one, other text as unreadable.
     server.put_file(
         &format!("{GROUP_DIR}/maven-metadata.xml"),
-        b"<metadata><versioning><versions>",
+        b"<html>not metadata</html>",
     );
     let out = push(&env, &["team/app:1.0", "--force"]);
     assert_eq!(out.code, Some(1), "{out}");
     out.stderr_contains("maven-metadata.xml failed: the server returned an HTML page");
     assert_eq!(
         served_text(&server, &format!("{GROUP_DIR}/maven-metadata.xml")),
-        "<metadata><versioning><versions>"
+        "<html>not metadata</html>"
     );
     server.put_file(
         &format!("{GROUP_DIR}/maven-metadata.xml"),
