@@ -160,6 +160,10 @@ pub fn parse(name: &str, prefix: &str) -> Result<ImageRef, ImageNameError> {
         None => "library",
     };
     check_part("namespace", namespace).map_err(err)?;
+    // The namespace becomes the last groupId segment: a trailing `.` would add an empty one.
+    if namespace.ends_with('.') {
+        return Err(err(format!("the namespace `{namespace}` ends with `.`")));
+    }
     check_part("name", artifact).map_err(err)?;
     if let Some(tag) = tag {
         check_version("tag", tag).map_err(err)?;
@@ -339,5 +343,11 @@ mod tests {
             image_name("com.example", "app", DEFAULT_GROUP_PREFIX),
             "mvn:com.example/app"
         );
+    }
+
+    #[test]
+    fn regression_fuzz_a_namespace_ending_with_a_dot_made_an_empty_group_segment() {
+        let e = parse("mme/app/acme/app/zT./0", DEFAULT_GROUP_PREFIX).unwrap_err();
+        assert!(e.problem.contains("ends with `.`"), "{e}");
     }
 }
