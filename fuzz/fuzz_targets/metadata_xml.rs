@@ -16,7 +16,7 @@ fuzz_target!(|bytes: &[u8]| {
         Err(e) => panic!("jube cannot read the metadata it wrote ({e}):\n{xml}"),
     };
     assert_eq!(again, parsed, "written and read back:\n{xml}");
+    // Merging recomputes `release` and `latest` from the versions, so only "no panic" holds.
     let mut merged = parsed.clone();
     merged.merge(&again);
-    assert_eq!(merged.to_xml(), xml, "merging a copy into itself changes nothing");
 });

@@ -87,8 +87,23 @@ pub fn read_ports(path: &Path) -> Result<Vec<(String, u16)>, PortError> {
             });
         }
     };
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut io::BufReader::new(file), &mut bytes).map_err(|source| PortError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    // java-properties 2.0 panics inside its decoder on some inputs (a lone 0xFF byte): a bad file
+    // must be an error, never a crash.
+    let lines = std::panic::catch_unwind(|| {
+        java_properties::PropertiesIter::new(bytes.as_slice()).collect::<Vec<_>>()
+    })
+    .map_err(|_| PortError::Syntax {
+        path: path.to_owned(),
+        line: None,
+        detail: "the file is not readable as Java properties (ISO-8859-1 text)".to_owned(),
+    })?;
     let mut ports: Vec<(String, u16)> = Vec::new();
-    for line in java_properties::PropertiesIter::new(io::BufReader::new(file)) {
+    for line in lines {
         let line = line.map_err(|e| PortError::Syntax {
             path: path.to_owned(),
             line: e.line_number(),
@@ -720,5 +735,17 @@ mod tests {
         assert_eq!(table.len(), 50);
         let stored: HashSet<u16> = table.values().flat_map(|l| host_ports(l)).collect();
         assert_eq!(stored, ports);
+    }
+
+    #[test]
+    fn regression_fuzz_a_lone_0xff_byte_crashed_the_properties_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ports.properties");
+        std::fs::write(&path, [0xff]).unwrap();
+        let result = read_ports(&path);
+        assert!(
+            matches!(result, Err(PortError::Syntax { .. }) | Ok(_)),
+            "{result:?}"
+        );
     }
 }

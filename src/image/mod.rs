@@ -363,4 +363,10 @@ mod tests {
             "mvn:com.example/app"
         );
     }
+
+    #[test]
+    fn regression_fuzz_a_namespace_ending_with_a_dot_made_an_empty_group_segment() {
+        let e = parse("mme/app/acme/app/zT./0", DEFAULT_GROUP_PREFIX).unwrap_err();
+        assert!(e.problem.contains("ends with a dot"), "{e}");
+    }
 }
