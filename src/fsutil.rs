@@ -225,6 +225,27 @@ impl LockedFile {
     pub fn file(&self) -> &File {
         &self.file
     }
+
+    /// Whether the locked file is still the one at [`LockedFile::path`]: a lock taken on a file
+    /// that was unlinked (or replaced) in the meantime guards nothing.
+    pub fn is_at_its_path(&self) -> bool {
+        let (Ok(held), Ok(named)) = (self.file.metadata(), std::fs::metadata(&self.path)) else {
+            return false;
+        };
+        same_file(&held, &named)
+    }
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// Windows does not let a file that is open be unlinked, so the name still means the same file.
+#[cfg(not(unix))]
+fn same_file(_a: &std::fs::Metadata, _b: &std::fs::Metadata) -> bool {
+    true
 }
 
 impl Drop for LockedFile {
@@ -347,6 +368,21 @@ mod tests {
         assert!(LockedFile::try_acquire(&p).unwrap().is_none());
         drop(first);
         assert!(LockedFile::try_acquire(&p).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_lock_on_an_unlinked_file_knows_it_guards_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let lock = LockedFile::acquire(&p, "test").unwrap();
+        assert!(lock.is_at_its_path());
+        std::fs::remove_file(&p).unwrap();
+        assert!(!lock.is_at_its_path());
+        std::fs::write(&p, "").unwrap();
+        assert!(
+            !lock.is_at_its_path(),
+            "a new file under the same name is another file"
+        );
     }
 
     #[test]

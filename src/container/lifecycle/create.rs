@@ -159,6 +159,7 @@ impl Containers {
         for entry in entries.filter_map(Result::ok) {
             let path = entry.path();
             if !path.is_dir() {
+                remove_orphan_lock(&path);
                 continue;
             }
             let lock_path = path.with_extension("lock");
@@ -175,6 +176,24 @@ impl Containers {
             drop(lock);
             let _ = std::fs::remove_file(&lock_path);
         }
+    }
+}
+
+/// A creator killed before its stage folder existed, or after it was renamed into `containers/`,
+/// leaves only its lock file. Ids are never reused, so once the lock is free it is no one's.
+fn remove_orphan_lock(path: &Path) {
+    if path.extension().is_none_or(|e| e != "lock") {
+        return;
+    }
+    let stage = path.with_extension("");
+    if stage.exists() {
+        return;
+    }
+    if let Ok(Some(lock)) = LockedFile::try_acquire_in_place(path) {
+        if !stage.exists() {
+            let _ = std::fs::remove_file(path);
+        }
+        drop(lock);
     }
 }
 
@@ -334,7 +353,15 @@ struct Stage {
 impl Stage {
     fn begin(layout: &Layout, id: &str) -> Result<Self, ContainerError> {
         let dir = layout.staging_dir().join(id);
-        let lock = LockedFile::acquire(&dir.with_extension("lock"), "a container being created")?;
+        let lock_path = dir.with_extension("lock");
+        // A cleaner may unlink a lock file it took for an orphan between our open and our lock;
+        // holding a lock on an unlinked file would leave the stage unguarded, so take a fresh one.
+        let lock = loop {
+            let lock = LockedFile::acquire(&lock_path, "a container being created")?;
+            if lock.is_at_its_path() {
+                break lock;
+            }
+        };
         fs_err::create_dir(&dir).map_err(io_err(&dir))?;
         Ok(Self {
             dir,
@@ -372,6 +399,25 @@ impl Drop for Stage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_free_lock_files_without_a_stage_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let orphan = dir.path().join("gone.lock");
+        std::fs::write(&orphan, "").unwrap();
+        let staged = dir.path().join("busy.lock");
+        std::fs::write(&staged, "").unwrap();
+        std::fs::create_dir(dir.path().join("busy")).unwrap();
+        let held = dir.path().join("held.lock");
+        let lock = LockedFile::acquire(&held, "test").unwrap();
+        for p in [&orphan, &staged, &held] {
+            remove_orphan_lock(p);
+        }
+        assert!(!orphan.exists(), "a free lock without its stage is left over");
+        assert!(staged.exists(), "a stage's lock goes with its stage");
+        assert!(held.exists(), "a held lock is a creator at work");
+        drop(lock);
+    }
 
     #[test]
     fn later_variables_win_and_keep_their_first_place() {
