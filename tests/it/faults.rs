@@ -1,5 +1,5 @@
 //! Faults from outside: `jube start` SIGKILLed while unpacking, the daemon SIGKILLed while it
-//! creates a controller's pods, a full disk under the local repository and under `JUBE_HOME`, and
+//! creates a controller's pods and in the middle of a rollout, a full disk under the local repository and under `JUBE_HOME`, and
 //! a stop script that hangs while a child ignores SIGTERM. After each, the next command works,
 //! nothing half-written is taken for good, no lease outlives its container, no pod is doubled and
 //! no process is left. (A pull killed mid-download: `pull_concurrency`; a recycled pid:
@@ -193,6 +193,142 @@ fn a_daemon_killed_while_creating_pods_ends_with_exactly_the_replicas_asked_for(
         .filter(|(_, comm)| comm == "run.sh")
         .collect();
     assert_eq!(apps.len(), REPLICAS, "one ticker per pod: {apps:?}");
+    assert!(
+        entries(&k.env.home().join("tmp")).is_empty(),
+        "no staging folder left: {:?}",
+        entries(&k.env.home().join("tmp"))
+    );
+
+    k.jube().args(["daemon", "stop", "--stop-pods"]).success();
+    let _ = second.wait();
+    let left = processes_under(&containers_dir);
+    assert!(left.is_empty(), "processes left after --stop-pods: {left:?}");
+}
+
+/// A Deployment of ticker pods whose template carries `version`; `minReadySeconds` stretches a
+/// rollout over several of the daemon's passes, so a kill lands in its middle.
+fn ticker_deployment(replicas: usize, version: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: tick
+spec:
+  replicas: {replicas}
+  minReadySeconds: 1
+  selector:
+    matchLabels:
+      app: tick
+  template:
+    metadata:
+      labels:
+        app: tick
+    spec:
+      containers:
+      - name: tick
+        image: fabric8/ticker
+        env:
+        - name: VERSION
+          value: \"{version}\"
+"
+    )
+}
+
+/// The `pod-template-hash` of every pod, by name.
+fn pod_hashes(k: &Kube) -> Vec<(String, String)> {
+    k.json(&["pods"])["items"]
+        .as_array()
+        .expect("a List")
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                p["metadata"]["labels"]["pod-template-hash"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_daemon_killed_mid_rollout_finishes_it_with_exactly_the_replicas_asked_for() {
+    let k = Kube::new();
+    let first = k.jube().arg("daemon").spawn();
+    wait_until("daemon.addr written", PATIENCE, || k.daemon_addr().exists());
+    k.apply(&k.write("v1.yaml", &ticker_deployment(REPLICAS, "1")));
+    k.jube()
+        .args(["rollout", "status", "deploy/tick", "--timeout", "120"])
+        .timeout(std::time::Duration::from_secs(150))
+        .success();
+    let old: BTreeSet<String> = pod_hashes(&k).into_iter().map(|(_, h)| h).collect();
+    assert_eq!(old.len(), 1, "one revision before the update: {old:?}");
+
+    k.apply(&k.write("v2.yaml", &ticker_deployment(REPLICAS, "2")));
+    let mut mid = Vec::new();
+    wait_until("the first pod of the new revision", PATIENCE, || {
+        mid = pod_hashes(&k);
+        mid.iter().any(|(_, h)| !old.contains(h))
+    });
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    let out = first.wait();
+    assert_eq!(out.signal, Some(9), "{out}");
+    assert!(
+        mid.iter().any(|(_, h)| old.contains(h)),
+        "the kill came after the rollout had ended, so it tests nothing: {mid:?}"
+    );
+
+    let second = k.jube().arg("daemon").spawn();
+    wait_until("the second daemon answers", PATIENCE, || {
+        k.jube().args(["get", "deploy", "tick"]).output().code == Some(0)
+    });
+    k.jube()
+        .args(["rollout", "status", "deploy/tick", "--timeout", "120"])
+        .timeout(std::time::Duration::from_secs(150))
+        .success()
+        .stdout_contains("successfully rolled out");
+    let containers_dir = k.env.home().join("containers");
+    let apps = || -> Vec<(u32, String)> {
+        processes_under(&containers_dir)
+            .into_iter()
+            .filter(|(_, comm)| comm == "run.sh")
+            .collect()
+    };
+    // The old revision's pods go through their grace period after the rollout counts them gone.
+    wait_until("the old revision's pods gone", PATIENCE, || {
+        pod_hashes(&k).len() == REPLICAS && apps().len() == REPLICAS
+    });
+    let pods = pod_hashes(&k);
+    assert!(
+        pods.iter().all(|(_, h)| !old.contains(h)),
+        "every pod is of the new revision: {pods:?}"
+    );
+    assert_eq!(running_pods(&k), REPLICAS, "{pods:?}");
+    let containers = assert_leases_match_containers(&k.env);
+    assert_eq!(
+        containers.len(),
+        REPLICAS,
+        "one container per pod: {containers:?}"
+    );
+    let replica_sets = k.json(&["rs"]);
+    let sizes: Vec<(String, u64)> = replica_sets["items"]
+        .as_array()
+        .expect("a List")
+        .iter()
+        .map(|rs| {
+            (
+                rs["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                rs["spec"]["replicas"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect();
+    assert_eq!(sizes.len(), 2, "one ReplicaSet per revision: {sizes:?}");
+    assert_eq!(
+        sizes.iter().map(|(_, n)| *n).sum::<u64>(),
+        REPLICAS as u64,
+        "the old ReplicaSet is scaled to 0: {sizes:?}"
+    );
     assert!(
         entries(&k.env.home().join("tmp")).is_empty(),
         "no staging folder left: {:?}",
