@@ -12,6 +12,9 @@
 //! - Only ASCII `0`-`9` are digits (Java's `Character.isDigit` also takes other scripts' digits).
 //! - Equality is "compares equal", as Rust's `Ord` requires: `1-ga == 1` here, where Java calls them
 //!   the same order but not `equals`.
+//! - The order is total, which Java's is not for some mixed layouts (MNG-6568 and kin): a
+//!   qualifier against a sub-list compares as a list of itself, `1-ga1 > 1`, and a null item
+//!   before a qualifier is dropped at any depth (`1.0.rc1 == 1-rc1`), as newer Maven does.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -181,12 +184,25 @@ impl Item {
         }
     }
 
+    /// Whether a qualifier comes first, at any depth of sub-lists: a null item before one is
+    /// dropped, as Maven drops it before a qualifier or a list that starts with one. Looking only
+    /// one list deep left `-0rc` above `a` by type while below the release.
+    fn starts_with_qualifier(&self) -> bool {
+        match self {
+            Item::Str(_) | Item::Combination(..) => true,
+            Item::List(items) => items.first().is_some_and(Item::starts_with_qualifier),
+            Item::Int(_) => false,
+        }
+    }
+
     /// Compares with the item at the same place in a shorter version (`None`).
     fn cmp_missing(&self) -> Ordering {
         match self {
             Item::Int(n) if n.is_zero() => Ordering::Equal,
             Item::Int(_) => Ordering::Greater,
-            Item::Str(q) | Item::Combination(q, _) => q.cmp_missing(),
+            Item::Str(q) => q.cmp_missing(),
+            // `1-ga1 > 1-ga == 1`, so `1-ga1 > 1` too; Java's answer "equal" was not transitive.
+            Item::Combination(q, _) => q.cmp_missing().then(Ordering::Greater),
             // The whole list decides, not only its first item (MNG-6964).
             Item::List(items) => items
                 .iter()
@@ -208,8 +224,10 @@ impl Item {
             (Str(a), Combination(b, _)) => a.cmp(b).then(Less),
             (Combination(a, _), Str(b)) => a.cmp(b).then(Greater),
             (Combination(a, x), Combination(b, y)) => a.cmp(b).then_with(|| x.cmp(y)),
-            (Str(_) | Combination(..), List(_)) => Less,
-            (List(_), Str(_) | Combination(..)) => Greater,
+            // A qualifier against a sub-list compares as a list of itself: by type alone
+            // (`x < 0-alpha`) it formed a cycle with the release (`0-alpha < 0 < x`).
+            (Str(_) | Combination(..), List(b)) => compare_lists(std::slice::from_ref(self), b),
+            (List(a), Str(_) | Combination(..)) => compare_lists(a, std::slice::from_ref(other)),
             (List(a), List(b)) => compare_lists(a, b),
         }
     }
@@ -372,9 +390,8 @@ fn normalize(items: Vec<Item>) -> Vec<Item> {
     for item in items.into_iter().rev() {
         let droppable = item.is_null()
             && match kept_reversed.last() {
-                None | Some(Item::Str(_)) => true,
-                Some(Item::List(next)) => matches!(next.first(), Some(Item::Str(_) | Item::Combination(..))),
-                Some(_) => false,
+                None => true,
+                Some(next) => next.starts_with_qualifier(),
             };
         if !droppable {
             kept_reversed.push(item);
@@ -683,5 +700,60 @@ mod tests {
         assert_eq!(compare("1.0.0-GA", "1"), Ordering::Equal);
         assert_eq!(compare("1.0", "1.0.1"), Ordering::Less);
         assert_eq!(compare("2", "1.999"), Ordering::Greater);
+    }
+
+    /// Cycles Java's class has (MNG-6568 and its kin) and that fuzzing found here, each now
+    /// ordered one way: `0-alpha < 0 < x`, `1 < 1-ga1`, and `-0rc` below the release like `rc`.
+    #[test]
+    fn regression_former_cycles_are_ordered() {
+        assert_ascending(&["0-alpha", "0", "x"]);
+        assert_ascending(&["1-ga", "1-ga1", "1-ga2"]);
+        assert_same("1-ga", "1");
+        assert_ascending(&["-0rc", "", "a"]);
+        assert_ascending(&["0.alpha1", "0", "0-sp"]);
+        assert_same("1.0.rc1", "1-rc1");
+    }
+
+    /// Every string of up to three pieces from a set that mixes numbers, separators, known and
+    /// unknown qualifiers: the order is antisymmetric and transitive over all of them.
+    #[test]
+    fn the_order_is_total_over_every_short_version() {
+        let pieces = [
+            "1", "0", "-", ".", "a", "rc", "sp", "ga", "x", "2", "m", "final", "00", "_",
+        ];
+        let mut texts = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..3 {
+            last = last
+                .iter()
+                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
+                .collect();
+            texts.extend(last.iter().cloned());
+        }
+        let versions: Vec<MavenVersion> = texts.iter().map(|t| MavenVersion::parse(t)).collect();
+        let n = versions.len();
+        // at_most[a] holds, as bits, every x with x <= a; transitivity is then a subset test.
+        let words = n.div_ceil(64);
+        let mut at_most = vec![vec![0u64; words]; n];
+        for (a, va) in versions.iter().enumerate() {
+            for (x, vx) in versions.iter().enumerate() {
+                let order = vx.cmp(va);
+                assert_eq!(order, va.cmp(vx).reverse(), "antisymmetry: {vx:?} vs {va:?}");
+                if order.is_le() {
+                    at_most[a][x / 64] |= 1 << (x % 64);
+                }
+            }
+        }
+        for c in 0..n {
+            for b in (0..n).filter(|b| at_most[c][b / 64] >> (b % 64) & 1 == 1) {
+                if let Some(w) = (0..words).find(|&w| at_most[b][w] & !at_most[c][w] != 0) {
+                    let a = w * 64 + (at_most[b][w] & !at_most[c][w]).trailing_zeros() as usize;
+                    panic!(
+                        "not transitive: {:?} <= {:?} <= {:?}",
+                        texts[a], texts[b], texts[c]
+                    );
+                }
+            }
+        }
     }
 }
