@@ -45,6 +45,20 @@ figure_env() {
   export JUBE_PORT_START=$((20000 + n * 1000)) JUBE_PORT_END=$((20000 + n * 1000 + 999))
 }
 
+# Starts a daemon in JUBE_HOME $1 and waits until its API answers; prints its address.
+start_daemon() {
+  local home=$1 tries=600
+  mkdir -p "$home"
+  JUBE_HOME=$home "$JUBE" daemon >/dev/null 2>"$home/daemon.err" &
+  remember_pid $!
+  until [ -s "$home/daemon.addr" ] && curl -sf "http://$(cat "$home/daemon.addr")/version" >/dev/null; do
+    tries=$((tries - 1))
+    ((tries > 0)) || die "the daemon in $home did not answer in 30 s: $(cat "$home/daemon.err")"
+    sleep 0.05
+  done
+  cat "$home/daemon.addr"
+}
+
 # Registers a background process for the final cleanup (figures also stop their own).
 remember_pid() { echo "$1" >>"$WORK/pids"; }
 
@@ -92,6 +106,8 @@ now() { echo "$EPOCHREALTIME"; }
 calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
 # The smallest of the numbers given.
 least() { printf '%s\n' "$@" | sort -g | head -n1; }
+# The median of its arguments (the lower middle one of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # Seconds, milliseconds with 1 decimal.
 ms() { awk "BEGIN { printf \"%.1f ms\", $1 * 1000 }"; }
 
