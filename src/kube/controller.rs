@@ -117,6 +117,12 @@ impl Controller {
 
     /// One look: observe, plan, act. Returns when to look again at the latest.
     async fn pass(self: Arc<Self>) -> Result<Option<Duration>, StoreError> {
+        for (kind, namespace, name) in gc::finish_foreground_deletions(&self.store)? {
+            self.log.line(&format!(
+                "deleted {} {namespace}/{name} (its dependants are gone)",
+                kind.singular()
+            ));
+        }
         let (pods, _) = self.store.list(Kind::Pod, None)?;
         let (mut owners, _) = self.store.list(Kind::ReplicationController, None)?;
         let (replica_sets, _) = self.store.list(Kind::ReplicaSet, None)?;

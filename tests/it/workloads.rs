@@ -573,6 +573,94 @@ spec:
 }
 
 #[test]
+fn foreground_deletion_keeps_the_owner_until_its_pods_are_gone() {
+    let c = Cluster::start();
+    c.apply(
+        "deploy.yaml",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: slow
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: slow
+  template:
+    metadata:
+      labels:
+        app: slow
+    spec:
+      terminationGracePeriodSeconds: 3
+      containers:
+      - name: main
+        image: fabric8/ticker
+        # Deaf to SIGTERM: only the end of the grace period stops it.
+        command: [\"sh\", \"-c\", \"trap '' TERM; while :; do sleep 0.2; done\"]
+",
+    );
+    wait_until("two pods of the Deployment", PATIENCE, || {
+        c.names(&["pods", "-l", "app=slow"]).len() == 2
+    });
+    c.kubectl()
+        .args(["delete", "deploy", "slow", "--cascade=foreground", "--wait=false"])
+        .success();
+    let deploy = c.json(&["deploy", "slow"]);
+    assert!(deploy["metadata"]["deletionTimestamp"].is_string(), "{deploy:#}");
+    assert_eq!(
+        deploy["metadata"]["finalizers"],
+        serde_json::json!(["foregroundDeletion"])
+    );
+    // While it goes, its pods are terminating and none is made anew.
+    let mut saw_pods_left = false;
+    wait_until("the Deployment gone", PATIENCE, || {
+        let pods = c.json(&["pods", "-l", "app=slow"]);
+        let pods = pods["items"].as_array().cloned().unwrap_or_default();
+        assert!(pods.len() <= 2, "no pod is made while its owner goes: {pods:#?}");
+        let gone = c.kubectl().args(["get", "deploy", "slow"]).output().code != Some(0);
+        if !gone {
+            saw_pods_left |= !pods.is_empty();
+            assert!(
+                pods.iter()
+                    .all(|p| p["metadata"]["deletionTimestamp"].is_string()),
+                "{pods:#?}"
+            );
+        }
+        gone
+    });
+    assert!(
+        saw_pods_left,
+        "the Deployment was listed while its pods terminated"
+    );
+    assert!(
+        c.names(&["pods", "-l", "app=slow"]).is_empty(),
+        "its pods went first"
+    );
+    assert!(
+        c.names(&["rs", "-l", "app=slow"]).is_empty(),
+        "its ReplicaSet went first"
+    );
+
+    // `jube delete --cascade=foreground` waits for all of it, as kubectl does.
+    c.kubectl()
+        .arg("apply")
+        .arg("-f")
+        .arg(c.api.env.root().join("deploy.yaml"))
+        .success();
+    wait_until("two pods again", PATIENCE, || {
+        c.names(&["pods", "-l", "app=slow"]).len() == 2
+    });
+    c.api
+        .env
+        .jube()
+        .args(["delete", "deploy", "slow", "--cascade=foreground"])
+        .success()
+        .stdout_contains("deployment \"slow\" deleted");
+    assert!(c.names(&["deploy"]).is_empty());
+    assert!(c.names(&["pods", "-l", "app=slow"]).is_empty());
+}
+
+#[test]
 fn kubectl_lists_the_workload_kinds_with_their_short_names() {
     let c = Cluster::start();
     let out = c.kubectl().args(["api-resources"]).success();

@@ -28,9 +28,32 @@ pub struct DeleteArgs {
     /// An object that does not exist is no error.
     #[arg(long)]
     pub ignore_not_found: bool,
+    /// What happens to what the objects own: `background` (deleted after them), `foreground`
+    /// (deleted first; each object stays, terminating, until they are gone) or `orphan` (kept).
+    #[arg(long, value_enum, default_value_t = Cascade::Background)]
+    pub cascade: Cascade,
     /// Wait until the objects are gone (`--wait=false` returns at once).
     #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub wait: bool,
+}
+
+/// `--cascade`, as kubectl takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cascade {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+impl Cascade {
+    /// The API's `propagationPolicy` for it.
+    fn policy(self) -> &'static str {
+        match self {
+            Cascade::Background => "Background",
+            Cascade::Foreground => "Foreground",
+            Cascade::Orphan => "Orphan",
+        }
+    }
 }
 
 /// One object to delete, and how to name its source in an error.
@@ -170,8 +193,13 @@ fn run(client: &Client, args: &DeleteArgs, doomed: &[Doomed]) -> anyhow::Result<
     let mut pods_gone = Vec::new();
     for d in doomed {
         let path = object_path(d.kind, &d.namespace, &d.name);
-        let pods = if args.wait { pods_of(client, d) } else { Vec::new() };
-        match client.request(reqwest::Method::DELETE, &path, None) {
+        let pods = if args.wait && args.cascade != Cascade::Orphan {
+            pods_of(client, d)
+        } else {
+            Vec::new()
+        };
+        let delete_path = format!("{path}?propagationPolicy={}", args.cascade.policy());
+        match client.request(reqwest::Method::DELETE, &delete_path, None) {
             Ok(answer) => {
                 output::print(&format!("{} \"{}\" deleted\n", d.kind.singular(), d.name))?;
                 pods_gone.extend(pods);
