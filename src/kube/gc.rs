@@ -82,12 +82,6 @@ pub fn delete(
     if kind == Kind::Pod {
         return delete_pod(store, namespace, name, grace);
     }
-    let Some(current) = store.get(kind, namespace, name)? else {
-        return Err(StoreError::NotFound {
-            kind,
-            name: name.to_owned(),
-        });
-    };
     if propagation == Propagation::Foreground {
         let marked = mark_foreground(store, kind, namespace, name)?;
         dependants(store, namespace, &marked, Propagation::Foreground);
