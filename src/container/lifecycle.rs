@@ -277,6 +277,15 @@ impl Containers {
         Ok(state)
     }
 
+    /// The id of the container called exactly `name`, from the records alone: unlike
+    /// [`Containers::find`], no container's processes are looked at, so it stays cheap when many
+    /// are being made at once.
+    pub fn id_of_name(&self, name: &str) -> Option<String> {
+        self.ids()
+            .into_iter()
+            .find(|id| self.load(id).is_ok_and(|s| s.name == name))
+    }
+
     /// Finds a container by full ID, name, or unique ID prefix (docker's order).
     pub fn find(&self, query: &str) -> Result<State, ContainerError> {
         if query.is_empty() {

@@ -30,6 +30,8 @@ use crate::reporter::Silent;
 /// How often the controller looks even when nothing changed: the safety net for missed events
 /// and for apps that exit on their own.
 pub const RESYNC: Duration = Duration::from_secs(1);
+/// How long a wake waits for more of the same burst before the pass it asks for.
+const BURST: Duration = Duration::from_millis(25);
 /// How long a pod's containers get to stop when the pod goes.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -99,15 +101,17 @@ impl Controller {
             let wait = requeue
                 .map_or(RESYNC, |r| r.min(RESYNC))
                 .max(Duration::from_millis(20));
-            tokio::select! {
-                _ = changes.recv() => {
-                    // A burst of changes (an apply of many objects) is handled in one pass.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    while changes.try_recv().is_ok() {}
-                }
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
+            let woken = tokio::select! {
+                _ = changes.recv() => true,
+                _ = self.wake.notified() => true,
+                _ = tokio::time::sleep(wait) => false,
+                _ = stop.changed() => false,
+            };
+            if woken {
+                // A burst (an apply of many objects, many containers started at once) is handled
+                // in one pass: each pass looks at every container, so one a wake costs n².
+                tokio::time::sleep(BURST).await;
+                while changes.try_recv().is_ok() {}
             }
             if *stop.borrow() {
                 return;
@@ -613,10 +617,12 @@ impl Controller {
         let options = pods::create_options(pod, &spec, service_env);
         let create = |e: String| ("CreateContainerError".to_owned(), e);
         // A container left by an earlier pod of the same name goes first.
-        if let Some(name) = &options.name
-            && let Ok(old) = self.containers.find(name)
+        if let Some(old) = options
+            .name
+            .as_deref()
+            .and_then(|n| self.containers.id_of_name(n))
         {
-            let _ = self.containers.remove(&old.id, true, true);
+            let _ = self.containers.remove(&old, true, true);
         }
         let state = self
             .containers

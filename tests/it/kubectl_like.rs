@@ -563,6 +563,20 @@ fn scale_sets_replicas_through_the_api() {
 }
 
 #[test]
+fn regression_a_watch_that_starts_empty_prints_the_header_with_its_first_row() {
+    let k = Kube::new();
+    k.apply(&k.write("app.yaml", &web(0)));
+    let mut rows = k.jube().args(["get", "pods", "-w"]).timeout(PATIENCE * 2).spawn();
+    // Whether the pod shows in the listing or in the watch, the header comes once, first.
+    k.jube().args(["scale", "rc/web", "--replicas", "1"]).success();
+    rows.wait_for_stdout("Running", PATIENCE);
+    let out = rows.stdout_so_far();
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.starts_with("NAME "), "the header comes first: {out}");
+    assert_eq!(out.matches("NAME ").count(), 1, "one header: {out}");
+}
+
+#[test]
 fn get_watch_prints_a_row_for_each_change_until_the_daemon_stops() {
     let k = Kube::new();
     let app = k.write("app.yaml", &web(1));
@@ -618,8 +632,11 @@ fn get_watch_prints_a_row_for_each_change_until_the_daemon_stops() {
         names.stdout.lines().all(|l| l == "replicationcontroller/web"),
         "{names}"
     );
+    // `--watch-only`: no listing, so the header comes with the first change, as kubectl prints it.
     assert!(
-        !changes.stdout.contains("NAME") && !changes.stdout.contains("default"),
+        changes.stdout.starts_with("NAME ")
+            && changes.stdout.matches("NAME").count() == 1
+            && !changes.stdout.contains("default"),
         "{changes}"
     );
 }

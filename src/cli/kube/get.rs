@@ -149,6 +149,7 @@ pub fn get(args: &GetArgs) -> anyhow::Result<i32> {
     kinds.dedup();
     let one_object = plan.named.len() == 1 && plan.kinds.is_empty();
     let listed = !plan.kinds.is_empty();
+    let header_shown = !args.watch_only && !found.is_empty();
     if !args.watch_only {
         print(args, &kinds, found, one_object, listed && !watching)?;
     }
@@ -158,7 +159,7 @@ pub fn get(args: &GetArgs) -> anyhow::Result<i32> {
     let Some(watch) = watch.filter(|_| watching) else {
         return Ok(0);
     };
-    match watch::follow(&client, &watch, &shape(args)) {
+    match watch::follow(&client, &watch, &shape(args), !args.no_headers && !header_shown) {
         Ok(()) => Ok(0),
         Err(WatchError::Client(e)) => {
             print_error(&e, None);

@@ -71,7 +71,9 @@ fn resource_version(object: &Value) -> String {
 }
 
 /// Prints every event of the watch; an ERROR event ends it with that error.
-pub fn follow(client: &Client, watch: &Watch, shape: &Shape) -> Result<(), WatchError> {
+/// `header`: the first row comes with the table's header, as kubectl prints it when the listing
+/// showed none (it was empty, or `--watch-only`).
+pub fn follow(client: &Client, watch: &Watch, shape: &Shape, mut header: bool) -> Result<(), WatchError> {
     let response = client.stream(&watch.path()).map_err(WatchError::Client)?;
     for line in std::io::BufReader::new(response).lines() {
         // The daemon going away ends the stream mid-line; that is the end of the watch, not an error.
@@ -93,20 +95,21 @@ pub fn follow(client: &Client, watch: &Watch, shape: &Shape) -> Result<(), Watch
             _ => {}
         }
         let object = table::with_kind(watch.kind, event.get("object").cloned().unwrap_or_default());
-        output::print(&render(watch.kind, object, shape).map_err(WatchError::Print)?)
+        output::print(&render(watch.kind, object, shape, header).map_err(WatchError::Print)?)
             .map_err(|e| WatchError::Print(e.into()))?;
+        header = false;
     }
     Ok(())
 }
 
-fn render(kind: Kind, object: Value, shape: &Shape) -> anyhow::Result<String> {
+fn render(kind: Kind, object: Value, shape: &Shape, header: bool) -> anyhow::Result<String> {
     Ok(match shape {
         Shape::Row(opts) => {
             let opts = TableOptions {
                 now: jiff::Timestamp::now(),
                 ..*opts
             };
-            table::render(&table::table(kind, &[object], &opts), false)
+            table::render(&table::table(kind, &[object], &opts), header)
         }
         Shape::Json => format!("{}\n", serde_json::to_string_pretty(&object)?),
         Shape::Yaml => format!("---\n{}", table::to_yaml(&object)?),
