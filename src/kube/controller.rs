@@ -150,7 +150,10 @@ impl Controller {
         let mut workloads: Vec<reconcile::Plan> = deployments
             .iter()
             .map(|d| deployment::reconcile(d, &replica_sets, &pods, now))
-            .chain(jobs.iter().map(|j| job::reconcile(j, &pods, now)))
+            .chain(
+                jobs.iter()
+                    .map(|j| job::reconcile(j, &pods, now, self.config.backoff_base)),
+            )
             .collect();
         // ReplicaSets whose Deployment is gone are collected too.
         let deployment_uids: HashSet<&str> = deployments

@@ -26,7 +26,10 @@ fn phase(pod: &Value) -> &str {
 }
 
 /// What one Job needs now. `pods` are those of its namespace.
-pub fn reconcile(job: &Value, pods: &[Value], now: jiff::Timestamp) -> Plan {
+/// `backoff_base`: the delay before the pod after the first failure; it doubles with each further
+/// failed pod, up to the restart back-off's cap, as Kubernetes' Job controller waits (10 s by
+/// default).
+pub fn reconcile(job: &Value, pods: &[Value], now: jiff::Timestamp, backoff_base: Duration) -> Plan {
     let mut plan = Plan::default();
     let (Some(owner), false) = (OwnerRef::of(job), is_terminating(job)) else {
         return plan;
@@ -110,6 +113,8 @@ pub fn reconcile(job: &Value, pods: &[Value], now: jiff::Timestamp) -> Plan {
                 let (namespace, name) = key(p);
                 plan.actions.push(Action::DeletePod { namespace, name });
             }
+        } else if let Some(wait) = backoff_left(&mine, failed_pods, now, backoff_base) {
+            plan.requeue(wait);
         } else {
             let remaining = completions.map_or(1, |c| c.saturating_sub(succeeded));
             let wanted = parallelism.min(remaining) as usize;
@@ -161,9 +166,40 @@ pub fn reconcile(job: &Value, pods: &[Value], now: jiff::Timestamp) -> Plan {
     plan
 }
 
+/// How long the next pod must still wait after the newest failed one ended, if at all.
+fn backoff_left(mine: &[&Value], failed_pods: u64, now: jiff::Timestamp, base: Duration) -> Option<Duration> {
+    let last_failure = mine
+        .iter()
+        .filter(|p| phase(p) == "Failed")
+        .flat_map(|p| {
+            p.pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|c| {
+            str_at(c, "/state/terminated/finishedAt")?
+                .parse::<jiff::Timestamp>()
+                .ok()
+        })
+        .max()?;
+    let delay = crate::kube::reconcile::backoff(
+        base,
+        u32::try_from(failed_pods.saturating_sub(1)).unwrap_or(u32::MAX),
+    );
+    let elapsed = if now > last_failure {
+        now.duration_since(last_failure).unsigned_abs()
+    } else {
+        Duration::ZERO
+    };
+    delay.checked_sub(elapsed).filter(|left| !left.is_zero())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BASE: Duration = Duration::from_secs(10);
 
     fn ts(secs: i64) -> jiff::Timestamp {
         jiff::Timestamp::from_second(1_700_000_000 + secs).unwrap()
@@ -202,19 +238,43 @@ mod tests {
     #[test]
     fn completions_three_parallelism_two_runs_two_then_one() {
         let j = job(3, 2);
-        assert_eq!(creates(&reconcile(&j, &[], ts(0))), 2);
+        assert_eq!(creates(&reconcile(&j, &[], ts(0), BASE)), 2);
         let two_running = [pod("a", "Running"), pod("b", "Running")];
-        assert_eq!(creates(&reconcile(&j, &two_running, ts(1))), 0);
+        assert_eq!(creates(&reconcile(&j, &two_running, ts(1), BASE)), 0);
         let one_done = [pod("a", "Succeeded"), pod("b", "Succeeded")];
-        assert_eq!(creates(&reconcile(&j, &one_done, ts(2))), 1);
+        assert_eq!(creates(&reconcile(&j, &one_done, ts(2), BASE)), 1);
         let all = [
             pod("a", "Succeeded"),
             pod("b", "Succeeded"),
             pod("c", "Succeeded"),
         ];
-        let s = status(&reconcile(&j, &all, ts(3)));
+        let s = status(&reconcile(&j, &all, ts(3), BASE));
         assert_eq!(s["conditions"][0]["type"], "Complete");
         assert_eq!(s["succeeded"], 3);
+    }
+
+    fn failed_at(name: &str, secs: i64) -> Value {
+        let mut p = pod(name, "Failed");
+        p["status"]["containerStatuses"] = json!([{"name": "c", "state": {"terminated": {"exitCode": 3, "finishedAt": ts(secs).to_string()}}}]);
+        p
+    }
+
+    #[test]
+    fn the_next_pod_after_a_failure_waits_a_backoff_that_doubles() {
+        let mut j = job(1, 1);
+        j["spec"]["backoffLimit"] = json!(6);
+        let one = [failed_at("a", 0)];
+        let plan = reconcile(&j, &one, ts(4), BASE);
+        assert_eq!(creates(&plan), 0, "10 s after the first failure");
+        assert_eq!(plan.requeue_after, Some(Duration::from_secs(6)));
+        assert_eq!(creates(&reconcile(&j, &one, ts(10), BASE)), 1);
+        let two = [failed_at("a", 0), failed_at("b", 20)];
+        assert_eq!(
+            creates(&reconcile(&j, &two, ts(35), BASE)),
+            0,
+            "20 s after the second"
+        );
+        assert_eq!(creates(&reconcile(&j, &two, ts(40), BASE)), 1);
     }
 
     #[test]
@@ -222,12 +282,12 @@ mod tests {
         let j = job(1, 1);
         let one = [pod("a", "Failed")];
         assert_eq!(
-            creates(&reconcile(&j, &one, ts(0))),
+            creates(&reconcile(&j, &one, ts(0), BASE)),
             1,
             "one failure is within the limit"
         );
         let two = [pod("a", "Failed"), pod("b", "Failed")];
-        let plan = reconcile(&j, &two, ts(1));
+        let plan = reconcile(&j, &two, ts(1), BASE);
         assert_eq!(creates(&plan), 0);
         let s = status(&plan);
         assert_eq!(s["conditions"][0]["type"], "Failed");
@@ -239,7 +299,7 @@ mod tests {
         let mut j = job(1, 1);
         j["spec"]["activeDeadlineSeconds"] = json!(10);
         j["status"] = json!({"startTime": ts(0).to_string()});
-        let plan = reconcile(&j, &[pod("a", "Running")], ts(11));
+        let plan = reconcile(&j, &[pod("a", "Running")], ts(11), BASE);
         assert_eq!(status(&plan)["conditions"][0]["reason"], "DeadlineExceeded");
         assert!(plan.actions.iter().any(|a| matches!(a, Action::DeletePod { .. })));
         let mut done = job(1, 1);
@@ -247,11 +307,11 @@ mod tests {
         done["status"] = json!({"completionTime": ts(0).to_string(),
             "conditions": [{"type": "Complete", "status": "True"}]});
         assert_eq!(
-            reconcile(&done, &[], ts(2)).requeue_after,
+            reconcile(&done, &[], ts(2), BASE).requeue_after,
             Some(Duration::from_secs(3))
         );
         assert!(
-            reconcile(&done, &[], ts(6))
+            reconcile(&done, &[], ts(6), BASE)
                 .actions
                 .iter()
                 .any(|a| matches!(a, Action::DeleteObject { .. }))
