@@ -436,7 +436,12 @@ pub fn inspect(targets: &[String]) -> anyhow::Result<i32> {
     let mut failed = false;
     for t in targets {
         match all.find(t) {
-            Ok(s) => {
+            Ok(mut s) => {
+                for (k, v) in &mut s.env {
+                    if s.secret_env.contains(k) {
+                        *v = "<secret>".to_owned();
+                    }
+                }
                 let mut value = serde_json::to_value(&s)?;
                 if let Some(obj) = value.as_object_mut() {
                     obj.insert(

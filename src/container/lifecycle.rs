@@ -7,7 +7,7 @@ mod create;
 mod launch;
 mod stop;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -110,6 +110,11 @@ pub struct CreateOptions {
     pub command: Option<Vec<String>>,
     /// A pod's `args`: with a `command`, appended to it; alone, the arguments of `run.sh`.
     pub args: Option<Vec<String>>,
+    /// Names in `env` whose values are secret: never shown by `inspect`.
+    pub secret_env: BTreeSet<String>,
+    /// Folders inside the app's base that the app is told about: each `(VARIABLE, relative
+    /// path)` is exported as the folder's absolute path.
+    pub mounts: Vec<(String, String)>,
 }
 
 /// A port from a Kubernetes container spec.

@@ -111,6 +111,9 @@ pub struct State {
     /// The variables jube gives the app (APP_BASE, ports, `-e`), in order.
     #[serde(default)]
     pub env: Vec<(String, String)>,
+    /// Names in `env` whose values came from a Secret: `inspect` hides them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub secret_env: std::collections::BTreeSet<String>,
     /// Free-form labels; the daemon marks the containers it owns.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -331,6 +334,7 @@ mod tests {
                 host_port: 48000,
             }],
             env: vec![],
+            secret_env: Default::default(),
             labels: BTreeMap::new(),
             restart_count: 0,
             last_run: None,

@@ -18,11 +18,13 @@ use crate::container::state::{POD_LABEL, State, Status};
 use crate::kube::daemon::DaemonLog;
 use crate::kube::gc;
 use crate::kube::kinds::Kind;
+use crate::kube::podenv;
 use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
 use crate::kube::proxy::{self, ProxyManager, ServiceKey};
 use crate::kube::reconcile::{self, Action, Config, Failures, Observed, OwnerRef, PodKey};
 use crate::kube::services;
 use crate::kube::store::{Store, StoreError};
+use crate::kube::volumes;
 use crate::kube::{deployment, job};
 use crate::registry::Registry;
 use crate::reporter::Silent;
@@ -51,7 +53,13 @@ pub struct Controller {
     wake: Arc<tokio::sync::Notify>,
     /// Counts finished jobs: a plan made before a job ended may be stale for containers.
     finished_jobs: Arc<AtomicU64>,
+    /// When written volumes were last brought in step with their sources.
+    volumes_synced: Mutex<Option<Instant>>,
 }
+
+/// How often written volumes follow their ConfigMaps and Secrets (Kubernetes promises about a
+/// minute; jube's promise is 10 s).
+const VOLUME_SYNC: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 struct Failure {
@@ -80,6 +88,7 @@ impl Controller {
             exits: Mutex::default(),
             wake: Arc::default(),
             finished_jobs: Arc::default(),
+            volumes_synced: Mutex::default(),
         })
     }
 
@@ -190,6 +199,20 @@ impl Controller {
         }
         // Services first, so containers made in this pass see where the proxies listen.
         self.sync_services(&observed).await?;
+        let due = {
+            let mut last = self.volumes_synced.lock().unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= VOLUME_SYNC);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            let me = self.clone();
+            let pods = pods.clone();
+            // Not a container job: it neither counts as one nor wakes the loop.
+            tokio::task::spawn_blocking(move || me.sync_volumes(&pods));
+        }
         // Container work planned from what a job has since changed waits for the next pass.
         if self.finished_jobs.load(Ordering::SeqCst) == jobs_before {
             for action in containers {
@@ -599,6 +622,12 @@ impl Controller {
         let spec = reconcile::pod_container(pod, container)
             .cloned()
             .unwrap_or_default();
+        let namespace = reconcile::str_at(pod, "/metadata/namespace").unwrap_or("default");
+        let lookup = |kind: Kind, name: &str| self.store.get(kind, namespace, name).ok().flatten();
+        let env = podenv::container_env(pod, &spec, service_env, &lookup)
+            .map_err(|e| ("CreateContainerConfigError".to_owned(), e))?;
+        let mounts = volumes::plan(pod, &spec, &lookup, &self.volume_roots())
+            .map_err(|e| ("ContainerCreating".to_owned(), e))?;
         let image_name = spec
             .get("image")
             .and_then(Value::as_str)
@@ -617,7 +646,24 @@ impl Controller {
             coordinates: resolved.coordinates,
             zip: resolved.path,
         };
-        let options = pods::create_options(pod, &spec, service_env);
+        let first = pod.pointer("/spec/containers/0/name").and_then(Value::as_str) == Some(container);
+        if first && pod.pointer("/spec/automountServiceAccountToken") != Some(&Value::Bool(false)) {
+            self.log.line(&format!(
+                "pod {namespace}/{}: no service account token is mounted (jube has none to give); \
+                 set automountServiceAccountToken: false to say none is wanted",
+                reconcile::str_at(pod, "/metadata/name").unwrap_or_default()
+            ));
+        }
+        let mut options = pods::create_options(pod, &spec, env);
+        options.mounts = mounts
+            .iter()
+            .map(|m| {
+                (
+                    volumes::mount_variable(&m.volume),
+                    m.path.to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
         let create = |e: String| ("CreateContainerError".to_owned(), e);
         // A container left by an earlier pod of the same name goes first.
         if let Some(old) = options
@@ -631,10 +677,68 @@ impl Controller {
             .containers
             .create(&source, &options, &Silent)
             .map_err(|e| create(e.to_string()))?;
+        if let Err(e) = volumes::materialize(&self.containers.app_base(&state), &mounts) {
+            let _ = self.containers.remove(&state.id, true, true);
+            return Err(create(format!("cannot write the volumes' files: {e}")));
+        }
         self.containers
             .start(&state.id)
             .map(|(_, outcome)| outcome != StartOutcome::AlreadyRunning)
             .map_err(|e| ("RunContainerError".to_owned(), e.to_string()))
+    }
+
+    fn volume_roots(&self) -> volumes::VolumeRoots {
+        volumes::VolumeRoots::under(self.containers.layout().home())
+    }
+
+    /// Keeps written volumes in step with their ConfigMaps and Secrets (as the kubelet does in
+    /// its sync period), and removes the folders of pods and claims that are gone.
+    fn sync_volumes(&self, pods: &[Value]) {
+        let roots = self.volume_roots();
+        let running = self.containers.list().into_iter().flatten();
+        for state in running.filter(|s| s.status == Status::Running) {
+            let (Some(pod_key), Some(container)) =
+                (state.labels.get(POD_LABEL), state.labels.get(CONTAINER_LABEL))
+            else {
+                continue;
+            };
+            let Some(pod) = pods.iter().find(|p| {
+                let (ns, name) = reconcile::key(p);
+                *pod_key == format!("{ns}/{name}")
+            }) else {
+                continue;
+            };
+            let Some(spec) = reconcile::pod_container(pod, container) else {
+                continue;
+            };
+            let namespace = reconcile::str_at(pod, "/metadata/namespace").unwrap_or("default");
+            let lookup = |kind: Kind, name: &str| self.store.get(kind, namespace, name).ok().flatten();
+            let Ok(mounts) = volumes::plan(pod, spec, &lookup, &roots) else {
+                continue;
+            };
+            match volumes::refresh(&self.containers.app_base(&state), &mounts) {
+                Ok(true) => self
+                    .log
+                    .line(&format!("updated the volume files of container {}", state.name)),
+                Ok(false) => {}
+                Err(e) => self.log.line(&format!(
+                    "cannot update the volume files of container {}: {e}",
+                    state.name
+                )),
+            }
+        }
+        let uids: HashSet<String> = pods
+            .iter()
+            .filter_map(|p| reconcile::str_at(p, "/metadata/uid").map(str::to_owned))
+            .collect();
+        volumes::sweep_pods(&roots, &uids);
+        if let Ok((claims, _)) = self.store.list(Kind::PersistentVolumeClaim, None) {
+            let bound: HashSet<String> = claims
+                .iter()
+                .filter_map(|c| reconcile::str_at(c, "/spec/volumeName").map(str::to_owned))
+                .collect();
+            volumes::sweep_claims(&roots, &bound);
+        }
     }
 
     fn remove_container(&self, id: &str, grace: Duration) {

@@ -11,11 +11,16 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The annotation kubectl keeps the applied manifest in: it may hold a Secret's values in plain
+/// text, and kubectl's describe leaves it out too.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 fn map_lines(out: &mut String, title: &str, map: Option<&Value>) {
     let entries: Vec<String> = map
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
+                .filter(|(k, _)| k.as_str() != LAST_APPLIED)
                 .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
                 .collect()
         })
@@ -113,8 +118,48 @@ pub fn describe(object: &Value) -> String {
             }
         }
     }
+    data_lines(&mut out, object);
     let _ = writeln!(out, "Events:       <none>");
     out
+}
+
+/// A ConfigMap's keys and values; a Secret's keys with their sizes only, as kubectl shows them.
+fn data_lines(out: &mut String, object: &Value) {
+    use base64::Engine as _;
+    let entries = |field: &str| {
+        object
+            .get(field)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    match text(object, "/kind") {
+        "ConfigMap" => {
+            let _ = writeln!(out, "\nData\n====");
+            for (k, v) in entries("data") {
+                let _ = writeln!(out, "{k}:\n----\n{v}\n");
+            }
+            let _ = writeln!(out, "\nBinaryData\n====");
+            for (k, v) in entries("binaryData") {
+                let size = base64::engine::general_purpose::STANDARD
+                    .decode(v)
+                    .map_or(0, |b| b.len());
+                let _ = writeln!(out, "{k}: {size} bytes");
+            }
+        }
+        "Secret" => {
+            let _ = writeln!(out, "\nType:  {}\n\nData\n====", text(object, "/type"));
+            for (k, v) in entries("data") {
+                let size = base64::engine::general_purpose::STANDARD
+                    .decode(v)
+                    .map_or(0, |b| b.len());
+                let _ = writeln!(out, "{k}:  {size} bytes");
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -137,5 +182,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Port:       3000/TCP"), "{text}");
+    }
+
+    #[test]
+    fn a_secret_shows_sizes_and_never_its_values() {
+        let secret = json!({"kind": "Secret", "type": "Opaque", "metadata": {"name": "db", "namespace": "default",
+            "annotations": {LAST_APPLIED: "{\"stringData\":{\"password\":\"hunter2\"}}", "team": "a"}},
+            "data": {"password": "aHVudGVyMg=="}});
+        let text = describe(&secret);
+        assert!(text.contains("password:  7 bytes"), "{text}");
+        assert!(text.contains("team=a"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("aHVudGVyMg"),
+            "{text}"
+        );
+        let config = json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"mode": "demo"}});
+        assert!(describe(&config).contains("mode:\n----\ndemo"));
     }
 }

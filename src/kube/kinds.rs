@@ -12,14 +12,22 @@ pub enum Kind {
     ReplicaSet,
     Deployment,
     Job,
+    ConfigMap,
+    Secret,
+    ServiceAccount,
+    PersistentVolumeClaim,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Namespace,
         Kind::Pod,
         Kind::ReplicationController,
         Kind::Service,
+        Kind::ConfigMap,
+        Kind::Secret,
+        Kind::ServiceAccount,
+        Kind::PersistentVolumeClaim,
         Kind::ReplicaSet,
         Kind::Deployment,
         Kind::Job,
@@ -35,6 +43,10 @@ impl Kind {
             Kind::ReplicaSet => "ReplicaSet",
             Kind::Deployment => "Deployment",
             Kind::Job => "Job",
+            Kind::ConfigMap => "ConfigMap",
+            Kind::Secret => "Secret",
+            Kind::ServiceAccount => "ServiceAccount",
+            Kind::PersistentVolumeClaim => "PersistentVolumeClaim",
         }
     }
 
@@ -48,6 +60,10 @@ impl Kind {
             Kind::ReplicaSet => "replicasets",
             Kind::Deployment => "deployments",
             Kind::Job => "jobs",
+            Kind::ConfigMap => "configmaps",
+            Kind::Secret => "secrets",
+            Kind::ServiceAccount => "serviceaccounts",
+            Kind::PersistentVolumeClaim => "persistentvolumeclaims",
         }
     }
 
@@ -60,7 +76,10 @@ impl Kind {
             Kind::Service => &["svc"],
             Kind::ReplicaSet => &["rs"],
             Kind::Deployment => &["deploy"],
-            Kind::Job => &[],
+            Kind::Job | Kind::Secret => &[],
+            Kind::ConfigMap => &["cm"],
+            Kind::ServiceAccount => &["sa"],
+            Kind::PersistentVolumeClaim => &["pvc"],
         }
     }
 
@@ -73,6 +92,10 @@ impl Kind {
             Kind::ReplicaSet => "replicaset",
             Kind::Deployment => "deployment",
             Kind::Job => "job",
+            Kind::ConfigMap => "configmap",
+            Kind::Secret => "secret",
+            Kind::ServiceAccount => "serviceaccount",
+            Kind::PersistentVolumeClaim => "persistentvolumeclaim",
         }
     }
 
@@ -109,6 +132,23 @@ impl Kind {
             self,
             Kind::ReplicationController | Kind::ReplicaSet | Kind::Deployment
         )
+    }
+
+    /// Whether `kubectl get all` lists it.
+    pub fn in_category_all(self) -> bool {
+        !matches!(
+            self,
+            Kind::Namespace
+                | Kind::ConfigMap
+                | Kind::Secret
+                | Kind::ServiceAccount
+                | Kind::PersistentVolumeClaim
+        )
+    }
+
+    /// Whether it has a `status` (and so a `status` subresource).
+    pub fn has_status(self) -> bool {
+        !matches!(self, Kind::ConfigMap | Kind::Secret | Kind::ServiceAccount)
     }
 
     pub fn namespaced(self) -> bool {

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod, PodSpec, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, PodSpec, ReplicationController, Secret, Service,
+    ServiceAccount,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -274,6 +277,10 @@ pub fn check(
         Kind::ReplicaSet => typed::<ReplicaSet>(&object),
         Kind::Deployment => typed::<Deployment>(&object),
         Kind::Job => typed::<Job>(&object),
+        Kind::ConfigMap => typed::<ConfigMap>(&object),
+        Kind::Secret => typed::<Secret>(&object),
+        Kind::ServiceAccount => typed::<ServiceAccount>(&object),
+        Kind::PersistentVolumeClaim => typed::<PersistentVolumeClaim>(&object),
     }
     .map_err(invalid)?;
     unknown_fields(&object, &typed, "", &here, warnings);
@@ -328,7 +335,8 @@ pub fn check(
             }
         }
         Kind::Service => check_service(&object, &here, warnings).map_err(invalid)?,
-        Kind::Namespace => {}
+        Kind::ConfigMap | Kind::Secret => check_data_keys(&object).map_err(invalid)?,
+        Kind::Namespace | Kind::ServiceAccount | Kind::PersistentVolumeClaim => {}
     }
     Ok(Some(Manifest {
         source: source.to_owned(),
@@ -386,14 +394,12 @@ fn is_empty(v: &Value) -> bool {
 
 /// Pod-spec fields that change how Kubernetes runs a pod but that jube does not act on.
 const IGNORED_POD_FIELDS: &[&str] = &[
-    "volumes",
     "initContainers",
     "nodeSelector",
     "nodeName",
     "affinity",
     "tolerations",
     "securityContext",
-    "serviceAccountName",
     "hostNetwork",
     "dnsPolicy",
     "activeDeadlineSeconds",
@@ -401,7 +407,6 @@ const IGNORED_POD_FIELDS: &[&str] = &[
 ];
 
 const IGNORED_CONTAINER_FIELDS: &[&str] = &[
-    "volumeMounts",
     "resources",
     "livenessProbe",
     "readinessProbe",
@@ -409,7 +414,6 @@ const IGNORED_CONTAINER_FIELDS: &[&str] = &[
     "securityContext",
     "workingDir",
     "lifecycle",
-    "envFrom",
     "stdin",
     "tty",
 ];
@@ -451,6 +455,27 @@ fn check_pod_spec(spec: &Value, path: &str, here: &str, warnings: &mut Vec<Strin
                 warnings.push(format!("{here}: {cpath}.{field} is ignored by jube"));
             }
         }
+        let mapped: Vec<String> = c
+            .get("volumeMounts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let path = m.get("mountPath").and_then(Value::as_str)?;
+                let volume = m.get("name").and_then(Value::as_str).unwrap_or_default();
+                Some(format!(
+                    "{path} -> $APP_BASE/{} (${})",
+                    path.trim_start_matches('/'),
+                    crate::kube::volumes::mount_variable(volume)
+                ))
+            })
+            .collect();
+        if !mapped.is_empty() {
+            warnings.push(format!(
+                "{here}: {cpath}: volumes are mounted inside the app's folder: {}",
+                mapped.join(", ")
+            ));
+        }
         for (j, env) in c
             .get("env")
             .and_then(Value::as_array)
@@ -461,11 +486,6 @@ fn check_pod_spec(spec: &Value, path: &str, here: &str, warnings: &mut Vec<Strin
             let ename = env.get("name").and_then(Value::as_str).unwrap_or_default();
             crate::container::envfile::check_name(ename)
                 .map_err(|e| format!("{cpath}.env[{j}].name: {e}"))?;
-            if env.get("valueFrom").is_some() {
-                warnings.push(format!(
-                    "{here}: {cpath}.env[{j}].valueFrom is ignored by jube (only `value` is used)"
-                ));
-            }
         }
     }
     if let Some(policy) = spec.get("restartPolicy").and_then(Value::as_str)
@@ -599,6 +619,39 @@ fn check_label(field: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// ConfigMap and Secret keys become file names and variable names: as in Kubernetes, each is made
+/// of letters, digits, `-`, `_` and `.`, at most 253 characters, and not `.` or `..`; a key is in
+/// one of `data`, `binaryData` and `stringData` only.
+fn check_data_keys(object: &Value) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for field in ["data", "binaryData", "stringData"] {
+        let Some(map) = object.get(field).and_then(Value::as_object) else {
+            continue;
+        };
+        for key in map.keys() {
+            let valid = !key.is_empty()
+                && key.len() <= 253
+                && key != "."
+                && key != ".."
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !valid {
+                return Err(format!(
+                    "{field}[{key:?}]: Invalid value: a valid config key must consist of alphanumeric \
+                     characters, '-', '_' or '.' (e.g. 'key.name')"
+                ));
+            }
+            if field != "stringData" && !seen.insert(key.clone()) {
+                return Err(format!(
+                    "{field}[{key:?}]: Invalid value: duplicate of key {key:?} present in data"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A DNS-1035 label: a DNS label that starts with a letter.
 fn check_service_name(name: &str) -> Result<(), String> {
     check_label("metadata.name", name)?;
@@ -667,7 +720,7 @@ spec:
     }
 
     #[test]
-    fn unknown_kinds_and_ignored_fields_are_warnings() {
+    fn unknown_kinds_and_mapped_mounts_are_warnings() {
         let text = format!(
             "{RC}        volumeMounts:\n        - name: data\n          mountPath: /data\n      volumes:\n      - name: data\n        emptyDir: {{}}\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\n"
         );
@@ -675,11 +728,11 @@ spec:
         assert_eq!(set.objects.len(), 1);
         let w = set.warnings.join("\n");
         assert!(w.contains("kind StatefulSet (apps/v1) is not handled"), "{w}");
-        assert!(w.contains("spec.template.spec.volumes is ignored"), "{w}");
         assert!(
-            w.contains("spec.template.spec.containers[0].volumeMounts is ignored"),
+            w.contains("containers[0]: volumes are mounted inside the app's folder: /data -> $APP_BASE/data ($JUBE_MOUNT_DATA)"),
             "{w}"
         );
+        assert!(!w.contains("volumes is ignored"), "{w}");
     }
 
     #[test]

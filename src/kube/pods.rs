@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::container::lifecycle::{CreateOptions, PodPort};
 use crate::container::state::POD_LABEL;
 use crate::image::{self, VersionRequest};
+use crate::kube::podenv::ContainerEnv;
 use crate::maven::resolver::ResolveOptions;
 
 /// The label naming the container of the pod spec a jube container runs.
@@ -19,26 +20,16 @@ pub fn container_name(namespace: &str, pod: &str, container: &str) -> String {
     format!("k8s_{container}_{pod}_{namespace}")
 }
 
-/// How to create the jube container for one container of a pod.
-pub fn create_options(pod: &Value, container: &Value, service_env: &[(String, String)]) -> CreateOptions {
+/// How to create the jube container for one container of a pod, given its environment.
+pub fn create_options(pod: &Value, container: &Value, container_env: ContainerEnv) -> CreateOptions {
     let namespace = str_at(pod, "/metadata/namespace").unwrap_or("default");
     let pod_name = str_at(pod, "/metadata/name").unwrap_or_default();
     let name = str_at(container, "/name").unwrap_or_default();
-    let mut env: Vec<(String, String)> = service_env.to_vec();
-    env.push(("HOSTNAME".into(), pod_name.to_owned()));
-    for e in container
-        .get("env")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let (Some(k), Some(v)) = (str_at(e, "/name"), e.get("value")) {
-            env.push((
-                k.to_owned(),
-                v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()),
-            ));
-        }
-    }
+    let ContainerEnv {
+        vars: mut env,
+        secret_names,
+        ..
+    } = container_env;
     // `command` replaces the image's entry point and `args` its arguments, as Kubernetes maps
     // them onto an image; `$(VAR)` refers to the container's variables. The joined forms stay for
     // image scripts written to read them.
@@ -85,6 +76,7 @@ pub fn create_options(pod: &Value, container: &Value, service_env: &[(String, St
         pod_ports,
         command,
         args,
+        secret_env: secret_names,
         ..Default::default()
     }
 }
@@ -159,13 +151,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn env(pod: &Value, c: &Value, services: &[(String, String)]) -> ContainerEnv {
+        crate::kube::podenv::container_env(pod, c, services, &|_, _| None).unwrap()
+    }
+
     #[test]
     fn a_pod_container_becomes_create_options() {
         let pod = json!({"metadata": {"name": "web-abcde", "namespace": "dev", "uid": "u1"}});
         let c = json!({"name": "web", "image": "fabric8/java", "command": ["java", "-jar"], "args": ["app.jar"],
             "env": [{"name": "MODE", "value": "demo"}, {"name": "N", "value": 3}],
             "ports": [{"name": "http", "containerPort": 8080, "hostPort": 18080}, {"containerPort": 9000}]});
-        let o = create_options(&pod, &c, &[("WEB_SERVICE_HOST".into(), "127.0.0.1".into())]);
+        let o = create_options(
+            &pod,
+            &c,
+            env(&pod, &c, &[("WEB_SERVICE_HOST".into(), "127.0.0.1".into())]),
+        );
         assert_eq!(o.name.as_deref(), Some("k8s_web_web-abcde_dev"));
         assert_eq!(o.labels[POD_LABEL], "dev/web-abcde");
         assert_eq!(o.labels[CONTAINER_LABEL], "web");
@@ -194,7 +194,7 @@ mod tests {
         let c = json!({"name": "c", "image": "x", "env": [{"name": "WHO", "value": "a b"}],
             "command": ["sh", "-c", "echo crashing; exit 3"],
             "args": ["$(WHO)", "$$(WHO)", "$(NOPE)", "cost $5", "$(WHO"]});
-        let o = create_options(&pod, &c, &[]);
+        let o = create_options(&pod, &c, env(&pod, &c, &[]));
         assert_eq!(o.command.unwrap(), ["sh", "-c", "echo crashing; exit 3"]);
         assert_eq!(o.args.unwrap(), ["a b", "$(WHO)", "$(NOPE)", "cost $5", "$(WHO"]);
         assert_eq!(

@@ -52,6 +52,19 @@ pub fn table(kind: Kind, objects: &[Value], opts: &TableOptions) -> Table {
         Kind::Job => vec!["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
         Kind::Service => vec!["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
         Kind::Namespace => vec!["NAME", "STATUS", "AGE"],
+        Kind::ConfigMap => vec!["NAME", "DATA", "AGE"],
+        Kind::Secret => vec!["NAME", "TYPE", "DATA", "AGE"],
+        Kind::ServiceAccount => vec!["NAME", "SECRETS", "AGE"],
+        Kind::PersistentVolumeClaim => vec![
+            "NAME",
+            "STATUS",
+            "VOLUME",
+            "CAPACITY",
+            "ACCESS MODES",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "AGE",
+        ],
     };
     if opts.wide {
         headers.extend(match kind {
@@ -60,7 +73,8 @@ pub fn table(kind: Kind, objects: &[Value], opts: &TableOptions) -> Table {
                 &["CONTAINERS", "IMAGES", "SELECTOR"][..]
             }
             Kind::Service => &["SELECTOR"][..],
-            Kind::Namespace => &[][..],
+            Kind::PersistentVolumeClaim => &["VOLUMEMODE"][..],
+            Kind::Namespace | Kind::ConfigMap | Kind::Secret | Kind::ServiceAccount => &[][..],
         });
     }
     let namespace_column = opts.namespace_column && kind.namespaced();
@@ -169,7 +183,61 @@ fn row(kind: Kind, o: &Value, opts: &TableOptions) -> Vec<String> {
             };
             vec![name, status, age]
         }
+        Kind::ConfigMap => {
+            let count = |f: &str| o.get(f).and_then(Value::as_object).map_or(0, |m| m.len());
+            vec![name, (count("data") + count("binaryData")).to_string(), age]
+        }
+        Kind::Secret => {
+            let data = o.get("data").and_then(Value::as_object).map_or(0, |m| m.len());
+            vec![name, text(o, "/type"), data.to_string(), age]
+        }
+        Kind::ServiceAccount => {
+            let secrets = o.get("secrets").and_then(Value::as_array).map_or(0, Vec::len);
+            vec![name, secrets.to_string(), age]
+        }
+        Kind::PersistentVolumeClaim => {
+            let bound = text(o, "/status/phase") == "Bound";
+            let capacity = o
+                .pointer("/status/capacity/storage")
+                .and_then(Value::as_str)
+                .filter(|_| bound)
+                .unwrap_or_default()
+                .to_owned();
+            let modes: Vec<&str> = o
+                .pointer("/status/accessModes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|_| bound)
+                .filter_map(Value::as_str)
+                .map(|m| match m {
+                    "ReadWriteOnce" => "RWO",
+                    "ReadOnlyMany" => "ROX",
+                    "ReadWriteMany" => "RWX",
+                    "ReadWriteOncePod" => "RWOP",
+                    other => other,
+                })
+                .collect();
+            let mut row = vec![
+                name,
+                text(o, "/status/phase"),
+                text(o, "/spec/volumeName"),
+                capacity,
+                modes.join(","),
+                or_none(text(o, "/spec/storageClassName")),
+                or_unset(text(o, "/spec/volumeAttributesClassName")),
+                age,
+            ];
+            if opts.wide {
+                row.push(text(o, "/spec/volumeMode"));
+            }
+            row
+        }
     }
+}
+
+fn or_unset(s: String) -> String {
+    if s.is_empty() { "<unset>".into() } else { s }
 }
 
 /// A Job's STATUS column, as kubectl 1.32 prints it.

@@ -916,7 +916,7 @@ fn warnings_come_as_headers_and_strict_validation_refuses_unknown_fields() {
     let api = Api::start();
     let mut typo = rc("web", 0);
     typo["spec"]["replcas"] = json!(2);
-    typo["spec"]["template"]["spec"]["volumes"] = json!([{"name": "data", "emptyDir": {}}]);
+    typo["spec"]["template"]["spec"]["nodeSelector"] = json!({"disk": "ssd"});
     let path = "/api/v1/namespaces/default/replicationcontrollers";
     let created = api.post(path, &typo);
     created.expect(201, None);
@@ -926,7 +926,7 @@ fn warnings_come_as_headers_and_strict_validation_refuses_unknown_fields() {
         "{warnings}"
     );
     assert!(
-        warnings.contains("spec.template.spec.volumes is ignored by jube"),
+        warnings.contains("spec.template.spec.nodeSelector is ignored by jube"),
         "{warnings}"
     );
 

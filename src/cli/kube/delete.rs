@@ -255,7 +255,12 @@ fn pods_of(client: &Client, d: &Doomed) -> Vec<PodsGone> {
             owned_pods(client, d).unwrap_or_default()
         }
         // A Deployment's pods belong to its ReplicaSets; the daemon collects them in turn.
-        Kind::Service | Kind::Deployment => Vec::new(),
+        Kind::Service
+        | Kind::Deployment
+        | Kind::ConfigMap
+        | Kind::Secret
+        | Kind::ServiceAccount
+        | Kind::PersistentVolumeClaim => Vec::new(),
     }
 }
 

@@ -61,7 +61,14 @@ impl Containers {
         };
         let leases = ports::lease(&self.layout, &id, &requests, PortRange::from_env()?, &is_live)?;
 
-        let env = container_env(&final_app_base, &leases, &options.env);
+        let mut given = options.env.clone();
+        for (var, rel) in &options.mounts {
+            given.push((
+                var.clone(),
+                final_app_base.join(rel).to_string_lossy().into_owned(),
+            ));
+        }
+        let env = container_env(&final_app_base, &leases, &given);
         write_env_files(&unpacked.app_base, &env, reporter)?;
         let (launch, argv) = match (&options.command, &options.args) {
             (Some(command), args) if !command.is_empty() => (
@@ -99,6 +106,7 @@ impl Containers {
             error: None,
             ports: leases,
             env,
+            secret_env: options.secret_env.clone(),
             labels: options.labels.clone(),
             restart_count: 0,
             last_run: None,

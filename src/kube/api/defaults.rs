@@ -24,13 +24,22 @@ pub fn apply(kind: Kind, object: &mut Value) {
         }
         Kind::Job => job(object),
         Kind::Service => service(object),
-        Kind::Namespace => {}
+        Kind::Secret => secret(object),
+        Kind::PersistentVolumeClaim => claim(object),
+        Kind::Namespace | Kind::ConfigMap | Kind::ServiceAccount => {}
     }
 }
 
-/// The status an object has when it is created: whatever the client sent is dropped.
-pub fn initial_status(kind: Kind) -> Value {
+/// The status an object has when it is created: whatever the client sent is dropped. A claim is
+/// Bound at once, to a folder of its own with the capacity it asked for.
+pub fn initial_status(kind: Kind, object: &Value) -> Value {
     match kind {
+        Kind::PersistentVolumeClaim => json!({
+            "phase": "Bound",
+            "accessModes": object.pointer("/spec/accessModes").cloned().unwrap_or_else(|| json!(["ReadWriteOnce"])),
+            "capacity": object.pointer("/spec/resources/requests").cloned().unwrap_or_else(|| json!({})),
+        }),
+        Kind::ConfigMap | Kind::Secret | Kind::ServiceAccount => Value::Null,
         Kind::Pod => json!({"phase": "Pending"}),
         Kind::ReplicationController | Kind::ReplicaSet => json!({"replicas": 0}),
         Kind::Deployment | Kind::Job => json!({}),
@@ -201,6 +210,41 @@ fn job(object: &mut Value) {
 
 /// The label a Job's pods carry, and its selector matches.
 pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
+
+/// `type: Opaque` unless told, and `stringData` merged into `data` as base64 (its values win), as
+/// the API server does: `stringData` is write-only and never stored.
+fn secret(object: &mut Value) {
+    use base64::Engine as _;
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    set_default(map, "type", json!("Opaque"));
+    let Some(Value::Object(strings)) = map.remove("stringData") else {
+        return;
+    };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    if data.is_null() {
+        *data = json!({});
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (k, v) in strings {
+            let text = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            data.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(text)));
+        }
+    }
+}
+
+/// A claim binds at once to a volume of its own, named as Kubernetes names dynamic volumes.
+fn claim(object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    set_default(spec, "accessModes", json!(["ReadWriteOnce"]));
+    set_default(spec, "volumeMode", json!("Filesystem"));
+    set_default(spec, "storageClassName", json!("jube-local"));
+    let b: [u8; 16] = rand::random();
+    set_default(spec, "volumeName", json!(format!("pvc-{}", hex::encode(b))));
+}
 
 fn service(object: &mut Value) {
     let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {

@@ -102,11 +102,13 @@ pub fn group_resource_list(group_version: &str) -> Value {
             "shortNames": kind.short_names(),
         });
         // `kubectl get all` is the resources in the `all` category.
-        if kind != Kind::Namespace {
+        if kind.in_category_all() {
             resource["categories"] = json!(["all"]);
         }
         resources.push(resource);
-        resources.push(subresource(kind, "status", kind.name(), GET_PATCH_UPDATE, None));
+        if kind.has_status() {
+            resources.push(subresource(kind, "status", kind.name(), GET_PATCH_UPDATE, None));
+        }
         match kind {
             Kind::Pod => resources.push(subresource(kind, "log", "Pod", &["get"], None)),
             k if k.scalable() => resources.push(subresource(
@@ -241,19 +243,24 @@ mod tests {
         assert_eq!(
             names,
             [
+                "configmaps",
                 "namespaces",
                 "namespaces/status",
+                "persistentvolumeclaims",
+                "persistentvolumeclaims/status",
                 "pods",
                 "pods/log",
                 "pods/status",
                 "replicationcontrollers",
                 "replicationcontrollers/scale",
                 "replicationcontrollers/status",
+                "secrets",
+                "serviceaccounts",
                 "services",
                 "services/status",
             ]
         );
-        let ns = &list["resources"][0];
+        let ns = &list["resources"][1];
         assert_eq!(ns["namespaced"], false);
         assert!(
             !ns["verbs"]
@@ -263,6 +270,10 @@ mod tests {
         );
         assert_eq!(ns["shortNames"], json!(["ns"]));
         assert!(ns.get("categories").is_none());
-        assert_eq!(list["resources"][2]["categories"], json!(["all"]));
+        assert_eq!(list["resources"][5]["categories"], json!(["all"]));
+        assert!(
+            list["resources"][0].get("categories").is_none(),
+            "configmaps are not in `all`"
+        );
     }
 }

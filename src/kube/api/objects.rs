@@ -287,8 +287,13 @@ pub fn create(state: &ApiState, target: &Target, params: &Params, body: &Body) -
     if kind.namespaced() {
         require_namespace(state, namespace)?;
     }
+    let status = defaults::initial_status(kind, &object);
     if let Some(map) = object.as_object_mut() {
-        map.insert("status".into(), defaults::initial_status(kind));
+        if status.is_null() {
+            map.remove("status");
+        } else {
+            map.insert("status".into(), status);
+        }
     }
     if params.dry_run()? {
         return Ok(Reply::created(object).warn(warnings));

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
 /// The kinds read from protobuf, for messages.
-pub const READ_KINDS: &str = "v1 Namespace, v1 Service, apps/v1 Deployment and batch/v1 Job";
+pub const READ_KINDS: &str = "v1 Namespace, v1 Service, v1 ConfigMap, v1 Secret, v1 ServiceAccount, apps/v1 Deployment and batch/v1 Job";
 
 const MAGIC: &[u8] = b"k8s\0";
 
@@ -70,6 +70,33 @@ pub fn object_json(body: &[u8]) -> Result<Value, ProtobufError> {
             object.insert("spec".into(), service_spec(service.spec.unwrap_or_default()));
             (service.metadata, object)
         }
+        ("v1", "ConfigMap") => {
+            let config = core::ConfigMap::decode(raw.as_slice()).map_err(decode_failed)?;
+            let mut object = Map::new();
+            put(&mut object, "data", json!(config.data));
+            put(&mut object, "binaryData", base64_values(config.binary_data));
+            put(&mut object, "immutable", config.immutable);
+            (config.metadata, object)
+        }
+        ("v1", "Secret") => {
+            let secret = core::Secret::decode(raw.as_slice()).map_err(decode_failed)?;
+            let mut object = Map::new();
+            put(&mut object, "type", secret.r#type);
+            put(&mut object, "data", base64_values(secret.data));
+            put(&mut object, "stringData", json!(secret.string_data));
+            put(&mut object, "immutable", secret.immutable);
+            (secret.metadata, object)
+        }
+        ("v1", "ServiceAccount") => {
+            let account = core::ServiceAccount::decode(raw.as_slice()).map_err(decode_failed)?;
+            let mut object = Map::new();
+            put(
+                &mut object,
+                "automountServiceAccountToken",
+                account.automount_service_account_token,
+            );
+            (account.metadata, object)
+        }
         ("apps/v1", "Deployment") => {
             let deployment = apps::Deployment::decode(raw.as_slice()).map_err(decode_failed)?;
             let mut object = Map::new();
@@ -95,6 +122,16 @@ pub fn object_json(body: &[u8]) -> Result<Value, ProtobufError> {
     object.insert("kind".into(), json!(kind));
     object.insert("metadata".into(), object_meta(metadata.unwrap_or_default()));
     Ok(Value::Object(object))
+}
+
+/// Bytes as JSON carries them: base64 strings.
+fn base64_values(map: std::collections::BTreeMap<String, Vec<u8>>) -> Value {
+    use base64::Engine as _;
+    let encoded: Map<String, Value> = map
+        .into_iter()
+        .map(|(k, v)| (k, json!(base64::engine::general_purpose::STANDARD.encode(v))))
+        .collect();
+    Value::Object(encoded)
 }
 
 /// The fields of ObjectMeta a client sets; what the server sets (uid, timestamps, managed
