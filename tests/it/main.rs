@@ -23,6 +23,8 @@ mod build;
 mod build_helpers;
 #[cfg(unix)]
 mod commit;
+#[cfg(unix)] // the real kubectl against a daemon, file modes
+mod config;
 #[cfg(unix)]
 mod containers;
 #[cfg(unix)]

@@ -47,17 +47,26 @@ fn hello_image(version: &str) -> Vec<u8> {
     ])
 }
 
-/// A daemon whose repository serves `example/hello` 1.0 and 2.0; `None` without Perl.
-struct Cluster {
-    api: Api,
+/// A daemon whose repository serves the images it is given, and the real kubectl to drive it.
+pub struct Cluster {
+    pub api: Api,
     _server: RepoServer,
 }
 
 impl Cluster {
+    /// A daemon whose repository serves `example/hello` 1.0 and 2.0.
     fn start() -> Self {
+        Self::serving(&[
+            (IMAGE, "1.0", hello_image("v1")),
+            (IMAGE, "2.0", hello_image("v2")),
+        ])
+    }
+
+    pub fn serving(images: &[(&str, &str, Vec<u8>)]) -> Self {
         let server = RepoServer::start();
-        server.publish_image(IMAGE, "1.0", &hello_image("v1"));
-        server.publish_image(IMAGE, "2.0", &hello_image("v2"));
+        for (image, version, zip) in images {
+            server.publish_image(image, version, zip);
+        }
         let mut env = TestEnv::new();
         env.set_env("JUBE_REMOTE_MAVEN_REPOS", server.url());
         Self {
@@ -66,7 +75,7 @@ impl Cluster {
         }
     }
 
-    fn kubectl(&self) -> Cmd {
+    pub fn kubectl(&self) -> Cmd {
         assert!(
             std::process::Command::new("kubectl")
                 .args(["version", "--client"])
@@ -80,13 +89,13 @@ impl Cluster {
             .args(["--server", &self.api.base, "--request-timeout", "60s"])
     }
 
-    fn apply(&self, name: &str, manifest: &str) {
+    pub fn apply(&self, name: &str, manifest: &str) {
         let path = self.api.env.root().join(name);
         std::fs::write(&path, manifest).expect("write the manifest");
         self.kubectl().arg("apply").arg("-f").arg(&path).success();
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub fn json(&self, args: &[&str]) -> Value {
         let out = self
             .kubectl()
             .arg("get")
@@ -96,7 +105,7 @@ impl Cluster {
         serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{out}"))
     }
 
-    fn names(&self, args: &[&str]) -> Vec<String> {
+    pub fn names(&self, args: &[&str]) -> Vec<String> {
         let out = self
             .kubectl()
             .arg("get")
