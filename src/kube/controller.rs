@@ -20,6 +20,7 @@ use crate::kube::gc;
 use crate::kube::kinds::Kind;
 use crate::kube::podenv;
 use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
+use crate::kube::probes;
 use crate::kube::proxy::{self, ProxyManager, ServiceKey};
 use crate::kube::reconcile::{self, Action, Config, Failures, Observed, OwnerRef, PodKey};
 use crate::kube::services;
@@ -55,6 +56,21 @@ pub struct Controller {
     finished_jobs: Arc<AtomicU64>,
     /// When written volumes were last brought in step with their sources.
     volumes_synced: Mutex<Option<Instant>>,
+    /// The probes running for each probed container, by container id.
+    probes: Mutex<HashMap<String, ProbeRun>>,
+}
+
+/// A container's probes, for one run of it.
+struct ProbeRun {
+    started_at: Option<jiff::Timestamp>,
+    health: Arc<Mutex<probes::Health>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ProbeRun {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// How often written volumes follow their ConfigMaps and Secrets (Kubernetes promises about a
@@ -89,6 +105,7 @@ impl Controller {
             wake: Arc::default(),
             finished_jobs: Arc::default(),
             volumes_synced: Mutex::default(),
+            probes: Mutex::default(),
         })
     }
 
@@ -148,6 +165,7 @@ impl Controller {
         let observed = tokio::task::spawn_blocking(move || me.observe(&declared))
             .await
             .unwrap_or_default();
+        let observed = self.clone().apply_probes(&pods, observed);
         let failures = self.current_failures();
         let now = jiff::Timestamp::now();
         let job_uids: HashSet<String> = jobs
@@ -685,6 +703,116 @@ impl Controller {
             .start(&state.id)
             .map(|(_, outcome)| outcome != StartOutcome::AlreadyRunning)
             .map_err(|e| ("RunContainerError".to_owned(), e.to_string()))
+    }
+
+    /// Starts the probes of running containers that have them, stops those of containers that
+    /// no longer run, and lets the probes decide readiness: a readiness probe's verdict replaces
+    /// the open-ports rule, and a startup probe holds readiness back until it succeeds.
+    fn apply_probes(self: Arc<Self>, pods: &[Value], mut observed: Vec<Observed>) -> Vec<Observed> {
+        let mut runs = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = HashSet::new();
+        for o in observed.iter_mut().filter(|o| o.status == Status::Running) {
+            let Some(pod) = pods.iter().find(|p| {
+                reconcile::key(p) == o.pod
+                    && reconcile::str_at(p, "/metadata/uid") == Some(o.pod_uid.as_str())
+            }) else {
+                continue;
+            };
+            let Some(spec) = reconcile::pod_container(pod, &o.container) else {
+                continue;
+            };
+            let declared = ["startupProbe", "readinessProbe", "livenessProbe"]
+                .map(|f| spec.get(f).is_some_and(Value::is_object));
+            if !declared.iter().any(|d| *d) {
+                continue;
+            }
+            live.insert(o.id.clone());
+            let current = runs.get(&o.id).is_some_and(|r| r.started_at == o.started_at);
+            if !current {
+                match self.start_probes(pod, spec, o) {
+                    Some(run) => {
+                        runs.insert(o.id.clone(), run);
+                    }
+                    None => {
+                        runs.remove(&o.id);
+                    }
+                }
+            }
+            let health = runs
+                .get(&o.id)
+                .map(|r| *r.health.lock().unwrap_or_else(|p| p.into_inner()))
+                .unwrap_or_default();
+            let [startup, readiness, _] = declared;
+            if readiness {
+                o.ports_ready = health.started && health.ready;
+            } else if startup {
+                o.ports_ready &= health.started;
+            }
+        }
+        runs.retain(|id, _| live.contains(id));
+        observed
+    }
+
+    fn start_probes(self: &Arc<Self>, pod: &Value, spec: &Value, o: &Observed) -> Option<ProbeRun> {
+        let state = self.containers.find(&o.id).ok()?;
+        let app_base = self.containers.app_base(&state);
+        let (namespace, pod_name) = o.pod.clone();
+        let container = o.container.clone();
+        let prefix = format!("pod {namespace}/{pod_name} container {container}");
+        let set = match probes::ContainerProbes::of(spec, &o.ports, &app_base) {
+            Ok(set) => set,
+            Err(e) => {
+                self.log.line(&format!(
+                    "{prefix}: the probes are not valid and are not run: {e}"
+                ));
+                return None;
+            }
+        };
+        let health = Arc::new(Mutex::new(probes::Health::default()));
+        let pod_grace = pod
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_u64)
+            .map_or(STOP_GRACE, Duration::from_secs);
+        let me = self.clone();
+        let id = o.id.clone();
+        let started_at = o.started_at;
+        let watched = health.clone();
+        let task = tokio::spawn(async move {
+            let log = me.log.clone();
+            let say_prefix = prefix.clone();
+            let gave_up = probes::supervise(set, watched, move |text| {
+                log.line(&format!("{say_prefix}: {text}"))
+            })
+            .await;
+            me.log.line(&format!(
+                "{prefix}: Killing: Container {container} failed {} probe, will be restarted ({})",
+                gave_up.kind.title().to_ascii_lowercase(),
+                gave_up.message
+            ));
+            let grace = gave_up.grace.unwrap_or(pod_grace);
+            let key = format!("{namespace}/{pod_name}/{container}");
+            let stopper = me.clone();
+            me.clone().background(key, move || {
+                // Only the run that was probed: a container restarted meanwhile is left alone.
+                let same_run = stopper
+                    .containers
+                    .find(&id)
+                    .is_ok_and(|s| s.started_at == started_at);
+                if same_run {
+                    let _ = stopper.containers.stop(&id, grace);
+                }
+                stopper
+                    .probes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+            });
+        });
+        Some(ProbeRun {
+            started_at,
+            health,
+            task,
+        })
     }
 
     fn volume_roots(&self) -> volumes::VolumeRoots {

@@ -408,9 +408,6 @@ const IGNORED_POD_FIELDS: &[&str] = &[
 
 const IGNORED_CONTAINER_FIELDS: &[&str] = &[
     "resources",
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
     "securityContext",
     "workingDir",
     "lifecycle",

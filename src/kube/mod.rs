@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod patch;
 pub mod podenv;
 pub mod pods;
+pub mod probes;
 pub mod proxy;
 pub mod reconcile;
 pub mod rollout;

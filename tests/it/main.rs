@@ -43,6 +43,8 @@ mod files;
 mod guestbook;
 #[cfg(unix)] // real shells, signals and process groups
 mod harness;
+#[cfg(unix)] // probes: the real kubectl, perl servers, signals
+mod health;
 mod images;
 #[cfg(unix)]
 mod install;

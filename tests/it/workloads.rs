@@ -19,7 +19,7 @@ const PATIENCE: Duration = Duration::from_secs(90);
 const IMAGE: &str = "example/hello";
 
 /// Greets each connection with `hello <VERSION>`, on HTTP_PORT.
-const SERVER_PL: &str = r#"use strict;
+pub const SERVER_PL: &str = r#"use strict;
 use warnings;
 use IO::Socket::INET;
 $| = 1;
@@ -154,7 +154,7 @@ spec:
 }
 
 /// The greeting of one connection to the service's proxy.
-fn greeting(addr: SocketAddr) -> Result<String, String> {
+pub fn greeting(addr: SocketAddr) -> Result<String, String> {
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -170,7 +170,7 @@ fn greeting(addr: SocketAddr) -> Result<String, String> {
     }
 }
 
-fn proxy_addr(c: &Cluster) -> SocketAddr {
+pub fn proxy_addr(c: &Cluster) -> SocketAddr {
     let mut port = None;
     wait_until("the web service's proxy", PATIENCE, || {
         port = c.json(&["svc", "web"])["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"].as_u64();
