@@ -100,7 +100,7 @@ fn both_ready(c: &Cluster) -> Vec<String> {
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
         let all = pods(c);
-        names = all
+        let names: Vec<String> = all
             .iter()
             .filter(|p| is_ready(p))
             .map(|p| p["metadata"]["name"].as_str().unwrap().to_owned())
