@@ -394,7 +394,6 @@ fn is_empty(v: &Value) -> bool {
 
 /// Pod-spec fields that change how Kubernetes runs a pod but that jube does not act on.
 const IGNORED_POD_FIELDS: &[&str] = &[
-    "initContainers",
     "nodeSelector",
     "nodeName",
     "affinity",
@@ -429,9 +428,23 @@ fn check_pod_spec(spec: &Value, path: &str, here: &str, warnings: &mut Vec<Strin
         .and_then(Value::as_array)
         .filter(|c| !c.is_empty())
         .ok_or_else(|| format!("{path}.containers: a pod needs at least one container"))?;
+    let inits = spec
+        .get("initContainers")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let mut names = std::collections::HashSet::new();
-    for (i, c) in containers.iter().enumerate() {
-        let cpath = format!("{path}.containers[{i}]");
+    let listed = inits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("{path}.initContainers[{i}]"), c))
+        .chain(
+            containers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("{path}.containers[{i}]"), c)),
+        );
+    for (cpath, c) in listed {
         let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
         check_label(&format!("{cpath}.name"), name)?;
         if !names.insert(name) {

@@ -236,7 +236,8 @@ pub fn reconcile_with(
     for c in observed {
         let keep = wanted.get(&c.pod).is_some_and(|p| {
             str_at(p, "/metadata/uid") == Some(c.pod_uid.as_str())
-                && container_names(p).contains(&c.container)
+                && (container_names(p).contains(&c.container)
+                    || init_container_names(p).contains(&c.container))
         });
         if !keep {
             // A pod being deleted gives its containers their grace; a container whose pod is
@@ -473,7 +474,29 @@ fn run_pod(
 ) {
     let uid = str_at(pod, "/metadata/uid").unwrap_or_default();
     let policy = str_at(pod, "/spec/restartPolicy").unwrap_or("Always");
+    let (init_statuses, init) = run_init_containers(pod_key, pod, observed, failures, now, config, plan);
     let mut statuses = Vec::new();
+    if init != Init::Done {
+        // The app containers wait for the init containers, as in Kubernetes.
+        for name in container_names(pod) {
+            let image = pod_container(pod, &name)
+                .and_then(|c| str_at(c, "/image"))
+                .unwrap_or_default()
+                .to_owned();
+            let waiting = json!({"waiting": {"reason": "PodInitializing"}});
+            statuses.push(container_status(&name, &image, 0, false, waiting, None));
+        }
+        let mut status = pod_status(pod, &statuses, observed, pod_key, uid, now);
+        finish_init_status(&mut status, init_statuses, init, now, pod);
+        if pod.get("status") != Some(&status) {
+            plan.actions.push(Action::UpdatePodStatus {
+                namespace: pod_key.0.clone(),
+                name: pod_key.1.clone(),
+                status,
+            });
+        }
+        return;
+    }
     for name in container_names(pod) {
         let image = pod_container(pod, &name)
             .and_then(|c| str_at(c, "/image"))
@@ -519,7 +542,8 @@ fn run_pod(
         };
         statuses.push(status);
     }
-    let status = pod_status(pod, &statuses, observed, pod_key, uid, now);
+    let mut status = pod_status(pod, &statuses, observed, pod_key, uid, now);
+    finish_init_status(&mut status, init_statuses, init, now, pod);
     if pod.get("status") != Some(&status) {
         plan.actions.push(Action::UpdatePodStatus {
             namespace: pod_key.0.clone(),
@@ -527,6 +551,161 @@ fn run_pod(
             status,
         });
     }
+}
+
+/// Where a pod's init containers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Init {
+    /// All ran to completion (or there are none).
+    Done,
+    /// One is being made, runs, or waits to be retried.
+    Running,
+    /// One failed under `restartPolicy: Never`: the pod has failed.
+    Failed,
+}
+
+/// Runs the init containers one after another, each to completion; a failed one is retried
+/// under the restart policy (`Always` counts as `OnFailure` for them), with back-off.
+fn run_init_containers(
+    pod_key: &PodKey,
+    pod: &Value,
+    observed: &[Observed],
+    failures: &Failures,
+    now: jiff::Timestamp,
+    config: Config,
+    plan: &mut Plan,
+) -> (Vec<Value>, Init) {
+    let uid = str_at(pod, "/metadata/uid").unwrap_or_default();
+    let policy = match str_at(pod, "/spec/restartPolicy") {
+        Some("Never") => "Never",
+        _ => "OnFailure",
+    };
+    let inits: Vec<(String, String)> = pod
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            Some((
+                str_at(c, "/name")?.to_owned(),
+                str_at(c, "/image").unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    let mut state = Init::Done;
+    for (name, image) in &inits {
+        if state != Init::Done {
+            let waiting = json!({"waiting": {"reason": "PodInitializing"}});
+            statuses.push(container_status(name, image, 0, false, waiting, None));
+            continue;
+        }
+        let completed_before = pod
+            .pointer("/status/initContainerStatuses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == name.as_str())
+            .filter(|s| s.pointer("/state/terminated/exitCode").and_then(Value::as_i64) == Some(0))
+            .cloned();
+        let mine = observed
+            .iter()
+            .find(|c| &c.pod == pod_key && c.pod_uid == uid && &c.container == name);
+        let status = match (mine, completed_before) {
+            // Done once is done: a completed init container is not run again.
+            (None, Some(done)) => done,
+            (None, None) => {
+                plan.actions.push(Action::StartContainer {
+                    pod: pod_key.clone(),
+                    container: name.clone(),
+                    existing: None,
+                });
+                let waiting = match failures.get(&(pod_key.clone(), name.clone())) {
+                    Some((reason, message)) => json!({"waiting": {"reason": reason, "message": message}}),
+                    None => json!({"waiting": {"reason": "PodInitializing"}}),
+                };
+                container_status(name, image, 0, false, waiting, None)
+            }
+            // Ended, but its exit code is not known yet: wait a moment for it rather than guess.
+            (Some(c), _) if awaiting_exit_code(c, now) => {
+                plan.requeue(Duration::from_millis(200));
+                let waiting = json!({"waiting": {"reason": "PodInitializing"}});
+                container_status(name, image, c.restart_count, false, waiting, None)
+            }
+            (Some(c), _) => {
+                let mut s = container_decision(c, policy, now, config, plan, pod_key);
+                s["ready"] = json!(false);
+                s
+            }
+        };
+        let ended = mine.is_none_or(|c| matches!(c.status, Status::Exited | Status::Failed));
+        state = match status
+            .pointer("/state/terminated/exitCode")
+            .and_then(Value::as_i64)
+        {
+            Some(0) if ended && mine.is_none_or(|c| c.exit_code == Some(0)) => Init::Done,
+            Some(_) if ended && policy == "Never" => Init::Failed,
+            _ => Init::Running,
+        };
+        statuses.push(status);
+    }
+    (statuses, state)
+}
+
+/// An ended container whose exit code the daemon has not learnt yet (it reaps right after).
+fn awaiting_exit_code(c: &Observed, now: jiff::Timestamp) -> bool {
+    c.status == Status::Exited
+        && c.exit_code.is_none()
+        && c.finished_at
+            .is_none_or(|f| now.duration_since(f).unsigned_abs() < Duration::from_secs(5))
+}
+
+/// The init containers' part of a pod's status: their statuses, the Initialized condition, and
+/// a failed phase when one failed for good.
+fn finish_init_status(
+    status: &mut Value,
+    init_statuses: Vec<Value>,
+    init: Init,
+    now: jiff::Timestamp,
+    pod: &Value,
+) {
+    if init_statuses.is_empty() {
+        return;
+    }
+    let initialized = init == Init::Done;
+    if let Some(conditions) = status.get_mut("conditions").and_then(Value::as_array_mut) {
+        for c in conditions.iter_mut().filter(|c| c["type"] == "Initialized") {
+            let value = if initialized { "True" } else { "False" };
+            let since = pod
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|cs| {
+                    cs.iter()
+                        .find(|o| o["type"] == "Initialized" && o["status"] == value)
+                })
+                .and_then(|o| o.get("lastTransitionTime").cloned())
+                .unwrap_or_else(|| json!(now.to_string()));
+            *c = json!({"type": "Initialized", "status": value, "lastTransitionTime": since});
+            if !initialized {
+                let pending: Vec<&str> = init_statuses
+                    .iter()
+                    .filter(|s| s.pointer("/state/terminated/exitCode").and_then(Value::as_i64) != Some(0))
+                    .filter_map(|s| s["name"].as_str())
+                    .collect();
+                c["reason"] = json!("ContainersNotInitialized");
+                c["message"] = json!(format!(
+                    "containers with incomplete status: [{}]",
+                    pending.join(" ")
+                ));
+            }
+        }
+    }
+    match init {
+        Init::Failed => status["phase"] = json!("Failed"),
+        Init::Running => status["phase"] = json!("Pending"),
+        Init::Done => {}
+    }
+    status["initContainerStatuses"] = json!(init_statuses);
 }
 
 /// What to do with an existing container, and its status as Kubernetes shows it.
@@ -812,7 +991,15 @@ pub fn key(pod: &Value) -> PodKey {
 }
 
 pub fn container_names(pod: &Value) -> Vec<String> {
-    pod.pointer("/spec/containers")
+    names_in(pod, "/spec/containers")
+}
+
+pub fn init_container_names(pod: &Value) -> Vec<String> {
+    names_in(pod, "/spec/initContainers")
+}
+
+fn names_in(pod: &Value, list: &str) -> Vec<String> {
+    pod.pointer(list)
         .and_then(Value::as_array)
         .map(|cs| {
             cs.iter()
@@ -823,11 +1010,16 @@ pub fn container_names(pod: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A container of the pod's spec by name, app or init container.
 pub fn pod_container<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
-    pod.pointer("/spec/containers")?
-        .as_array()?
-        .iter()
-        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
+    ["/spec/containers", "/spec/initContainers"]
+        .into_iter()
+        .find_map(|list| {
+            pod.pointer(list)?
+                .as_array()?
+                .iter()
+                .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
+        })
 }
 
 /// The uid of the controller that owns an object (`ownerReferences[controller=true]`).
@@ -894,6 +1086,138 @@ mod tests {
             ports: vec![(8080, 48000)],
             image: "fabric8/java".into(),
         }
+    }
+
+    #[test]
+    fn init_containers_run_one_after_another_before_the_app() {
+        let mut pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "u"},
+            "spec": {"restartPolicy": "Always",
+                "initContainers": [{"name": "one", "image": "x"}, {"name": "two", "image": "x"}],
+                "containers": [{"name": "web", "image": "x"}]}});
+        let starts = |plan: &Plan| -> Vec<String> {
+            plan.actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::StartContainer { container, .. } => Some(container.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let status_of = |plan: &Plan| {
+            plan.actions
+                .iter()
+                .find_map(|a| match a {
+                    Action::UpdatePodStatus { status, .. } => Some(status.clone()),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let mut one = running(&pod);
+        one.container = "one".into();
+        one.id = "c-one".into();
+        // Nothing yet: only the first init container is made.
+        let plan = reconcile(
+            std::slice::from_ref(&pod),
+            &[],
+            &[],
+            &Failures::new(),
+            ts(1),
+            CONFIG,
+        );
+        assert_eq!(starts(&plan), ["one"]);
+        let status = status_of(&plan);
+        assert_eq!(status["phase"], "Pending");
+        assert_eq!(
+            status["initContainerStatuses"][1]["state"]["waiting"]["reason"],
+            "PodInitializing"
+        );
+        pod["status"] = status;
+        assert_eq!(crate::kube::table::pod_status(&pod), "Init:0/2");
+        // The first runs: nothing else starts.
+        let plan = reconcile(
+            std::slice::from_ref(&pod),
+            &[],
+            std::slice::from_ref(&one),
+            &Failures::new(),
+            ts(2),
+            CONFIG,
+        );
+        assert!(starts(&plan).is_empty(), "{:?}", plan.actions);
+        // The first failed: it is retried (after back-off), the second still waits.
+        one.status = Status::Exited;
+        one.exit_code = Some(3);
+        one.started_at = Some(ts(2));
+        one.finished_at = Some(ts(3));
+        let plan = reconcile(
+            std::slice::from_ref(&pod),
+            &[],
+            std::slice::from_ref(&one),
+            &Failures::new(),
+            ts(4),
+            CONFIG,
+        );
+        assert!(
+            starts(&plan).is_empty(),
+            "within its back-off: {:?}",
+            plan.actions
+        );
+        pod["status"] = status_of(&plan);
+        assert_eq!(crate::kube::table::pod_status(&pod), "Init:CrashLoopBackOff");
+        let plan = reconcile(
+            std::slice::from_ref(&pod),
+            &[],
+            std::slice::from_ref(&one),
+            &Failures::new(),
+            ts(30),
+            CONFIG,
+        );
+        assert_eq!(starts(&plan), ["one"]);
+        // The first completed: the second is made; then the app.
+        one.exit_code = Some(0);
+        let plan = reconcile(
+            std::slice::from_ref(&pod),
+            &[],
+            std::slice::from_ref(&one),
+            &Failures::new(),
+            ts(31),
+            CONFIG,
+        );
+        assert_eq!(starts(&plan), ["two"]);
+        let mut two = one.clone();
+        two.container = "two".into();
+        two.id = "c-two".into();
+        let both = [one.clone(), two];
+        let plan = reconcile(
+            std::slice::from_ref(&pod),
+            &[],
+            &both,
+            &Failures::new(),
+            ts(32),
+            CONFIG,
+        );
+        assert_eq!(starts(&plan), ["web"]);
+        let status = status_of(&plan);
+        assert_eq!(
+            status["conditions"][1],
+            json!({"type": "Initialized", "status": "True", "lastTransitionTime": ts(32).to_string()})
+        );
+        // Under Never, a failed init container fails the pod.
+        pod["spec"]["restartPolicy"] = json!("Never");
+        pod["status"] = Value::Null;
+        one.exit_code = Some(3);
+        let plan = reconcile(
+            std::slice::from_ref(&pod),
+            &[],
+            std::slice::from_ref(&one),
+            &Failures::new(),
+            ts(40),
+            CONFIG,
+        );
+        assert!(starts(&plan).is_empty());
+        let status = status_of(&plan);
+        assert_eq!(status["phase"], "Failed");
+        pod["status"] = status;
+        assert_eq!(crate::kube::table::pod_status(&pod), "Init:Error");
     }
 
     fn count(plan: &Plan, f: impl Fn(&Action) -> bool) -> usize {

@@ -447,6 +447,9 @@ pub fn pod_status(pod: &Value) -> String {
     {
         return "Terminating".into();
     }
+    if let Some(init) = init_reason(pod) {
+        return init;
+    }
     let mut has_running = false;
     // kubectl walks the containers from the last, so the first container's state wins.
     for c in container_statuses(pod).iter().rev() {
@@ -491,6 +494,51 @@ pub fn pod_status(pod: &Value) -> String {
     reason
 }
 
+/// While a pod initializes, STATUS tells which init container it is at, as kubectl does:
+/// `Init:1/2`, `Init:Error`, `Init:CrashLoopBackOff`, `Init:ExitCode:3`.
+fn init_reason(pod: &Value) -> Option<String> {
+    let statuses = pod
+        .pointer("/status/initContainerStatuses")
+        .and_then(Value::as_array)?;
+    let initialized = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Initialized" && c["status"] == "True");
+    if initialized {
+        return None;
+    }
+    let total = pod
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .map_or(statuses.len(), Vec::len);
+    for (i, c) in statuses.iter().enumerate() {
+        let terminated = c.pointer("/state/terminated");
+        let code = terminated.and_then(|t| t.get("exitCode")).and_then(Value::as_i64);
+        if code == Some(0) {
+            continue;
+        }
+        if let Some(t) = terminated {
+            return Some(
+                match t.get("reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+                    Some(r) => format!("Init:{r}"),
+                    None => match t.get("signal").and_then(Value::as_i64).filter(|s| *s != 0) {
+                        Some(signal) => format!("Init:Signal:{signal}"),
+                        None => format!("Init:ExitCode:{}", code.unwrap_or(0)),
+                    },
+                },
+            );
+        }
+        let waiting = c.pointer("/state/waiting/reason").and_then(Value::as_str);
+        if let Some(w) = waiting.filter(|w| !w.is_empty() && *w != "PodInitializing") {
+            return Some(format!("Init:{w}"));
+        }
+        return Some(format!("Init:{i}/{total}"));
+    }
+    None
+}
+
 fn pod_ready_condition(pod: &Value) -> bool {
     pod.pointer("/status/conditions")
         .and_then(Value::as_array)
@@ -504,7 +552,13 @@ fn pod_ready_condition(pod: &Value) -> bool {
 
 /// RESTARTS: the sum over containers, with how long ago the last one ended (`3 (42s ago)`).
 pub fn pod_restarts(pod: &Value, now: jiff::Timestamp) -> String {
-    let statuses = container_statuses(pod);
+    let mut statuses = container_statuses(pod);
+    statuses.extend(
+        pod.pointer("/status/initContainerStatuses")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    );
     let restarts: i64 = statuses
         .iter()
         .filter_map(|c| c.get("restartCount").and_then(Value::as_i64))

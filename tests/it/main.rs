@@ -46,6 +46,8 @@ mod harness;
 #[cfg(unix)] // probes: the real kubectl, perl servers, signals
 mod health;
 mod images;
+#[cfg(unix)] // init containers and pods of several containers, with the real kubectl
+mod init;
 #[cfg(unix)]
 mod install;
 #[cfg(unix)] // pods run the ticker image

@@ -127,8 +127,9 @@ fn find(
 ) -> Result<(Containers, State), ApiError> {
     let pod = get_object(state, Kind::Pod, namespace, name)?;
     let names = crate::kube::reconcile::container_names(&pod);
+    let inits = crate::kube::reconcile::init_container_names(&pod);
     let container = match wanted {
-        Some(c) if names.iter().any(|n| n == c) => c.to_owned(),
+        Some(c) if names.iter().chain(&inits).any(|n| n == c) => c.to_owned(),
         Some(c) => {
             return Err(ApiError::bad_request(format!(
                 "container {c} is not valid for pod {name}"
@@ -137,8 +138,13 @@ fn find(
         None => match names.as_slice() {
             [only] => only.clone(),
             _ => {
+                let init = if inits.is_empty() {
+                    String::new()
+                } else {
+                    format!(" or one of the init containers: [{}]", inits.join(" "))
+                };
                 return Err(ApiError::bad_request(format!(
-                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    "a container name must be specified for pod {name}, choose one of: [{}]{init}",
                     names.join(" ")
                 )));
             }
