@@ -35,6 +35,34 @@ pub struct DaemonFlags {
     /// services without any token.
     #[arg(long)]
     expose_services: bool,
+    /// How long events are kept, like `1h`, `30m` or `90s` (default 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    event_ttl: Option<std::time::Duration>,
+}
+
+/// `1h`, `30m`, `90s`, `2h30m`: Kubernetes' duration syntax for `--event-ttl`.
+fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("`{text}` is not a duration like 1h, 30m or 90s");
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 pub fn daemon(action: Option<DaemonAction>, flags: DaemonFlags) -> anyhow::Result<i32> {
@@ -52,6 +80,9 @@ pub fn daemon(action: Option<DaemonAction>, flags: DaemonFlags) -> anyhow::Resul
                 expose_services: flags.expose_services,
                 ..Default::default()
             };
+            if let Some(ttl) = flags.event_ttl {
+                options.event_ttl = ttl;
+            }
             if let Some(file) = flags.token_file {
                 options.token_file = Some(file);
             }

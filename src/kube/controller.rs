@@ -16,6 +16,7 @@ use crate::container::platform;
 use crate::container::scripts;
 use crate::container::state::{POD_LABEL, State, Status};
 use crate::kube::daemon::DaemonLog;
+use crate::kube::events::{self, EventType, source};
 use crate::kube::gc;
 use crate::kube::kinds::Kind;
 use crate::kube::podenv;
@@ -58,6 +59,7 @@ pub struct Controller {
     volumes_synced: Mutex<Option<Instant>>,
     /// The probes running for each probed container, by container id.
     probes: Mutex<HashMap<String, ProbeRun>>,
+    events: events::Recorder,
 }
 
 /// A container's probes, for one run of it.
@@ -94,6 +96,7 @@ impl Controller {
         config: Config,
     ) -> Arc<Self> {
         Arc::new(Self {
+            events: events::Recorder::new(store.clone()),
             store,
             proxies,
             containers,
@@ -408,8 +411,23 @@ impl Controller {
                 }
             }
             Action::DeletePod { namespace, name } => {
+                let owner = pods
+                    .iter()
+                    .find(|p| reconcile::key(p) == (namespace.clone(), name.clone()))
+                    .and_then(controller_of);
                 match gc::delete_pod(&self.store, &namespace, &name, None) {
-                    Ok(_) => self.log.line(&format!("deleting pod {namespace}/{name}")),
+                    Ok(_) => {
+                        self.log.line(&format!("deleting pod {namespace}/{name}"));
+                        if let Some(owner) = owner {
+                            self.events.record(
+                                &reference(&namespace, &owner),
+                                EventType::Normal,
+                                "SuccessfulDelete",
+                                &format!("Deleted pod: {name}"),
+                                controller_source(&owner.kind),
+                            );
+                        }
+                    }
                     Err(StoreError::NotFound { .. }) => {}
                     Err(e) => return Err(e),
                 }
@@ -426,7 +444,25 @@ impl Controller {
                 name,
                 status,
             } => {
+                let before = pods
+                    .iter()
+                    .find(|p| reconcile::key(p) == (namespace.clone(), name.clone()))
+                    .cloned();
+                let backing_off = newly_backing_off(before.as_ref(), &status);
                 ignore_missing(self.store.update_status(Kind::Pod, &namespace, &name, status))?;
+                if let Some(pod) = before {
+                    for container in backing_off {
+                        self.events.record(
+                            &pod,
+                            EventType::Warning,
+                            "BackOff",
+                            &format!(
+                                "Back-off restarting failed container {container} in pod {name}_{namespace}"
+                            ),
+                            source::KUBELET,
+                        );
+                    }
+                }
             }
             Action::UpdateOwnerStatus {
                 kind,
@@ -445,11 +481,14 @@ impl Controller {
             } => {
                 if let Some(kind) = Kind::from_kind(&kind) {
                     match self.store.create(kind, &namespace, object) {
-                        Ok(o) => self.log.line(&format!(
-                            "created {} {namespace}/{}",
-                            kind.singular(),
-                            reconcile::str_at(&o, "/metadata/name").unwrap_or_default()
-                        )),
+                        Ok(o) => {
+                            self.log.line(&format!(
+                                "created {} {namespace}/{}",
+                                kind.singular(),
+                                reconcile::str_at(&o, "/metadata/name").unwrap_or_default()
+                            ));
+                            self.scaling_event(&namespace, None, &o);
+                        }
                         Err(StoreError::AlreadyExists { .. }) => {}
                         Err(e) => return Err(e),
                     }
@@ -462,9 +501,14 @@ impl Controller {
             } => {
                 if let Some(kind) = Kind::from_kind(&kind) {
                     let revision = crate::kube::api::objects::revision_of(&object);
+                    let name = reconcile::str_at(&object, "/metadata/name")
+                        .unwrap_or_default()
+                        .to_owned();
+                    let before = self.store.get(kind, &namespace, &name).ok().flatten();
                     match self.store.update(kind, &namespace, object, Some(revision)) {
+                        Ok(after) => self.scaling_event(&namespace, before.as_ref(), &after),
                         // Someone wrote first: the next pass plans from what they wrote.
-                        Ok(_) | Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => {}
+                        Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => {}
                         Err(e) => return Err(e),
                     }
                 }
@@ -555,14 +599,22 @@ impl Controller {
             let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template.get("spec").cloned().unwrap_or_default()});
             match self.store.create(Kind::Pod, namespace, pod) {
                 Ok(p) => {
+                    let pod_name = p
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
                     self.log.line(&format!(
-                        "created pod {namespace}/{} for {} {}",
-                        p.pointer("/metadata/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default(),
+                        "created pod {namespace}/{pod_name} for {} {}",
                         owner.kind.to_ascii_lowercase(),
                         owner.name
                     ));
+                    self.events.record(
+                        &reference(namespace, owner),
+                        EventType::Normal,
+                        "SuccessfulCreate",
+                        &format!("Created pod: {pod_name}"),
+                        controller_source(&owner.kind),
+                    );
                     return Ok(());
                 }
                 Err(StoreError::AlreadyExists { .. }) => continue,
@@ -582,6 +634,7 @@ impl Controller {
         existing: Option<String>,
         service_env: &[(String, String)],
     ) {
+        let restarting = existing.is_some();
         let result = match existing {
             Some(id) => self
                 .restart(&id)
@@ -590,6 +643,10 @@ impl Controller {
         };
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let key = (pod.clone(), container.to_owned());
+        let event = |kind: EventType, reason: &str, message: &str| {
+            self.events
+                .record(pod_object, kind, reason, message, source::KUBELET);
+        };
         match result {
             Ok(started) => {
                 failures.remove(&key);
@@ -598,6 +655,13 @@ impl Controller {
                         "started container {container} of pod {}/{}",
                         pod.0, pod.1
                     ));
+                    if restarting {
+                        event(
+                            EventType::Normal,
+                            "Started",
+                            &format!("Started container {container}"),
+                        );
+                    }
                 }
             }
             Err((reason, message)) => {
@@ -605,6 +669,15 @@ impl Controller {
                     "pod {}/{} container {container}: {reason}: {message}",
                     pod.0, pod.1
                 ));
+                match reason.as_str() {
+                    "ContainerCreating" => event(EventType::Warning, "FailedMount", &message),
+                    "ErrImagePull" | "InvalidImageName" => event(
+                        EventType::Warning,
+                        "Failed",
+                        &format!("Failed to pull image: {message}"),
+                    ),
+                    _ => event(EventType::Warning, "Failed", &format!("Error: {message}")),
+                }
                 let attempts = failures.get(&key).map_or(0, |f| f.attempts) + 1;
                 let delay = reconcile::backoff(self.config.backoff_base, attempts - 1);
                 failures.insert(
@@ -646,12 +719,37 @@ impl Controller {
             .map_err(|e| ("CreateContainerConfigError".to_owned(), e))?;
         let mounts = volumes::plan(pod, &spec, &lookup, &self.volume_roots())
             .map_err(|e| ("ContainerCreating".to_owned(), e))?;
+        let event = |reason: &str, message: &str| {
+            self.events
+                .record(pod, EventType::Normal, reason, message, source::KUBELET);
+        };
+        let pod_name = reconcile::str_at(pod, "/metadata/name").unwrap_or_default();
+        let first = pod
+            .pointer("/spec/initContainers/0/name")
+            .or_else(|| pod.pointer("/spec/containers/0/name"))
+            .and_then(Value::as_str)
+            == Some(container);
+        let uid = reconcile::str_at(pod, "/metadata/uid").unwrap_or_default();
+        if first && self.events.once(&format!("scheduled/{uid}")) {
+            self.events.record(
+                pod,
+                EventType::Normal,
+                "Scheduled",
+                &format!(
+                    "Successfully assigned {namespace}/{pod_name} to {}",
+                    podenv::node_name()
+                ),
+                source::SCHEDULER,
+            );
+        }
         let image_name = spec
             .get("image")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
         let pull = |e: String| ("ErrImagePull".to_owned(), e);
+        event("Pulling", &format!("Pulling image \"{image_name}\""));
+        let pulling = Instant::now();
         let registry = Registry::from_env().map_err(|e| pull(e.to_string()))?;
         let reference = registry
             .parse(&image_name)
@@ -659,12 +757,18 @@ impl Controller {
         let resolved = registry
             .pull(&reference, pods::pull_options(&spec, &registry.prefix), &Silent)
             .map_err(|e| pull(format!("{e:#}")))?;
+        event(
+            "Pulled",
+            &format!(
+                "Successfully pulled image \"{image_name}\" in {}ms",
+                pulling.elapsed().as_millis()
+            ),
+        );
         let source = ImageSource {
             name: image_name,
             coordinates: resolved.coordinates,
             zip: resolved.path,
         };
-        let first = pod.pointer("/spec/containers/0/name").and_then(Value::as_str) == Some(container);
         if first && pod.pointer("/spec/automountServiceAccountToken") != Some(&Value::Bool(false)) {
             self.log.line(&format!(
                 "pod {namespace}/{}: no service account token is mounted (jube has none to give); \
@@ -699,10 +803,14 @@ impl Controller {
             let _ = self.containers.remove(&state.id, true, true);
             return Err(create(format!("cannot write the volumes' files: {e}")));
         }
-        self.containers
+        event("Created", &format!("Created container {container}"));
+        let started = self
+            .containers
             .start(&state.id)
             .map(|(_, outcome)| outcome != StartOutcome::AlreadyRunning)
-            .map_err(|e| ("RunContainerError".to_owned(), e.to_string()))
+            .map_err(|e| ("RunContainerError".to_owned(), e.to_string()))?;
+        event("Started", &format!("Started container {container}"));
+        Ok(started)
     }
 
     /// Starts the probes of running containers that have them, stops those of containers that
@@ -777,18 +885,27 @@ impl Controller {
         let id = o.id.clone();
         let started_at = o.started_at;
         let watched = health.clone();
+        let pod_object = pod.clone();
         let task = tokio::spawn(async move {
-            let log = me.log.clone();
-            let say_prefix = prefix.clone();
-            let gave_up = probes::supervise(set, watched, move |text| {
-                log.line(&format!("{say_prefix}: {text}"))
-            })
-            .await;
-            me.log.line(&format!(
-                "{prefix}: Killing: Container {container} failed {} probe, will be restarted ({})",
-                gave_up.kind.title().to_ascii_lowercase(),
-                gave_up.message
-            ));
+            let (log, events, say_prefix, involved) = (
+                me.log.clone(),
+                me.events.clone(),
+                prefix.clone(),
+                pod_object.clone(),
+            );
+            let say = move |text: String| {
+                log.line(&format!("{say_prefix}: Unhealthy: {text}"));
+                events.record(&involved, EventType::Warning, "Unhealthy", &text, source::KUBELET);
+            };
+            let gave_up = probes::supervise(set, watched, say).await;
+            let why = format!(
+                "Container {container} failed {} probe, will be restarted",
+                gave_up.kind.title().to_ascii_lowercase()
+            );
+            me.log
+                .line(&format!("{prefix}: Killing: {why} ({})", gave_up.message));
+            me.events
+                .record(&pod_object, EventType::Normal, "Killing", &why, source::KUBELET);
             let grace = gave_up.grace.unwrap_or(pod_grace);
             let key = format!("{namespace}/{pod_name}/{container}");
             let stopper = me.clone();
@@ -813,6 +930,34 @@ impl Controller {
             health,
             task,
         })
+    }
+
+    /// `ScalingReplicaSet` on a Deployment when one of its ReplicaSets changes size.
+    fn scaling_event(&self, namespace: &str, before: Option<&Value>, after: &Value) {
+        if reconcile::str_at(after, "/kind") != Some("ReplicaSet") {
+            return;
+        }
+        let Some(owner) = controller_of(after).filter(|o| o.kind == "Deployment") else {
+            return;
+        };
+        let replicas = |o: Option<&Value>| {
+            o.and_then(|o| o.pointer("/spec/replicas"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        };
+        let (from, to) = (replicas(before), replicas(Some(after)));
+        if from == to {
+            return;
+        }
+        let name = reconcile::str_at(after, "/metadata/name").unwrap_or_default();
+        let direction = if to > from { "up" } else { "down" };
+        self.events.record(
+            &reference(namespace, &owner),
+            EventType::Normal,
+            "ScalingReplicaSet",
+            &format!("Scaled {direction} replica set {name} from {from} to {to}"),
+            source::DEPLOYMENT,
+        );
     }
 
     fn volume_roots(&self) -> volumes::VolumeRoots {
@@ -860,6 +1005,13 @@ impl Controller {
             .filter_map(|p| reconcile::str_at(p, "/metadata/uid").map(str::to_owned))
             .collect();
         volumes::sweep_pods(&roots, &uids);
+        let expired = self.events.expire(self.config.event_ttl);
+        if expired > 0 {
+            self.log.line(&format!(
+                "expired {expired} events older than {}s",
+                self.config.event_ttl.as_secs()
+            ));
+        }
         if let Ok((claims, _)) = self.store.list(Kind::PersistentVolumeClaim, None) {
             let bound: HashSet<String> = claims
                 .iter()
@@ -870,9 +1022,26 @@ impl Controller {
     }
 
     fn remove_container(&self, id: &str, grace: Duration) {
-        let Ok(name) = self.containers.find(id).map(|s| s.name) else {
+        let Ok(state) = self.containers.find(id) else {
             return;
         };
+        let name = state.name.clone();
+        if state.status == Status::Running
+            && let (Some((ns, pod)), Some(container)) = (
+                state.labels.get(POD_LABEL).and_then(|p| p.split_once('/')),
+                state.labels.get(CONTAINER_LABEL),
+            )
+        {
+            let involved = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod, "namespace": ns, "uid": state.labels.get(POD_UID_LABEL)}});
+            self.events.record(
+                &involved,
+                EventType::Normal,
+                "Killing",
+                &format!("Stopping container {container}"),
+                source::KUBELET,
+            );
+        }
         let _ = self.containers.stop(id, grace);
         match self.containers.remove(id, true, true) {
             Ok(_) => self.log.line(&format!("removed container {name}")),
@@ -929,6 +1098,66 @@ impl Controller {
             }
         });
     }
+}
+
+/// The controller that owns an object, as its `ownerReferences` name it.
+fn controller_of(object: &Value) -> Option<OwnerRef> {
+    let owner = object
+        .pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|o| o.get("controller").and_then(Value::as_bool).unwrap_or(true))?;
+    let field = |f: &str| {
+        owner
+            .get(f)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Some(OwnerRef {
+        api_version: field("apiVersion"),
+        kind: field("kind"),
+        name: field("name"),
+        uid: field("uid"),
+    })
+}
+
+/// An owner as the object an event is about.
+fn reference(namespace: &str, owner: &OwnerRef) -> Value {
+    json!({"apiVersion": owner.api_version, "kind": owner.kind,
+        "metadata": {"name": owner.name, "namespace": namespace, "uid": owner.uid}})
+}
+
+fn controller_source(kind: &str) -> &'static str {
+    match kind {
+        "Deployment" => source::DEPLOYMENT,
+        "ReplicaSet" => source::REPLICASET,
+        "Job" => source::JOB,
+        _ => source::REPLICATION,
+    }
+}
+
+/// The containers a new pod status puts into CrashLoopBackOff that were not there before.
+fn newly_backing_off(before: Option<&Value>, status: &Value) -> Vec<String> {
+    let backing_off = |s: &Value| -> Vec<String> {
+        ["containerStatuses", "initContainerStatuses"]
+            .iter()
+            .filter_map(|f| s.get(*f).and_then(Value::as_array))
+            .flatten()
+            .filter(|c| {
+                c.pointer("/state/waiting/reason").and_then(Value::as_str) == Some("CrashLoopBackOff")
+            })
+            .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
+            .collect()
+    };
+    let was = before
+        .and_then(|p| p.get("status"))
+        .map(backing_off)
+        .unwrap_or_default();
+    backing_off(status)
+        .into_iter()
+        .filter(|c| !was.contains(c))
+        .collect()
 }
 
 fn ignore_missing(r: Result<Value, StoreError>) -> Result<(), StoreError> {

@@ -69,6 +69,8 @@ pub struct DaemonOptions {
     pub token_file: Option<PathBuf>,
     /// The first restart delay of a crashing container; doubles up to five minutes.
     pub backoff_base: Duration,
+    /// How long events are kept.
+    pub event_ttl: Duration,
 }
 
 impl Default for DaemonOptions {
@@ -79,6 +81,7 @@ impl Default for DaemonOptions {
             expose_services: false,
             token_file: env_vars::var(EnvVars::JUBE_DAEMON_TOKEN_FILE).map(PathBuf::from),
             backoff_base: backoff_base_from_env(),
+            event_ttl: crate::kube::events::DEFAULT_TTL,
         }
     }
 }
@@ -250,6 +253,7 @@ async fn serve(
         log.clone(),
         Config {
             backoff_base: options.backoff_base,
+            event_ttl: options.event_ttl,
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -36,8 +36,13 @@ fn map_lines(out: &mut String, title: &str, map: Option<&Value>) {
     }
 }
 
-/// The text `jube describe` prints for one object.
+/// The text `jube describe` prints for one object with no events.
 pub fn describe(object: &Value) -> String {
+    describe_with_events(object, &[], jiff::Timestamp::now())
+}
+
+/// The text `jube describe` prints for one object, with the events about it.
+pub fn describe_with_events(object: &Value, events: &[Value], now: jiff::Timestamp) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:<14}{}", "Name:", text(object, "/metadata/name"));
     if let Some(ns) = object.pointer("/metadata/namespace").and_then(Value::as_str) {
@@ -119,8 +124,66 @@ pub fn describe(object: &Value) -> String {
         }
     }
     data_lines(&mut out, object);
-    let _ = writeln!(out, "Events:       <none>");
+    event_lines(&mut out, events, now);
     out
+}
+
+/// `Events:` as kubectl prints them: type, reason, age (with the count of repeats), source and
+/// message, oldest first.
+fn event_lines(out: &mut String, events: &[Value], now: jiff::Timestamp) {
+    if events.is_empty() {
+        let _ = writeln!(out, "Events:       <none>");
+        return;
+    }
+    let mut sorted: Vec<&Value> = events.iter().collect();
+    sorted.sort_by_key(|e| text(e, "/firstTimestamp").to_owned());
+    let rows: Vec<[String; 5]> = sorted
+        .iter()
+        .map(|e| {
+            let age = |p: &str| crate::kube::table::age(e.pointer(p), now);
+            let count = e.get("count").and_then(Value::as_u64).unwrap_or(1);
+            let when = if count > 1 {
+                format!(
+                    "{} (x{count} over {})",
+                    age("/lastTimestamp"),
+                    age("/firstTimestamp")
+                )
+            } else {
+                age("/lastTimestamp")
+            };
+            [
+                text(e, "/type").to_owned(),
+                text(e, "/reason").to_owned(),
+                when,
+                text(e, "/source/component").to_owned(),
+                text(e, "/message").to_owned(),
+            ]
+        })
+        .collect();
+    let headers = ["Type", "Reason", "Age", "From", "Message"];
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+                .max(headers[i].len())
+        })
+        .collect();
+    let _ = writeln!(out, "Events:");
+    let line = |cells: [&str; 5]| {
+        let mut l = String::from("  ");
+        for (i, cell) in cells.iter().enumerate().take(4) {
+            let _ = write!(l, "{cell:<w$}  ", w = widths[i]);
+        }
+        l.push_str(cells[4]);
+        l
+    };
+    let _ = writeln!(out, "{}", line(headers));
+    let _ = writeln!(out, "{}", line(["----", "------", "----", "----", "-------"]));
+    for r in &rows {
+        let _ = writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+    }
 }
 
 /// A ConfigMap's keys and values; a Secret's keys with their sizes only, as kubectl shows them.

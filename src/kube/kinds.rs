@@ -16,10 +16,11 @@ pub enum Kind {
     Secret,
     ServiceAccount,
     PersistentVolumeClaim,
+    Event,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Namespace,
         Kind::Pod,
         Kind::ReplicationController,
@@ -28,6 +29,7 @@ impl Kind {
         Kind::Secret,
         Kind::ServiceAccount,
         Kind::PersistentVolumeClaim,
+        Kind::Event,
         Kind::ReplicaSet,
         Kind::Deployment,
         Kind::Job,
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Secret => "Secret",
             Kind::ServiceAccount => "ServiceAccount",
             Kind::PersistentVolumeClaim => "PersistentVolumeClaim",
+            Kind::Event => "Event",
         }
     }
 
@@ -64,6 +67,7 @@ impl Kind {
             Kind::Secret => "secrets",
             Kind::ServiceAccount => "serviceaccounts",
             Kind::PersistentVolumeClaim => "persistentvolumeclaims",
+            Kind::Event => "events",
         }
     }
 
@@ -80,6 +84,7 @@ impl Kind {
             Kind::ConfigMap => &["cm"],
             Kind::ServiceAccount => &["sa"],
             Kind::PersistentVolumeClaim => &["pvc"],
+            Kind::Event => &["ev"],
         }
     }
 
@@ -96,6 +101,7 @@ impl Kind {
             Kind::Secret => "secret",
             Kind::ServiceAccount => "serviceaccount",
             Kind::PersistentVolumeClaim => "persistentvolumeclaim",
+            Kind::Event => "event",
         }
     }
 
@@ -143,12 +149,16 @@ impl Kind {
                 | Kind::Secret
                 | Kind::ServiceAccount
                 | Kind::PersistentVolumeClaim
+                | Kind::Event
         )
     }
 
     /// Whether it has a `status` (and so a `status` subresource).
     pub fn has_status(self) -> bool {
-        !matches!(self, Kind::ConfigMap | Kind::Secret | Kind::ServiceAccount)
+        !matches!(
+            self,
+            Kind::ConfigMap | Kind::Secret | Kind::ServiceAccount | Kind::Event
+        )
     }
 
     pub fn namespaced(self) -> bool {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolumeClaim, Pod, PodSpec, ReplicationController, Secret, Service,
+    ConfigMap, Event, Namespace, PersistentVolumeClaim, Pod, PodSpec, ReplicationController, Secret, Service,
     ServiceAccount,
 };
 use serde::de::DeserializeOwned;
@@ -281,6 +281,7 @@ pub fn check(
         Kind::Secret => typed::<Secret>(&object),
         Kind::ServiceAccount => typed::<ServiceAccount>(&object),
         Kind::PersistentVolumeClaim => typed::<PersistentVolumeClaim>(&object),
+        Kind::Event => typed::<Event>(&object),
     }
     .map_err(invalid)?;
     unknown_fields(&object, &typed, "", &here, warnings);
@@ -336,7 +337,7 @@ pub fn check(
         }
         Kind::Service => check_service(&object, &here, warnings).map_err(invalid)?,
         Kind::ConfigMap | Kind::Secret => check_data_keys(&object).map_err(invalid)?,
-        Kind::Namespace | Kind::ServiceAccount | Kind::PersistentVolumeClaim => {}
+        Kind::Namespace | Kind::ServiceAccount | Kind::PersistentVolumeClaim | Kind::Event => {}
     }
     Ok(Some(Manifest {
         source: source.to_owned(),

@@ -7,6 +7,7 @@ pub mod controller;
 pub mod daemon;
 pub mod deployment;
 pub mod describe;
+pub mod events;
 pub mod gc;
 pub mod job;
 pub mod kinds;

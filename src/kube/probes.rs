@@ -298,7 +298,7 @@ pub async fn supervise(
                 }
                 Err(message) => {
                     if failures == 0 {
-                        say(format!("Unhealthy: Readiness probe failed: {message}"));
+                        say(format!("Readiness probe failed: {message}"));
                     }
                     failures += 1;
                     successes = 0;
@@ -334,10 +334,7 @@ async fn until_success(probe: &Probe, say: &(impl Fn(String) + Send + Sync)) -> 
             Ok(()) => return Ok(()),
             Err(message) => {
                 failures += 1;
-                say(format!(
-                    "Unhealthy: {} probe failed: {message}",
-                    probe.kind.title()
-                ));
+                say(format!("{} probe failed: {message}", probe.kind.title()));
                 if failures >= probe.failure_threshold {
                     return Err(gave_up(probe, message));
                 }
@@ -359,10 +356,7 @@ async fn until_failure(
             Ok(()) => failures = 0,
             Err(message) => {
                 failures += 1;
-                say(format!(
-                    "Unhealthy: {} probe failed: {message}",
-                    probe.kind.title()
-                ));
+                say(format!("{} probe failed: {message}", probe.kind.title()));
                 if failures >= probe.failure_threshold {
                     return Err(gave_up(probe, message));
                 }

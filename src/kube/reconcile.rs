@@ -45,6 +45,8 @@ pub struct Observed {
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
     pub backoff_base: Duration,
+    /// How long events are kept.
+    pub event_ttl: Duration,
 }
 
 /// The controller an object belongs to, as its `ownerReferences` entry names it.
@@ -1042,6 +1044,7 @@ mod tests {
 
     const CONFIG: Config = Config {
         backoff_base: Duration::from_secs(10),
+        event_ttl: Duration::from_secs(3600),
     };
 
     fn ts(secs: i64) -> jiff::Timestamp {

@@ -53,6 +53,7 @@ pub fn table(kind: Kind, objects: &[Value], opts: &TableOptions) -> Table {
         Kind::Service => vec!["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
         Kind::Namespace => vec!["NAME", "STATUS", "AGE"],
         Kind::ConfigMap => vec!["NAME", "DATA", "AGE"],
+        Kind::Event => vec!["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
         Kind::Secret => vec!["NAME", "TYPE", "DATA", "AGE"],
         Kind::ServiceAccount => vec!["NAME", "SECRETS", "AGE"],
         Kind::PersistentVolumeClaim => vec![
@@ -74,6 +75,7 @@ pub fn table(kind: Kind, objects: &[Value], opts: &TableOptions) -> Table {
             }
             Kind::Service => &["SELECTOR"][..],
             Kind::PersistentVolumeClaim => &["VOLUMEMODE"][..],
+            Kind::Event => &["SUBOBJECT", "SOURCE", "FIRST SEEN", "COUNT", "NAME"][..],
             Kind::Namespace | Kind::ConfigMap | Kind::Secret | Kind::ServiceAccount => &[][..],
         });
     }
@@ -182,6 +184,43 @@ fn row(kind: Kind, o: &Value, opts: &TableOptions) -> Vec<String> {
                 status
             };
             vec![name, status, age]
+        }
+        Kind::Event => {
+            let seen = |fields: &[&str]| {
+                fields
+                    .iter()
+                    .find_map(|p| o.pointer(p).filter(|v| v.is_string()))
+                    .map_or_else(
+                        || "<unknown>".into(),
+                        |v| crate::kube::table::age(Some(v), opts.now),
+                    )
+            };
+            let object = format!(
+                "{}/{}",
+                text(o, "/involvedObject/kind").to_ascii_lowercase(),
+                text(o, "/involvedObject/name")
+            );
+            let mut row = vec![
+                seen(&["/lastTimestamp", "/eventTime", "/metadata/creationTimestamp"]),
+                text(o, "/type"),
+                text(o, "/reason"),
+                object,
+                text(o, "/message"),
+            ];
+            if opts.wide {
+                row.push(text(o, "/involvedObject/fieldPath"));
+                let source = text(o, "/source/component");
+                let host = text(o, "/source/host");
+                row.push(if host.is_empty() {
+                    source
+                } else {
+                    format!("{source}, {host}")
+                });
+                row.push(seen(&["/firstTimestamp", "/eventTime"]));
+                row.push(o.get("count").and_then(Value::as_u64).unwrap_or(1).to_string());
+                row.push(name);
+            }
+            row
         }
         Kind::ConfigMap => {
             let count = |f: &str| o.get(f).and_then(Value::as_object).map_or(0, |m| m.len());

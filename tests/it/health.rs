@@ -194,6 +194,38 @@ fn a_failing_liveness_probe_restarts_the_container_with_back_off() {
     );
     let last = &restarted["status"]["containerStatuses"][0]["lastState"]["terminated"];
     assert!(last["finishedAt"].is_string(), "the last run ended: {restarted}");
+    // Events, as kubectl shows them: the table and the pod's description.
+    let events = c
+        .kubectl()
+        .args([
+            "get",
+            "events",
+            "--field-selector",
+            &format!("involvedObject.name={victim}"),
+        ])
+        .success();
+    events
+        .stdout_contains("LAST SEEN")
+        .stdout_contains("Unhealthy")
+        .stdout_contains("Liveness probe failed: command \"sh -c test ! -f sick\" exited with 1")
+        .stdout_contains("Killing")
+        .stdout_contains("Container web failed liveness probe, will be restarted");
+    let described = c.kubectl().args(["describe", "pod", victim]).success();
+    described
+        .stdout_contains("Scheduled")
+        .stdout_contains("Started container web")
+        .stdout_contains("Warning  Unhealthy");
+    let jube = c.api.env.jube().args(["describe", "pod", victim]).success();
+    jube.stdout_contains("Killing").stdout_contains("Unhealthy");
+    let unhealthy = c.json(&["events", "--field-selector", "reason=Unhealthy"]);
+    assert!(
+        unhealthy["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["count"].as_u64() >= Some(2)),
+        "repeats are counted on one event: {unhealthy}"
+    );
     let other = pods(&c)
         .into_iter()
         .find(|p| p["metadata"]["name"] == names[1].as_str())
@@ -202,4 +234,44 @@ fn a_failing_liveness_probe_restarts_the_container_with_back_off() {
         other["status"]["containerStatuses"][0]["restartCount"], 0,
         "the healthy pod runs on"
     );
+}
+
+#[test]
+fn events_expire_after_the_daemon_s_event_ttl() {
+    let mut env = crate::common::TestEnv::new();
+    env.set_env("JUBE_BACKOFF_BASE", "0.2");
+    let api = crate::api_support::Api::launch(
+        env,
+        &crate::api_support::Launch {
+            args: &["--event-ttl", "2s"],
+            token: None,
+        },
+    );
+    let path = api.env.root().join("pod.yaml");
+    std::fs::write(&path, "apiVersion: v1\nkind: Pod\nmetadata: {name: tick}\nspec:\n  containers:\n  - {name: tick, image: fabric8/ticker}\n").unwrap();
+    api.env.jube().arg("apply").arg("-f").arg(&path).success();
+    let count = || {
+        api.get("/api/v1/namespaces/default/events").body["items"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    wait_until("the pod's events", PATIENCE, || count() >= 5);
+    let reasons: Vec<String> = api.get("/api/v1/namespaces/default/events").body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for reason in ["Scheduled", "Pulling", "Pulled", "Created", "Started"] {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "{reason} missing from {reasons:?}"
+        );
+    }
+    wait_until("the events to expire", PATIENCE, || count() == 0);
+    api.env
+        .jube()
+        .args(["daemon", "--event-ttl", "soon"])
+        .failure()
+        .stderr_contains("`soon` is not a duration like 1h, 30m or 90s");
 }

@@ -260,7 +260,8 @@ fn pods_of(client: &Client, d: &Doomed) -> Vec<PodsGone> {
         | Kind::ConfigMap
         | Kind::Secret
         | Kind::ServiceAccount
-        | Kind::PersistentVolumeClaim => Vec::new(),
+        | Kind::PersistentVolumeClaim
+        | Kind::Event => Vec::new(),
     }
 }
 

@@ -32,7 +32,28 @@ pub fn describe(args: &DescribeArgs) -> anyhow::Result<i32> {
     let client = connect()?;
     match client.get(&object_path(kind, ns, &name)) {
         Ok(object) => {
-            output::print(&crate::kube::describe::describe(&object))?;
+            // As kubectl does: the events about this very object (its uid), oldest first.
+            let uid = object
+                .pointer("/metadata/uid")
+                .and_then(|u| u.as_str())
+                .unwrap_or_default();
+            let selector =
+                format!("involvedObject.name={name},involvedObject.namespace={ns},involvedObject.uid={uid}");
+            let path = format!(
+                "{}?fieldSelector={}",
+                Kind::Event.collection_path(Some(ns)),
+                percent_encoding::utf8_percent_encode(&selector, percent_encoding::NON_ALPHANUMERIC)
+            );
+            let events = client
+                .get(&path)
+                .ok()
+                .and_then(|list| list.get("items").and_then(|i| i.as_array()).cloned())
+                .unwrap_or_default();
+            output::print(&crate::kube::describe::describe_with_events(
+                &object,
+                &events,
+                jiff::Timestamp::now(),
+            ))?;
             Ok(0)
         }
         Err(e) => {

@@ -244,6 +244,7 @@ mod tests {
             names,
             [
                 "configmaps",
+                "events",
                 "namespaces",
                 "namespaces/status",
                 "persistentvolumeclaims",
@@ -260,7 +261,7 @@ mod tests {
                 "services/status",
             ]
         );
-        let ns = &list["resources"][1];
+        let ns = &list["resources"][2];
         assert_eq!(ns["namespaced"], false);
         assert!(
             !ns["verbs"]
@@ -270,7 +271,7 @@ mod tests {
         );
         assert_eq!(ns["shortNames"], json!(["ns"]));
         assert!(ns.get("categories").is_none());
-        assert_eq!(list["resources"][5]["categories"], json!(["all"]));
+        assert_eq!(list["resources"][6]["categories"], json!(["all"]));
         assert!(
             list["resources"][0].get("categories").is_none(),
             "configmaps are not in `all`"

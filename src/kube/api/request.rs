@@ -216,6 +216,21 @@ fn selectable_fields(kind: Kind) -> &'static [&'static str] {
             &["metadata.name", "metadata.namespace"]
         }
         Kind::Secret => &["metadata.name", "metadata.namespace", "type"],
+        Kind::Event => &[
+            "metadata.name",
+            "metadata.namespace",
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
     }
 }
 
