@@ -131,7 +131,7 @@ impl Controller {
                 .map_or(RESYNC, |r| r.min(RESYNC))
                 .max(Duration::from_millis(20));
             let woken = tokio::select! {
-                _ = changes.recv() => true,
+                _ = object_change(&mut changes) => true,
                 _ = self.wake.notified() => true,
                 _ = tokio::time::sleep(wait) => false,
                 _ = stop.changed() => false,
@@ -1158,6 +1158,17 @@ fn newly_backing_off(before: Option<&Value>, status: &Value) -> Vec<String> {
         .into_iter()
         .filter(|c| !was.contains(c))
         .collect()
+}
+
+/// The next change to anything but an event: events are written about what the controller does,
+/// and must not wake it again.
+async fn object_change(changes: &mut tokio::sync::broadcast::Receiver<crate::kube::store::Event>) {
+    loop {
+        match changes.recv().await {
+            Ok(e) if e.kind == Kind::Event => continue,
+            _ => return,
+        }
+    }
 }
 
 fn ignore_missing(r: Result<Value, StoreError>) -> Result<(), StoreError> {

@@ -41,31 +41,89 @@ pub mod source {
     pub const JOB: &str = "job-controller";
 }
 
-/// Records events into the store.
+/// Records events into the store, from a thread of its own: whoever records never waits for the
+/// disk, and a burst that outruns the writer is dropped, as Kubernetes' recorder drops it.
 #[derive(Clone)]
 pub struct Recorder {
+    inner: Arc<Writer>,
+    queue: std::sync::mpsc::SyncSender<Pending>,
+}
+
+struct Writer {
     store: Arc<Store>,
     node: String,
     /// The event each repeat key was recorded as, so that a repeat counts up instead.
-    recorded: Arc<Mutex<HashMap<String, String>>>,
+    recorded: Mutex<HashMap<String, String>>,
 }
+
+struct Pending {
+    object: Value,
+    kind: EventType,
+    reason: String,
+    message: String,
+    component: &'static str,
+}
+
+/// How many events may wait for the writer.
+const QUEUE: usize = 1000;
 
 impl Recorder {
     pub fn new(store: Arc<Store>) -> Self {
-        Self {
+        let inner = Arc::new(Writer {
             store,
             node: podenv::node_name(),
-            recorded: Arc::default(),
-        }
+            recorded: Mutex::default(),
+        });
+        let (queue, pending) = std::sync::mpsc::sync_channel::<Pending>(QUEUE);
+        let writer = inner.clone();
+        std::thread::spawn(move || {
+            for p in pending {
+                let _ = writer.write(&p.object, p.kind, &p.reason, &p.message, p.component);
+            }
+        });
+        Self { inner, queue }
     }
 
     /// Records `reason` and `message` about `object` (a stored object with kind and metadata).
     /// A failure to record is not the caller's problem: events are best effort, as in Kubernetes.
-    pub fn record(&self, object: &Value, kind: EventType, reason: &str, message: &str, component: &str) {
-        let _ = self.try_record(object, kind, reason, message, component);
+    pub fn record(
+        &self,
+        object: &Value,
+        kind: EventType,
+        reason: &str,
+        message: &str,
+        component: &'static str,
+    ) {
+        let _ = self.queue.try_send(Pending {
+            object: object.clone(),
+            kind,
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            component,
+        });
     }
 
-    fn try_record(
+    /// Records at once, on the caller's thread.
+    pub fn record_now(&self, object: &Value, kind: EventType, reason: &str, message: &str, component: &str) {
+        let _ = self.inner.write(object, kind, reason, message, component);
+    }
+
+    /// True the first time it is asked about `key`: for events that happen once per object.
+    pub fn once(&self, key: &str) -> bool {
+        let mut recorded = self.inner.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        recorded
+            .insert(format!("once\u{0}{key}"), String::new())
+            .is_none()
+    }
+
+    /// Deletes events last seen more than `ttl` ago.
+    pub fn expire(&self, ttl: Duration) -> usize {
+        self.inner.expire(ttl)
+    }
+}
+
+impl Writer {
+    fn write(
         &self,
         object: &Value,
         kind: EventType,
@@ -140,16 +198,7 @@ impl Recorder {
         Ok(())
     }
 
-    /// True the first time it is asked about `key`: for events that happen once per object.
-    pub fn once(&self, key: &str) -> bool {
-        let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
-        recorded
-            .insert(format!("once\u{0}{key}"), String::new())
-            .is_none()
-    }
-
-    /// Deletes events last seen more than `ttl` ago.
-    pub fn expire(&self, ttl: Duration) -> usize {
+    fn expire(&self, ttl: Duration) -> usize {
         let Ok((events, _)) = self.store.list(Kind::Event, None) else {
             return 0;
         };
@@ -190,26 +239,34 @@ mod tests {
         (dir, store)
     }
 
+    fn wait_for(mut f: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(std::time::Instant::now() < deadline, "timed out");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     #[test]
     fn repeats_count_up_on_one_event_and_old_events_expire() {
         let (_dir, store) = store();
         let events = Recorder::new(store.clone());
         let pod = json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "web-1", "namespace": "default", "uid": "u1"}});
-        events.record(
+        events.record_now(
             &pod,
             EventType::Warning,
             "BackOff",
             "Back-off restarting failed container",
             source::KUBELET,
         );
-        events.record(
+        events.record_now(
             &pod,
             EventType::Warning,
             "BackOff",
             "Back-off restarting failed container",
             source::KUBELET,
         );
-        events.record(
+        events.record_now(
             &pod,
             EventType::Normal,
             "Started",
@@ -218,6 +275,15 @@ mod tests {
         );
         let (list, _) = store.list(Kind::Event, Some("default")).unwrap();
         assert_eq!(list.len(), 2);
+        // Through the writer thread too.
+        events.record(
+            &pod,
+            EventType::Normal,
+            "Pulled",
+            "Successfully pulled image",
+            source::KUBELET,
+        );
+        wait_for(|| store.list(Kind::Event, Some("default")).unwrap().0.len() == 3);
         let backoff = list.iter().find(|e| e["reason"] == "BackOff").unwrap();
         assert_eq!(backoff["count"], 2);
         assert_eq!(backoff["type"], "Warning");
@@ -232,7 +298,7 @@ mod tests {
         );
         assert_eq!(events.expire(Duration::from_secs(3600)), 0);
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(events.expire(Duration::from_millis(1)), 2);
+        assert_eq!(events.expire(Duration::from_millis(1)), 3);
         assert!(store.list(Kind::Event, None).unwrap().0.is_empty());
     }
 }
