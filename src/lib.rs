@@ -10,5 +10,6 @@ pub mod kube;
 pub mod layout;
 pub mod maven;
 pub mod pathpart;
+pub mod properties;
 pub mod registry;
 pub mod reporter;

@@ -624,7 +624,7 @@ fn read_executable_rules(
         detail,
     };
     let mut rules = Vec::new();
-    for line in java_properties::PropertiesIter::new(text.as_slice()) {
+    for line in crate::properties::parse(&text) {
         let line = line.map_err(|e| bad_rule("?", "?", e.to_string()))?;
         let java_properties::LineContent::KVPair(folder, pattern) = line.consume_content() else {
             continue;
