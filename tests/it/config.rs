@@ -336,6 +336,17 @@ spec:
     pvc.stdout_contains("Bound")
         .stdout_contains("1Gi")
         .stdout_contains("RWO");
+    let file = cluster.api.env.root().join("app.properties");
+    std::fs::write(&file, "mode=demo\n").unwrap();
+    cluster
+        .kubectl()
+        .args(["create", "configmap", "files"])
+        .arg(format!("--from-file={}", file.display()))
+        .success();
+    assert_eq!(
+        cluster.json(&["cm", "files"])["data"]["app.properties"],
+        "mode=demo\n"
+    );
     let bad = cluster
         .kubectl()
         .args(["create", "configmap", "bad", "--from-literal=no/slash=x"])
