@@ -36,6 +36,9 @@ use crate::reporter::Silent;
 pub const RESYNC: Duration = Duration::from_secs(1);
 /// How long a wake waits for more of the same burst before the pass it asks for.
 const BURST: Duration = Duration::from_millis(25);
+/// While container jobs run, each one that ends wakes the loop; a look every this often is
+/// enough then (each look reads every container), and the last job to end wakes it at once.
+const BUSY_PERIOD: Duration = Duration::from_millis(100);
 /// How long a pod's containers get to stop when the pod goes.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -53,6 +56,8 @@ pub struct Controller {
     exits: Mutex<HashMap<u32, i32>>,
     /// Wakes the loop when a background job ends.
     wake: Arc<tokio::sync::Notify>,
+    /// Told when the last running background job ends.
+    idle: Arc<tokio::sync::Notify>,
     /// Counts finished jobs: a plan made before a job ended may be stale for containers.
     finished_jobs: Arc<AtomicU64>,
     /// When written volumes were last brought in step with their sources.
@@ -106,6 +111,7 @@ impl Controller {
             failures: Arc::default(),
             exits: Mutex::default(),
             wake: Arc::default(),
+            idle: Arc::default(),
             finished_jobs: Arc::default(),
             volumes_synced: Mutex::default(),
             probes: Mutex::default(),
@@ -120,6 +126,7 @@ impl Controller {
         }
         let mut changes = self.store.subscribe();
         loop {
+            let looked = Instant::now();
             let requeue = match self.clone().pass().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -140,6 +147,13 @@ impl Controller {
                 // A burst (an apply of many objects, many containers started at once) is handled
                 // in one pass: each pass looks at every container, so one a wake costs n².
                 tokio::time::sleep(BURST).await;
+                if !self.busy.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until((looked + BUSY_PERIOD).into()) => {}
+                        _ = self.idle.notified() => {}
+                        _ = stop.changed() => {}
+                    }
+                }
                 while changes.try_recv().is_ok() {}
             }
             if *stop.borrow() {
@@ -574,11 +588,17 @@ impl Controller {
         }
         let busy = self.busy.clone();
         let wake = self.wake.clone();
+        let idle = self.idle.clone();
         let finished = self.finished_jobs.clone();
         tokio::task::spawn_blocking(move || {
             job();
             finished.fetch_add(1, Ordering::SeqCst);
-            busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            let mut running = busy.lock().unwrap_or_else(|p| p.into_inner());
+            running.remove(&key);
+            if running.is_empty() {
+                idle.notify_one();
+            }
+            drop(running);
             wake.notify_one();
         });
     }

@@ -20,8 +20,12 @@ impl Containers {
         if !state.status.can_start() {
             return Ok((state, StartOutcome::AlreadyRunning));
         }
-        // What an earlier run left behind would hold the ports the app is about to bind.
-        self.sweep(&state);
+        // What an earlier run left behind would hold the ports the app is about to bind. A
+        // container that never ran has nothing behind it, and the look costs a read of every
+        // process's environment.
+        if state.launched_ticks.is_some() || state.started_at.is_some() {
+            self.sweep(&state);
+        }
         let app_base = self.app_base(&state);
         process::remove_pid_files(&app_base).map_err(io_err(&app_base))?;
         let since = process::now_ticks();
