@@ -7,6 +7,7 @@ mod discovery;
 pub mod guard;
 mod logs;
 pub mod objects;
+mod openapi;
 mod protobuf;
 pub mod request;
 mod stream;
@@ -68,10 +69,10 @@ pub fn router(state: Shared, guard: guard::Guard) -> Router {
         .route("/apis/batch/v1", get(discovery::batch_v1))
         .route("/apis/apps/v1/{*rest}", any(apps_resource))
         .route("/apis/batch/v1/{*rest}", any(batch_resource))
-        .route("/openapi/v3/apis/apps/v1", get(discovery::openapi_apps_v1))
-        .route("/openapi/v3/apis/batch/v1", get(discovery::openapi_batch_v1))
-        .route("/openapi/v3", get(discovery::openapi_root))
-        .route("/openapi/v3/api/v1", get(discovery::openapi_core_v1))
+        .route("/openapi/v3/apis/apps/v1", get(openapi::apps_v1))
+        .route("/openapi/v3/apis/batch/v1", get(openapi::batch_v1))
+        .route("/openapi/v3", get(openapi::root))
+        .route("/openapi/v3/api/v1", get(openapi::core_v1))
         .route("/jube/v1/shutdown", post(shutdown))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

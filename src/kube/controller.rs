@@ -270,7 +270,7 @@ impl Controller {
                 reconcile::str_at(svc, "/metadata/name").unwrap_or_default(),
             );
             if let Some(ports) = listening.get(&key) {
-                let status = services::status(self.proxies.service_host(), ports);
+                let status = services::status(svc, self.proxies.service_host(), ports);
                 ignore_missing(
                     self.store
                         .update_status(Kind::Service, &key.namespace, &key.name, status),
@@ -1081,14 +1081,10 @@ impl Controller {
             .iter()
             .filter_map(|svc| {
                 let name = reconcile::str_at(svc, "/metadata/name")?.to_owned();
-                let ports: Vec<(Option<String>, u16)> = svc
-                    .pointer("/status/loadBalancer/ingress/0/ports")
-                    .and_then(Value::as_array)?
-                    .iter()
-                    .filter_map(|p| {
-                        let port = u16::try_from(p.get("port")?.as_u64()?).ok()?;
-                        Some((p.get("name").and_then(Value::as_str).map(str::to_owned), port))
-                    })
+                svc.pointer("/status/loadBalancer/ingress/0/ports")?;
+                let ports: Vec<(Option<String>, u16)> = services::listening(svc)
+                    .into_iter()
+                    .filter_map(|l| Some((l.name, u16::try_from(l.listen_port?).ok()?)))
                     .collect();
                 Some((name, host, ports))
             })

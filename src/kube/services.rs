@@ -121,13 +121,69 @@ fn named_port(pod: &Value, name: &str) -> Option<u16> {
         .and_then(|n| u16::try_from(n).ok())
 }
 
-/// The service status recording where its proxies listen (`jube get svc` shows these ports).
-pub fn status(host: IpAddr, ports: &[ProxyPort]) -> Value {
-    let ports: Vec<Value> = ports
-        .iter()
-        .map(|p| json!({"port": p.listen_port, "protocol": "TCP", "name": p.name, "servicePort": p.port}))
+/// What a status entry of a port without a listener says (Kubernetes asks for a domain-prefixed
+/// CamelCase reason for errors it does not define itself).
+pub const NOT_LISTENING: &str = "jube.io/NotListening";
+
+/// The service status recording where its proxies listen (`jube get svc` shows these ports):
+/// `status.loadBalancer.ingress[0].ports` follows `spec.ports` one for one, each entry the port
+/// the proxy listens on, or the service port with an `error` when no proxy listens for it. Only
+/// `PortStatus`'s own fields, so that what a client reads back it can send again.
+pub fn status(svc: &Value, host: IpAddr, ports: &[ProxyPort]) -> Value {
+    let ports: Vec<Value> = spec_ports(svc)
+        .map(
+            |(port, protocol)| match ports.iter().find(|p| i64::from(p.port) == port) {
+                Some(p) => json!({"port": p.listen_port, "protocol": protocol}),
+                None => json!({"port": port, "protocol": protocol, "error": NOT_LISTENING}),
+            },
+        )
         .collect();
     json!({"loadBalancer": {"ingress": [{"ip": host.to_string(), "ports": ports}]}})
+}
+
+/// Each of `spec.ports`' port and protocol.
+fn spec_ports(svc: &Value) -> impl Iterator<Item = (i64, &str)> {
+    svc.pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+            (port, p.get("protocol").and_then(Value::as_str).unwrap_or("TCP"))
+        })
+}
+
+/// One service port as the daemon's status records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listening {
+    pub name: Option<String>,
+    /// The service port (`spec.ports[].port`).
+    pub port: i64,
+    /// Where its proxy listens, if it does.
+    pub listen_port: Option<i64>,
+}
+
+/// `spec.ports` with where each one's proxy listens, read back from the status [`status`] wrote.
+pub fn listening(svc: &Value) -> Vec<Listening> {
+    let recorded: &[Value] = svc
+        .pointer("/status/loadBalancer/ingress/0/ports")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice);
+    svc.pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, p)| Listening {
+            name: p.get("name").and_then(Value::as_str).map(str::to_owned),
+            port: p.get("port").and_then(Value::as_i64).unwrap_or(0),
+            listen_port: recorded
+                .get(i)
+                .filter(|r| r.get("error").is_none())
+                .and_then(|r| r.get("port"))
+                .and_then(Value::as_i64),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -187,6 +243,48 @@ mod tests {
             desired(&[no_selector], &pods, &seen)[0].ports[0]
                 .backends
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_status_holds_only_port_status_fields_in_spec_order_and_reads_back() {
+        let mut svc = json!({"metadata": {"name": "web"}, "spec": {"ports": [
+            {"name": "http", "port": 80}, {"name": "dns", "port": 53, "protocol": "UDP"}, {"port": 9000}]}});
+        let proxies = [
+            ProxyPort {
+                name: Some("http".into()),
+                port: 80,
+                listen_port: 48100,
+            },
+            ProxyPort {
+                name: None,
+                port: 9000,
+                listen_port: 9000,
+            },
+        ];
+        let status = status(&svc, IpAddr::from([127, 0, 0, 1]), &proxies);
+        assert_eq!(
+            status["loadBalancer"]["ingress"][0]["ports"],
+            json!([{"port": 48100, "protocol": "TCP"},
+                   {"port": 53, "protocol": "UDP", "error": NOT_LISTENING},
+                   {"port": 9000, "protocol": "TCP"}])
+        );
+        // Valid Kubernetes: the typed status holds all of it.
+        let typed: k8s_openapi::api::core::v1::ServiceStatus =
+            serde_json::from_value(status.clone()).unwrap();
+        assert_eq!(serde_json::to_value(typed).unwrap(), status);
+        svc["status"] = status;
+        let listening = listening(&svc);
+        assert_eq!(
+            listening
+                .iter()
+                .map(|l| (l.name.as_deref(), l.port, l.listen_port))
+                .collect::<Vec<_>>(),
+            [
+                (Some("http"), 80, Some(48100)),
+                (Some("dns"), 53, None),
+                (None, 9000, Some(9000))
+            ]
         );
     }
 }

@@ -663,31 +663,22 @@ fn service_external_ip(svc: &Value) -> String {
 }
 
 /// PORT(S): `80/TCP`, or `80:48005/TCP` when the daemon's proxy listens on another port than the
-/// service port (recorded in `status.loadBalancer.ingress[0].ports`: `port` where it listens, for
-/// the service port `servicePort`, else in the order of `spec.ports`) or when a nodePort is set.
+/// service port (as its status records) or when a nodePort is set.
 pub fn service_ports(svc: &Value) -> String {
-    let listening: Vec<&Value> = svc
-        .pointer("/status/loadBalancer/ingress/0/ports")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .collect();
+    let listening = crate::kube::services::listening(svc);
     let ports: Vec<String> = svc
         .pointer("/spec/ports")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .enumerate()
-        .map(|(i, p)| {
-            let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+        .zip(&listening)
+        .map(|(p, l)| {
             let protocol = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
             let node_port = p.get("nodePort").and_then(Value::as_i64).filter(|n| *n > 0);
-            let host = listen_port(&listening, i, port)
-                .or(node_port)
-                .filter(|h| *h != port);
+            let host = l.listen_port.or(node_port).filter(|h| *h != l.port);
             match host {
-                Some(h) => format!("{port}:{h}/{protocol}"),
-                None => format!("{port}/{protocol}"),
+                Some(h) => format!("{}:{h}/{protocol}", l.port),
+                None => format!("{}/{protocol}", l.port),
             }
         })
         .collect();
@@ -696,22 +687,6 @@ pub fn service_ports(svc: &Value) -> String {
     } else {
         ports.join(",")
     }
-}
-
-/// Where the proxy of the `index`th service port (`port`) listens, from the service's status.
-fn listen_port(listening: &[&Value], index: usize, port: i64) -> Option<i64> {
-    let by_service_port = listening
-        .iter()
-        .find(|l| l.get("servicePort").and_then(Value::as_i64) == Some(port));
-    let entry = match by_service_port {
-        Some(l) => Some(*l),
-        // Without servicePort, the entries follow spec.ports.
-        None => listening
-            .get(index)
-            .copied()
-            .filter(|l| l.get("servicePort").is_none()),
-    };
-    entry.and_then(|l| l.get("port")).and_then(Value::as_i64)
 }
 
 /// Aligns a table as kubectl does: columns padded to their widest cell plus three spaces.
@@ -988,13 +963,13 @@ mod tests {
                 "app=web"
             ]
         );
-        // The daemon's status names the service port each proxy serves, in any order.
-        let named = json!({
-            "spec": {"ports": [{"port": 80}, {"port": 9000}]},
+        // A port no proxy listens for shows its node port, if any.
+        let unbound = json!({
+            "spec": {"ports": [{"port": 80, "nodePort": 30080}, {"port": 9000}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1", "ports": [
-                {"port": 9000, "servicePort": 9000}, {"port": 48100, "servicePort": 80}]}]}},
+                {"port": 80, "protocol": "TCP", "error": "jube.io/NotListening"}, {"port": 48100, "protocol": "TCP"}]}]}},
         });
-        assert_eq!(service_ports(&named), "80:48100/TCP,9000/TCP");
+        assert_eq!(service_ports(&unbound), "80:30080/TCP,9000:48100/TCP");
         let bare = json!({"metadata": {"name": "db"}, "spec": {"type": "NodePort",
                           "ports": [{"port": 5432, "nodePort": 30432}]}});
         assert_eq!(service_ports(&bare), "5432:30432/TCP");

@@ -11,6 +11,8 @@ mod api_guard;
 mod api_kubectl;
 #[cfg(unix)]
 mod api_logs;
+#[cfg(unix)] // the real kubectl: explain and strict validation
+mod api_schemas;
 #[cfg(unix)] // the Kubernetes API of a real daemon; pods run the ticker image
 mod api_support;
 #[cfg(unix)]

@@ -130,73 +130,6 @@ pub fn group_resource_list(group_version: &str) -> Value {
     })
 }
 
-/// `/openapi/v3`: where the core group's document is. kubectl reads it to learn that the server
-/// validates fields itself (`fieldValidation`), and then sends its objects unchecked.
-pub async fn openapi_root() -> impl IntoResponse {
-    Json(json!({"paths": {
-        "api/v1": {"serverRelativeURL": format!("/openapi/v3/api/v1?hash={OPENAPI_HASH}")},
-        "apis/apps/v1": {"serverRelativeURL": format!("/openapi/v3/apis/apps/v1?hash={OPENAPI_HASH}")},
-        "apis/batch/v1": {"serverRelativeURL": format!("/openapi/v3/apis/batch/v1?hash={OPENAPI_HASH}")},
-    }}))
-}
-
-pub async fn openapi_core_v1() -> impl IntoResponse {
-    Json(openapi_document())
-}
-
-pub async fn openapi_apps_v1() -> impl IntoResponse {
-    Json(group_openapi_document("apps/v1"))
-}
-
-pub async fn openapi_batch_v1() -> impl IntoResponse {
-    Json(group_openapi_document("batch/v1"))
-}
-
-/// Changes whenever the document can, so that clients' caches follow.
-const OPENAPI_HASH: &str = concat!("jube-", env!("CARGO_PKG_VERSION"), "-2");
-
-/// The operations of the core group with the query parameters they take; no schemas (kubectl
-/// falls back to its built-in types for patches, and `kubectl explain` has nothing to show).
-pub fn openapi_document() -> Value {
-    group_openapi_document("v1")
-}
-
-/// The OpenAPI v3 document of one group version.
-pub fn group_openapi_document(group_version: &str) -> Value {
-    let mut paths = serde_json::Map::new();
-    let query = |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string"}});
-    for kind in Kind::ALL.into_iter().filter(|k| k.api_version() == group_version) {
-        let gvk = json!({"group": kind.group(), "version": "v1", "kind": kind.name()});
-        let object = kind.object_path(kind.namespaced().then_some("{namespace}"), "{name}");
-        let collection = kind.collection_path(kind.namespaced().then_some("{namespace}"));
-        let write = |action: &str| {
-            json!({
-                "x-kubernetes-action": action,
-                "x-kubernetes-group-version-kind": gvk,
-                "parameters": [query("dryRun"), query("fieldManager"), query("fieldValidation")],
-                "responses": {"200": {"description": "OK"}},
-            })
-        };
-        let read = |action: &str| {
-            json!({
-                "x-kubernetes-action": action,
-                "x-kubernetes-group-version-kind": gvk,
-                "responses": {"200": {"description": "OK"}},
-            })
-        };
-        paths.insert(
-            object,
-            json!({"get": read("get"), "put": write("put"), "patch": write("patch"), "delete": read("delete")}),
-        );
-        paths.insert(collection, json!({"get": read("list"), "post": write("post")}));
-    }
-    json!({
-        "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.33.0"},
-        "paths": paths,
-    })
-}
-
 fn subresource(kind: Kind, sub: &str, sub_kind: &str, verbs: &[&str], group: Option<(&str, &str)>) -> Value {
     let mut r = json!({
         "name": format!("{}/{sub}", kind.plural()),
@@ -215,21 +148,6 @@ fn subresource(kind: Kind, sub: &str, sub_kind: &str, verbs: &[&str], group: Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_openapi_document_says_patches_take_field_validation() {
-        let doc = openapi_document();
-        let patch = &doc["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"];
-        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Pod");
-        assert!(
-            patch["parameters"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p["name"] == "fieldValidation")
-        );
-        assert!(doc["paths"]["/api/v1/namespaces/{name}"]["patch"].is_object());
-    }
 
     #[test]
     fn the_resource_list_names_every_resource_and_subresource() {

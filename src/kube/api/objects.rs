@@ -246,9 +246,12 @@ fn validate(kind: Kind, object: &Value, validation: FieldValidation) -> Result<V
             if unknown.is_empty() {
                 return Ok(warnings);
             }
+            // Word for word as the API server says it.
             Err(ApiError::bad_request(format!(
-                "strict decoding error: {}",
-                unknown.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", ")
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+                unknown.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(", "),
+                kind = kind.name(),
+                version = kind.api_version().rsplit('/').next().unwrap_or("v1"),
             )))
         }
     }
