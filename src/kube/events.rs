@@ -252,27 +252,15 @@ mod tests {
         let (_dir, store) = store();
         let events = Recorder::new(store.clone());
         let pod = json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "web-1", "namespace": "default", "uid": "u1"}});
-        events.record_now(
-            &pod,
+        let backoff = (
             EventType::Warning,
             "BackOff",
             "Back-off restarting failed container",
-            source::KUBELET,
         );
-        events.record_now(
-            &pod,
-            EventType::Warning,
-            "BackOff",
-            "Back-off restarting failed container",
-            source::KUBELET,
-        );
-        events.record_now(
-            &pod,
-            EventType::Normal,
-            "Started",
-            "Started container web",
-            source::KUBELET,
-        );
+        let started = (EventType::Normal, "Started", "Started container web");
+        for (kind, reason, message) in [backoff, backoff, started] {
+            events.record_now(&pod, kind, reason, message, source::KUBELET);
+        }
         let (list, _) = store.list(Kind::Event, Some("default")).unwrap();
         assert_eq!(list.len(), 2);
         // Through the writer thread too.

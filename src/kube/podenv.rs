@@ -154,17 +154,24 @@ fn not_found(kind: Kind, name: &str) -> ConfigError {
 
 /// A ConfigMap's `data` and `binaryData`, or a Secret's decoded `data`, as text.
 fn entries(kind: Kind, object: &Value) -> Vec<(String, String)> {
+    data_of(kind, object)
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+        .collect()
+}
+
+/// A ConfigMap's `data` and `binaryData`, or a Secret's `data`, decoded: the bytes each key holds.
+pub(crate) fn data_of(kind: Kind, object: &Value) -> std::collections::BTreeMap<String, Vec<u8>> {
     let decode = |v: &Value| {
-        let bytes = base64::engine::general_purpose::STANDARD
+        base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap_or_default())
-            .unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
+            .unwrap_or_default()
     };
     let map = |field: &str| object.get(field).and_then(Value::as_object).into_iter().flatten();
     match kind {
         Kind::Secret => map("data").map(|(k, v)| (k.clone(), decode(v))).collect(),
         _ => map("data")
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().as_bytes().to_vec()))
             .chain(map("binaryData").map(|(k, v)| (k.clone(), decode(v))))
             .collect(),
     }
@@ -323,11 +330,12 @@ fn pointer_escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str)
 }
 
-fn array<'a>(v: &'a Value, field: &str) -> impl Iterator<Item = &'a Value> {
+/// The items of the array at `field`, none when it is missing.
+pub(crate) fn array<'a>(v: &'a Value, field: &str) -> impl Iterator<Item = &'a Value> {
     v.get(field).and_then(Value::as_array).into_iter().flatten()
 }
 

@@ -1119,14 +1119,7 @@ mod tests {
         one.container = "one".into();
         one.id = "c-one".into();
         // Nothing yet: only the first init container is made.
-        let plan = reconcile(
-            std::slice::from_ref(&pod),
-            &[],
-            &[],
-            &Failures::new(),
-            ts(1),
-            CONFIG,
-        );
+        let plan = look(&pod, &[], 1);
         assert_eq!(starts(&plan), ["one"]);
         let status = status_of(&plan);
         assert_eq!(status["phase"], "Pending");
@@ -1137,28 +1130,14 @@ mod tests {
         pod["status"] = status;
         assert_eq!(crate::kube::table::pod_status(&pod), "Init:0/2");
         // The first runs: nothing else starts.
-        let plan = reconcile(
-            std::slice::from_ref(&pod),
-            &[],
-            std::slice::from_ref(&one),
-            &Failures::new(),
-            ts(2),
-            CONFIG,
-        );
+        let plan = look(&pod, std::slice::from_ref(&one), 2);
         assert!(starts(&plan).is_empty(), "{:?}", plan.actions);
         // The first failed: it is retried (after back-off), the second still waits.
         one.status = Status::Exited;
         one.exit_code = Some(3);
         one.started_at = Some(ts(2));
         one.finished_at = Some(ts(3));
-        let plan = reconcile(
-            std::slice::from_ref(&pod),
-            &[],
-            std::slice::from_ref(&one),
-            &Failures::new(),
-            ts(4),
-            CONFIG,
-        );
+        let plan = look(&pod, std::slice::from_ref(&one), 4);
         assert!(
             starts(&plan).is_empty(),
             "within its back-off: {:?}",
@@ -1166,38 +1145,17 @@ mod tests {
         );
         pod["status"] = status_of(&plan);
         assert_eq!(crate::kube::table::pod_status(&pod), "Init:CrashLoopBackOff");
-        let plan = reconcile(
-            std::slice::from_ref(&pod),
-            &[],
-            std::slice::from_ref(&one),
-            &Failures::new(),
-            ts(30),
-            CONFIG,
-        );
+        let plan = look(&pod, std::slice::from_ref(&one), 30);
         assert_eq!(starts(&plan), ["one"]);
         // The first completed: the second is made; then the app.
         one.exit_code = Some(0);
-        let plan = reconcile(
-            std::slice::from_ref(&pod),
-            &[],
-            std::slice::from_ref(&one),
-            &Failures::new(),
-            ts(31),
-            CONFIG,
-        );
+        let plan = look(&pod, std::slice::from_ref(&one), 31);
         assert_eq!(starts(&plan), ["two"]);
         let mut two = one.clone();
         two.container = "two".into();
         two.id = "c-two".into();
         let both = [one.clone(), two];
-        let plan = reconcile(
-            std::slice::from_ref(&pod),
-            &[],
-            &both,
-            &Failures::new(),
-            ts(32),
-            CONFIG,
-        );
+        let plan = look(&pod, &both, 32);
         assert_eq!(starts(&plan), ["web"]);
         let status = status_of(&plan);
         assert_eq!(
@@ -1208,19 +1166,24 @@ mod tests {
         pod["spec"]["restartPolicy"] = json!("Never");
         pod["status"] = Value::Null;
         one.exit_code = Some(3);
-        let plan = reconcile(
-            std::slice::from_ref(&pod),
-            &[],
-            std::slice::from_ref(&one),
-            &Failures::new(),
-            ts(40),
-            CONFIG,
-        );
+        let plan = look(&pod, std::slice::from_ref(&one), 40);
         assert!(starts(&plan).is_empty());
         let status = status_of(&plan);
         assert_eq!(status["phase"], "Failed");
         pod["status"] = status;
         assert_eq!(crate::kube::table::pod_status(&pod), "Init:Error");
+    }
+
+    /// One look at a single pod and what runs of it.
+    fn look(pod: &Value, observed: &[Observed], at: i64) -> Plan {
+        reconcile(
+            std::slice::from_ref(pod),
+            &[],
+            observed,
+            &Failures::new(),
+            ts(at),
+            CONFIG,
+        )
     }
 
     fn count(plan: &Plan, f: impl Fn(&Action) -> bool) -> usize {

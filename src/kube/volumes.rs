@@ -12,13 +12,12 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::fsutil;
 use crate::kube::kinds::Kind;
-use crate::kube::podenv::{self, Lookup};
+use crate::kube::podenv::{self, Lookup, array, data_of, text};
 
 /// The link that names the current files of a written volume.
 const DATA_LINK: &str = "..data";
@@ -279,22 +278,6 @@ fn keyed_files(
     Ok(files)
 }
 
-fn data_of(kind: Kind, object: &Value) -> BTreeMap<String, Vec<u8>> {
-    let decode = |v: &Value| {
-        base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap_or_default())
-            .unwrap_or_default()
-    };
-    let map = |field: &str| object.get(field).and_then(Value::as_object).into_iter().flatten();
-    match kind {
-        Kind::Secret => map("data").map(|(k, v)| (k.clone(), decode(v))).collect(),
-        _ => map("data")
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().as_bytes().to_vec()))
-            .chain(map("binaryData").map(|(k, v)| (k.clone(), decode(v))))
-            .collect(),
-    }
-}
-
 /// A downwardAPI source's files: pod fields and container resources.
 fn downward_files(pod: &Value, source: &Value, mode: u32) -> Result<Vec<VolumeFile>, String> {
     let mut files = Vec::new();
@@ -538,14 +521,6 @@ pub fn sweep_claims(roots: &VolumeRoots, live_volumes: &std::collections::HashSe
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-}
-
-fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
-}
-
-fn array<'a>(v: &'a Value, field: &str) -> impl Iterator<Item = &'a Value> {
-    v.get(field).and_then(Value::as_array).into_iter().flatten()
 }
 
 #[cfg(test)]
