@@ -103,6 +103,13 @@ pub fn set_entries(object: &mut Value, entries: &[Entry]) {
     }
 }
 
+/// Leaves `managedFields` out of an object shown to a user, as kubectl does unless asked.
+pub fn hide(object: &mut Value) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+}
+
 /// Members of `new` whose value differs from `old`'s (all of them when there is no `old`).
 fn changed(old: Option<&Value>, new: &Value) -> FieldSet {
     let mut out = FieldSet::default();
