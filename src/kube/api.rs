@@ -220,10 +220,16 @@ async fn serve(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let reply = tokio::task::spawn_blocking(move || {
         let body = Body {
             bytes: &body,
             content_type: &content_type,
+            user_agent: &user_agent,
         };
         let reply = dispatch(&state, &method, &target, &params, &body)?;
         Ok::<_, ApiError>(match table {

@@ -120,7 +120,11 @@ impl Client {
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        let mut http = Http::builder().no_proxy().default_headers(headers);
+        // The API server names the field manager of jube's writes after this (`jube`).
+        let mut http = Http::builder()
+            .no_proxy()
+            .user_agent(concat!("jube/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers);
         if let Some(pem) = certificate {
             let cert =
                 reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| transport(e.to_string()))?;

@@ -72,6 +72,8 @@ pub struct ApiError {
     pub kind: Option<String>,
     /// `details.causes[].message` (and `field`, when known).
     pub causes: Vec<(Option<String>, String)>,
+    /// `details.causes[].reason` (`FieldManagerConflict`), when the causes have one.
+    pub cause_reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -82,6 +84,7 @@ impl ApiError {
             name: None,
             kind: None,
             causes: Vec::new(),
+            cause_reason: None,
         }
     }
 
@@ -128,6 +131,15 @@ impl ApiError {
             ),
         )
         .about(kind.plural(), name)
+    }
+
+    /// A server-side apply that would change fields other managers own: 409 with one
+    /// `FieldManagerConflict` cause per field, and no object named, as Kubernetes sends it.
+    pub fn apply_conflict(message: String, causes: Vec<(String, String)>) -> Self {
+        let mut e = Self::new(Reason::Conflict, message);
+        e.causes = causes.into_iter().map(|(field, m)| (Some(field), m)).collect();
+        e.cause_reason = Some("FieldManagerConflict");
+        e
     }
 
     /// The object is not valid: `Pod "web" is invalid: spec.containers: ...`
@@ -235,7 +247,7 @@ impl ApiError {
                         .map(|(field, message)| StatusCause {
                             field: field.clone(),
                             message: Some(message.clone()),
-                            reason: None,
+                            reason: self.cause_reason.map(str::to_owned),
                         })
                         .collect()
                 }),

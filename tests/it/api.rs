@@ -558,8 +558,14 @@ fn patches_in_all_three_formats() {
         .expect(400, Some("BadRequest"));
     let unsupported = api.patch(ns, "application/json", &json!({}));
     unsupported.expect(415, Some("UnsupportedMediaType"));
-    api.patch(ns, "application/apply-patch+yaml", &json!({}))
-        .expect(415, Some("UnsupportedMediaType"));
+    // Server-side apply names its field manager, as Kubernetes insists.
+    let unnamed = api.patch(ns, "application/apply-patch+yaml", &json!({}));
+    unnamed.expect(400, Some("BadRequest"));
+    assert!(
+        unnamed.message().contains("fieldManager: Required value"),
+        "{}",
+        unnamed.body
+    );
     api.request("PATCH", ns, Some(merge), Some(b"not json"))
         .expect(400, Some("BadRequest"));
     api.patch("/api/v1/namespaces/ghost", merge, &json!({}))

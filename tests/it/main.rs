@@ -5,6 +5,8 @@ mod common;
 
 #[cfg(unix)]
 mod api;
+#[cfg(unix)] // server-side apply through the real kubectl
+mod api_apply;
 #[cfg(unix)] // file modes, curl and kubectl
 mod api_guard;
 #[cfg(unix)]

@@ -222,6 +222,10 @@ fn print(
 ) -> anyhow::Result<()> {
     match args.output {
         Some(OutputFormat::Json) | Some(OutputFormat::Yaml) => {
+            let mut found = found;
+            for (_, object) in &mut found {
+                crate::kube::managed::hide(object);
+            }
             let value = if one_object {
                 match found.into_iter().next() {
                     Some((_, object)) => object,

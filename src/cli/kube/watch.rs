@@ -102,7 +102,8 @@ pub fn follow(client: &Client, watch: &Watch, shape: &Shape, mut header: bool) -
     Ok(())
 }
 
-fn render(kind: Kind, object: Value, shape: &Shape, header: bool) -> anyhow::Result<String> {
+fn render(kind: Kind, mut object: Value, shape: &Shape, header: bool) -> anyhow::Result<String> {
+    crate::kube::managed::hide(&mut object);
     Ok(match shape {
         Shape::Row(opts) => {
             let opts = TableOptions {

@@ -10,11 +10,12 @@ use crate::kube::api::protobuf::{self, ProtobufError};
 use crate::kube::api::request::{FieldValidation, Params, Reply, Sub, Target};
 use crate::kube::gc::{self, Propagation};
 use crate::kube::kinds::{DEFAULT_NAMESPACE, Kind};
+use crate::kube::managed::{self, Writer};
 use crate::kube::manifest::{self, ManifestError};
 use crate::kube::patch::{self, PatchError, PatchType};
 use crate::kube::selector::LabelSelector;
 use crate::kube::status::{ApiError, CONFLICT_WHY};
-use crate::kube::store::{StoreError, metadata_mut};
+use crate::kube::store::{StoreError, metadata_mut, now_rfc3339};
 
 /// How often a write whose object changed underneath it is tried again (a patch, or a replace
 /// without a resourceVersion, applies to whatever is current).
@@ -23,10 +24,12 @@ const WRITE_ATTEMPTS: usize = 5;
 /// What `check` is told the object came from; stripped from its warnings.
 const SOURCE: &str = "request";
 
-/// A request body: what a client sent, in JSON (or YAML, which kubectl can send too).
+/// A request body: what a client sent, in JSON (or YAML, which kubectl can send too), and who
+/// sent it (the `User-Agent`, which names the field manager when the query does not).
 pub struct Body<'a> {
     pub bytes: &'a [u8],
     pub content_type: &'a str,
+    pub user_agent: &'a str,
 }
 
 /// The formats objects may be sent in.
@@ -35,7 +38,52 @@ const PATCH_TYPES: &[&str] = &[
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
+    APPLY_PATCH,
 ];
+
+/// Server-side apply's patch type.
+const APPLY_PATCH: &str = "application/apply-patch+yaml";
+
+/// The longest field manager name Kubernetes takes.
+const MANAGER_MAX: usize = 128;
+
+/// Who is writing: `fieldManager`, else the User-Agent's product (`kubectl/v1.32.0 (...)` is
+/// `kubectl`), as the API server names managers.
+fn writer<'a>(
+    kind: Kind,
+    params: &'a Params,
+    body: &'a Body,
+    sub: Option<&'a str>,
+) -> Result<Writer<'a>, ApiError> {
+    let manager = match params.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(m) if m.chars().count() > MANAGER_MAX => {
+            return Err(ApiError::bad_request(format!(
+                "fieldManager: Too long: may not be more than {MANAGER_MAX} bytes"
+            )));
+        }
+        Some(m) => m,
+        None => match body.user_agent.split('/').next().map(str::trim) {
+            Some(product) if !product.is_empty() => product,
+            _ => "unknown",
+        },
+    };
+    Ok(Writer {
+        manager,
+        api_version: kind.api_version(),
+        subresource: sub,
+        now: now_rfc3339(),
+    })
+}
+
+/// What a write does to `metadata.managedFields`.
+enum Managed<'a> {
+    /// An update by this writer: it takes the fields it changes.
+    Update(&'a Writer<'a>),
+    /// As the current object has them (status writes).
+    Keep,
+    /// As the new object has them already (server-side apply worked them out).
+    Given,
+}
 
 impl Body<'_> {
     fn object(&self) -> Result<Value, ApiError> {
@@ -290,6 +338,7 @@ pub fn create(state: &ApiState, target: &Target, params: &Params, body: &Body) -
     if kind.namespaced() {
         require_namespace(state, namespace)?;
     }
+    managed::record_update(None, &mut object, &writer(kind, params, body, None)?);
     let status = defaults::initial_status(kind, &object);
     if let Some(map) = object.as_object_mut() {
         if status.is_null() {
@@ -333,6 +382,7 @@ fn update_with(
     target: &Target,
     name: &str,
     dry_run: bool,
+    managed: Managed,
     mut change: impl FnMut(&Value) -> Result<(Value, Vec<String>), ApiError>,
 ) -> Result<(Value, Vec<String>), ApiError> {
     let (kind, namespace) = (target.kind, target.store_namespace());
@@ -344,6 +394,14 @@ fn update_with(
             return Err(ApiError::conflict(kind, name, CONFLICT_WHY));
         }
         carry_server_fields(&current, &mut object);
+        match &managed {
+            Managed::Update(writer) => managed::record_update(Some(&current), &mut object, writer),
+            Managed::Keep => {
+                let entries = managed::entries(&current);
+                managed::set_entries(&mut object, &entries);
+            }
+            Managed::Given => {}
+        }
         if object == current {
             return Ok((current, warnings));
         }
@@ -410,15 +468,21 @@ pub fn replace(
             let mut sent = sent;
             // The revision the client sent is checked against the current one below.
             let warnings = admit(kind, namespace, Some(name), &mut sent, params)?;
-            let (saved, _) = update_with(state, target, name, dry_run, |current| {
-                Ok((with_status_of(sent.clone(), current), Vec::new()))
-            })?;
+            let writer = writer(kind, params, body, None)?;
+            let (saved, _) = update_with(
+                state,
+                target,
+                name,
+                dry_run,
+                Managed::Update(&writer),
+                |current| Ok((with_status_of(sent.clone(), current), Vec::new())),
+            )?;
             Ok(Reply::ok(saved).warn(warnings))
         }
         Some(Sub::Status) => {
             let mut check = sent.clone();
             identify(kind, namespace, Some(name), &mut check)?;
-            let (saved, warnings) = update_with(state, target, name, dry_run, |current| {
+            let (saved, warnings) = update_with(state, target, name, dry_run, Managed::Keep, |current| {
                 let mut object = with_revision_of(with_status_of(current.clone(), &sent), &sent);
                 let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
                 Ok((object, warnings))
@@ -427,9 +491,15 @@ pub fn replace(
         }
         Some(Sub::Scale) => {
             let replicas = scale_replicas(&sent, name)?;
-            let (saved, warnings) = update_with(state, target, name, dry_run, |current| {
-                rescale(kind, current, replicas, &sent, namespace, name, params)
-            })?;
+            let writer = writer(kind, params, body, Some("scale"))?;
+            let (saved, warnings) = update_with(
+                state,
+                target,
+                name,
+                dry_run,
+                Managed::Update(&writer),
+                |current| rescale(kind, current, replicas, &sent, namespace, name, params),
+            )?;
             Ok(Reply::ok(scale_of(&saved)).warn(warnings))
         }
         Some(Sub::Log) => Err(ApiError::method_not_allowed()),
@@ -445,6 +515,15 @@ pub fn patch(
     body: &Body,
 ) -> Result<Reply, ApiError> {
     let (kind, namespace) = (target.kind, target.store_namespace());
+    let mime = body.content_type.split(';').next().unwrap_or_default().trim();
+    if mime.eq_ignore_ascii_case(APPLY_PATCH) {
+        return server_side_apply(state, target, name, params, body);
+    }
+    if params.get("force").is_some() {
+        return Err(ApiError::unprocessable(
+            "force: Forbidden: may not be specified for non-apply patch",
+        ));
+    }
     let format = PatchType::from_content_type(body.content_type)
         .ok_or_else(|| ApiError::unsupported_media_type(body.content_type, PATCH_TYPES))?;
     let document: Value = serde_json::from_slice(body.bytes)
@@ -458,16 +537,24 @@ pub fn patch(
     let dry_run = params.dry_run()?;
     match target.sub {
         None => {
-            let (saved, warnings) = update_with(state, target, name, dry_run, |current| {
-                // Changes to status go through the status subresource.
-                let mut object = with_status_of(apply(current)?, current);
-                let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
-                Ok((object, warnings))
-            })?;
+            let writer = writer(kind, params, body, None)?;
+            let (saved, warnings) = update_with(
+                state,
+                target,
+                name,
+                dry_run,
+                Managed::Update(&writer),
+                |current| {
+                    // Changes to status go through the status subresource.
+                    let mut object = with_status_of(apply(current)?, current);
+                    let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
+                    Ok((object, warnings))
+                },
+            )?;
             Ok(Reply::ok(saved).warn(warnings))
         }
         Some(Sub::Status) => {
-            let (saved, warnings) = update_with(state, target, name, dry_run, |current| {
+            let (saved, warnings) = update_with(state, target, name, dry_run, Managed::Keep, |current| {
                 let patched = apply(current)?;
                 let mut object = with_revision_of(with_status_of(current.clone(), &patched), &patched);
                 let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
@@ -476,15 +563,104 @@ pub fn patch(
             Ok(Reply::ok(saved).warn(warnings))
         }
         Some(Sub::Scale) => {
-            let (saved, warnings) = update_with(state, target, name, dry_run, |current| {
-                let scale = apply(&scale_of(current))?;
-                let replicas = scale_replicas(&scale, name)?;
-                rescale(kind, current, replicas, &scale, namespace, name, params)
-            })?;
+            let writer = writer(kind, params, body, Some("scale"))?;
+            let (saved, warnings) = update_with(
+                state,
+                target,
+                name,
+                dry_run,
+                Managed::Update(&writer),
+                |current| {
+                    let scale = apply(&scale_of(current))?;
+                    let replicas = scale_replicas(&scale, name)?;
+                    rescale(kind, current, replicas, &scale, namespace, name, params)
+                },
+            )?;
             Ok(Reply::ok(scale_of(&saved)).warn(warnings))
         }
         Some(Sub::Log) => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// PATCH with `application/apply-patch+yaml`: server-side apply of the configuration sent, as
+/// the field manager named; creates the object when there is none.
+fn server_side_apply(
+    state: &ApiState,
+    target: &Target,
+    name: &str,
+    params: &Params,
+    body: &Body,
+) -> Result<Reply, ApiError> {
+    let (kind, namespace) = (target.kind, target.store_namespace());
+    if target.sub.is_some() {
+        return Err(ApiError::unsupported_media_type(
+            body.content_type,
+            &PATCH_TYPES[..3],
+        ));
+    }
+    if params.get("fieldManager").is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request(
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        ));
+    }
+    let writer = writer(kind, params, body, None)?;
+    let force = params.flag("force")?;
+    let dry_run = params.dry_run()?;
+    // JSON is YAML too.
+    let mut applied: Value = serde_norway::from_slice(body.bytes)
+        .map_err(|e| ApiError::bad_request(format!("the apply configuration is not valid YAML: {e}")))?;
+    if !applied.is_object() {
+        return Err(ApiError::bad_request(
+            "the apply configuration must be an object with apiVersion, kind and metadata",
+        ));
+    }
+    identify(kind, namespace, Some(name), &mut applied)?;
+    let merged = |current: Option<&Value>| {
+        managed::apply(current, &applied, &writer, force).map_err(|conflicts| {
+            let causes = conflicts
+                .iter()
+                .map(|c| (c.path.clone(), format!("conflict with {}", c.manager)))
+                .collect();
+            ApiError::apply_conflict(managed::conflict_message(&conflicts), causes)
+        })
+    };
+    for _ in 0..WRITE_ATTEMPTS {
+        if state.store.get(kind, namespace, name)?.is_none() {
+            if kind.namespaced() {
+                require_namespace(state, namespace)?;
+            }
+            let mut object = merged(None)?;
+            let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
+            let status = defaults::initial_status(kind, &object);
+            if let Some(map) = object.as_object_mut()
+                && !status.is_null()
+            {
+                map.insert("status".into(), status);
+            }
+            if dry_run {
+                return Ok(Reply::created(object).warn(warnings));
+            }
+            match state.store.create(kind, namespace, object) {
+                Ok(created) => return Ok(Reply::created(created).warn(warnings)),
+                // Someone made it meanwhile: apply to theirs.
+                Err(StoreError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let updated = update_with(state, target, name, dry_run, Managed::Given, |current| {
+            let mut object = with_status_of(merged(Some(current))?, current);
+            let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
+            Ok((object, warnings))
+        });
+        match updated {
+            Err(e) if e.reason == crate::kube::status::Reason::NotFound => continue,
+            other => {
+                let (saved, warnings) = other?;
+                return Ok(Reply::ok(saved).warn(warnings));
+            }
+        }
+    }
+    Err(ApiError::conflict(kind, name, CONFLICT_WHY))
 }
 
 /// An RC as an `autoscaling/v1` Scale.
