@@ -21,14 +21,19 @@ impl Containers {
             return Ok((state, StartOutcome::AlreadyRunning));
         }
         // What an earlier run left behind would hold the ports the app is about to bind. A
-        // container that never ran has nothing behind it, and the look costs a read of every
-        // process's environment.
+        // container never launched has nothing behind it, and the look costs a read of every
+        // process's environment; so a launch is recorded before it begins, and one that was cut
+        // short (jube killed mid-start) is swept up by the next.
         if state.launched_ticks.is_some() || state.started_at.is_some() {
             self.sweep(&state);
         }
         let app_base = self.app_base(&state);
         process::remove_pid_files(&app_base).map_err(io_err(&app_base))?;
         let since = process::now_ticks();
+        if state.launched_ticks.is_none() {
+            state.launched_ticks = since.or(Some(0));
+            self.save(&state)?;
+        }
         let (id, session) = match state.launch {
             Launch::StartScript => match self.run_start_script(&state, &app_base, since)? {
                 Started::App { id, session } => (id, session),
