@@ -4,6 +4,7 @@
 
 mod defaults;
 mod discovery;
+mod events_v1;
 pub mod guard;
 mod logs;
 pub mod objects;
@@ -69,6 +70,9 @@ pub fn router(state: Shared, guard: guard::Guard) -> Router {
         .route("/apis/batch/v1", get(discovery::batch_v1))
         .route("/apis/apps/v1/{*rest}", any(apps_resource))
         .route("/apis/batch/v1/{*rest}", any(batch_resource))
+        .route("/apis/events.k8s.io", get(discovery::events_group))
+        .route("/apis/events.k8s.io/v1", get(discovery::events_v1))
+        .route("/apis/events.k8s.io/v1/{*rest}", any(events_v1_resource))
         .route("/openapi/v3/apis/apps/v1", get(openapi::apps_v1))
         .route("/openapi/v3/apis/batch/v1", get(openapi::batch_v1))
         .route("/openapi/v3", get(openapi::root))
@@ -177,6 +181,41 @@ async fn batch_resource(
         body,
     )
     .await
+}
+
+/// Everything under `/apis/events.k8s.io/v1/`: the core events in the newer shape, read-only.
+async fn events_v1_resource(
+    State(state): State<Shared>,
+    method: Method,
+    Path(rest): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET {
+        return ApiError::method_not_allowed().into_response();
+    }
+    let params = Params::parse(query.as_deref());
+    // A watch and a table show what core/v1 shows: the same events, and the same columns.
+    let as_core = params.flag("watch").unwrap_or(false)
+        || tables::requested(&headers, params.get("includeObject")).is_ok_and(|t| t.is_some());
+    if as_core {
+        return serve_in(
+            "/api/v1",
+            state,
+            method,
+            &rest,
+            query.as_deref(),
+            &headers,
+            Bytes::new(),
+        )
+        .await;
+    }
+    let reply = tokio::task::spawn_blocking(move || events_v1::get(&state, &rest, query.as_deref())).await;
+    match reply {
+        Ok(Ok(reply)) => reply.into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::internal(format!("the request failed: {e}")).into_response(),
+    }
 }
 
 async fn serve_in(

@@ -77,6 +77,8 @@ fn discovery_names_versions_resources_and_groups() {
                 "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}},
             {"name": "batch", "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
                 "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}},
+            {"name": "events.k8s.io", "versions": [{"groupVersion": "events.k8s.io/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": "events.k8s.io/v1", "version": "v1"}},
         ]})
     );
     let apps = api.get("/apis/apps/v1");

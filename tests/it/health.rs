@@ -268,6 +268,37 @@ fn events_expire_after_the_daemon_s_event_ttl() {
             "{reason} missing from {reasons:?}"
         );
     }
+    // The same events in events.k8s.io/v1's shape, through the real kubectl.
+    let kubectl = |args: &[&str]| {
+        api.env
+            .command("kubectl")
+            .args(["--server", &api.base])
+            .args(args)
+            .success()
+    };
+    let v1: serde_json::Value =
+        serde_json::from_str(&kubectl(&["get", "events.v1.events.k8s.io", "-o", "json"]).stdout).unwrap();
+    let items = v1["items"].as_array().unwrap();
+    assert!(
+        items.iter().any(|e| e["reason"] == "Started"
+            && e["regarding"]["name"] == "tick"
+            && e["note"] == "Started container tick"),
+        "{v1}"
+    );
+    assert!(
+        items
+            .iter()
+            .all(|e| e["apiVersion"] == "events.k8s.io/v1" && e["eventTime"].is_string()),
+        "{v1}"
+    );
+    let selected = api.get("/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=reason%3DScheduled,regarding.name%3Dtick");
+    assert_eq!(
+        selected.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        selected.body
+    );
+    kubectl(&["get", "events.events.k8s.io"]).stdout_contains("pod/tick");
     wait_until("the events to expire", PATIENCE, || count() == 0);
     api.env
         .jube()

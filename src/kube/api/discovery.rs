@@ -35,7 +35,7 @@ pub async fn api_versions(headers: HeaderMap) -> impl IntoResponse {
 }
 
 /// The named groups jube serves, each with its one version.
-const GROUPS: [&str; 2] = ["apps", "batch"];
+const GROUPS: [&str; 3] = ["apps", "batch", "events.k8s.io"];
 
 fn group(name: &str) -> Value {
     let version = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
@@ -61,6 +61,21 @@ fn with_kind(mut v: Value, kind: &str) -> Value {
     v
 }
 
+pub async fn events_group() -> impl IntoResponse {
+    Json(with_kind(group("events.k8s.io"), "APIGroup"))
+}
+
+/// events.k8s.io/v1 serves the core events in their newer shape, for reading.
+pub async fn events_v1() -> impl IntoResponse {
+    Json(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": "events.k8s.io/v1",
+        "resources": [{"name": "events", "singularName": "event", "namespaced": true, "kind": "Event",
+            "verbs": ["get", "list", "watch"]}],
+    }))
+}
+
 pub async fn apps_v1() -> impl IntoResponse {
     Json(group_resource_list("apps/v1"))
 }
@@ -71,7 +86,7 @@ pub async fn batch_v1() -> impl IntoResponse {
 
 pub async fn root_paths() -> impl IntoResponse {
     Json(
-        json!({"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/apis/batch", "/apis/batch/v1", "/healthz", "/livez", "/readyz", "/version"]}),
+        json!({"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/apis/batch", "/apis/batch/v1", "/apis/events.k8s.io", "/apis/events.k8s.io/v1", "/healthz", "/livez", "/readyz", "/version"]}),
     )
 }
 
