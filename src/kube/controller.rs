@@ -36,9 +36,11 @@ use crate::reporter::Silent;
 pub const RESYNC: Duration = Duration::from_secs(1);
 /// How long a wake waits for more of the same burst before the pass it asks for.
 const BURST: Duration = Duration::from_millis(25);
-/// While container jobs run, each one that ends wakes the loop; a look every this often is
-/// enough then (each look reads every container), and the last job to end wakes it at once.
+/// While many container jobs run (a scale-up of many pods), each one that ends wakes the loop; a
+/// look every this often is enough then (each look reads every container), and the last job to
+/// end wakes it at once. A rollout's few jobs at a time are looked at as they end.
 const BUSY_PERIOD: Duration = Duration::from_millis(100);
+const BUSY_JOBS: usize = 16;
 /// How long a pod's containers get to stop when the pod goes.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -147,7 +149,8 @@ impl Controller {
                 // A burst (an apply of many objects, many containers started at once) is handled
                 // in one pass: each pass looks at every container, so one a wake costs n².
                 tokio::time::sleep(BURST).await;
-                if !self.busy.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                let in_flight = self.busy.lock().unwrap_or_else(|p| p.into_inner()).len();
+                if in_flight >= BUSY_JOBS {
                     tokio::select! {
                         _ = tokio::time::sleep_until((looked + BUSY_PERIOD).into()) => {}
                         _ = self.idle.notified() => {}
