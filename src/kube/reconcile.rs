@@ -478,32 +478,17 @@ fn run_pod(
     let policy = str_at(pod, "/spec/restartPolicy").unwrap_or("Always");
     let (init_statuses, init) = run_init_containers(pod_key, pod, observed, failures, now, config, plan);
     let mut statuses = Vec::new();
-    if init != Init::Done {
-        // The app containers wait for the init containers, as in Kubernetes.
-        for name in container_names(pod) {
-            let image = pod_container(pod, &name)
-                .and_then(|c| str_at(c, "/image"))
-                .unwrap_or_default()
-                .to_owned();
-            let waiting = json!({"waiting": {"reason": "PodInitializing"}});
-            statuses.push(container_status(&name, &image, 0, false, waiting, None));
-        }
-        let mut status = pod_status(pod, &statuses, observed, pod_key, uid, now);
-        finish_init_status(&mut status, init_statuses, init, now, pod);
-        if pod.get("status") != Some(&status) {
-            plan.actions.push(Action::UpdatePodStatus {
-                namespace: pod_key.0.clone(),
-                name: pod_key.1.clone(),
-                status,
-            });
-        }
-        return;
-    }
     for name in container_names(pod) {
         let image = pod_container(pod, &name)
             .and_then(|c| str_at(c, "/image"))
             .unwrap_or_default()
             .to_owned();
+        if init != Init::Done {
+            // The app containers wait for the init containers, as in Kubernetes.
+            let waiting = json!({"waiting": {"reason": "PodInitializing"}});
+            statuses.push(container_status(&name, &image, 0, false, waiting, None));
+            continue;
+        }
         let mine = observed
             .iter()
             .find(|c| &c.pod == pod_key && c.pod_uid == uid && c.container == name);
@@ -530,12 +515,7 @@ fn run_pod(
                             container: name.clone(),
                             existing: None,
                         });
-                        let waiting = match failures.get(&(pod_key.clone(), name.clone())) {
-                            Some((reason, message)) => {
-                                json!({"waiting": {"reason": reason, "message": message}})
-                            }
-                            None => json!({"waiting": {"reason": "ContainerCreating"}}),
-                        };
+                        let waiting = waiting_state(failures, pod_key, &name, "ContainerCreating");
                         container_status(&name, &image, 0, false, waiting, None)
                     }
                 }
@@ -552,6 +532,14 @@ fn run_pod(
             name: pod_key.1.clone(),
             status,
         });
+    }
+}
+
+/// The waiting state of a container not made yet: why its last attempt failed, or `reason`.
+fn waiting_state(failures: &Failures, pod_key: &PodKey, name: &str, reason: &str) -> Value {
+    match failures.get(&(pod_key.clone(), name.to_owned())) {
+        Some((reason, message)) => json!({"waiting": {"reason": reason, "message": message}}),
+        None => json!({"waiting": {"reason": reason}}),
     }
 }
 
@@ -622,10 +610,7 @@ fn run_init_containers(
                     container: name.clone(),
                     existing: None,
                 });
-                let waiting = match failures.get(&(pod_key.clone(), name.clone())) {
-                    Some((reason, message)) => json!({"waiting": {"reason": reason, "message": message}}),
-                    None => json!({"waiting": {"reason": "PodInitializing"}}),
-                };
+                let waiting = waiting_state(failures, pod_key, name, "PodInitializing");
                 container_status(name, image, 0, false, waiting, None)
             }
             // Ended, but its exit code is not known yet: wait a moment for it rather than guess.
