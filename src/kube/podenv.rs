@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::kube::kinds::Kind;
 use crate::kube::pods::expand;
+use crate::kube::reconcile::str_at as text;
 
 /// Finds a ConfigMap or Secret of the pod's namespace by name.
 pub type Lookup<'a> = &'a dyn Fn(Kind, &str) -> Option<Value>;
@@ -328,10 +329,6 @@ fn is_env_name(name: &str) -> bool {
 
 fn pointer_escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
-}
-
-pub(crate) fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
 }
 
 /// The items of the array at `field`, none when it is missing.

@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::fsutil;
 use crate::kube::kinds::Kind;
-use crate::kube::podenv::{self, Lookup, array, data_of, text};
+use crate::kube::podenv::{self, Lookup, array, data_of};
+use crate::kube::reconcile::str_at as text;
 
 /// The link that names the current files of a written volume.
 const DATA_LINK: &str = "..data";
