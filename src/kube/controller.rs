@@ -64,6 +64,8 @@ pub struct Controller {
     finished_jobs: Arc<AtomicU64>,
     /// When written volumes were last brought in step with their sources.
     volumes_synced: Mutex<Option<Instant>>,
+    /// When expired events were last removed.
+    events_expired: Mutex<Option<Instant>>,
     /// The probes running for each probed container, by container id.
     probes: Mutex<HashMap<String, ProbeRun>>,
     events: events::Recorder,
@@ -85,6 +87,8 @@ impl Drop for ProbeRun {
 /// How often written volumes follow their ConfigMaps and Secrets (Kubernetes promises about a
 /// minute; jube's promise is 10 s).
 const VOLUME_SYNC: Duration = Duration::from_secs(3);
+/// How often expired events are looked for, at the most.
+const EVENT_EXPIRY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 struct Failure {
@@ -116,6 +120,7 @@ impl Controller {
             idle: Arc::default(),
             finished_jobs: Arc::default(),
             volumes_synced: Mutex::default(),
+            events_expired: Mutex::default(),
             probes: Mutex::default(),
         })
     }
@@ -237,15 +242,7 @@ impl Controller {
         }
         // Services first, so containers made in this pass see where the proxies listen.
         self.sync_services(&observed).await?;
-        let due = {
-            let mut last = self.volumes_synced.lock().unwrap_or_else(|p| p.into_inner());
-            let due = last.is_none_or(|t| t.elapsed() >= VOLUME_SYNC);
-            if due {
-                *last = Some(Instant::now());
-            }
-            due
-        };
-        if due {
+        if due(&self.volumes_synced, VOLUME_SYNC) {
             let me = self.clone();
             let pods = pods.clone();
             // Not a container job: it neither counts as one nor wakes the loop.
@@ -991,7 +988,21 @@ impl Controller {
     /// its sync period), and removes the folders of pods and claims that are gone.
     fn sync_volumes(&self, pods: &[Value]) {
         let roots = self.volume_roots();
-        let running = self.containers.list().into_iter().flatten();
+        // Reading every container is worth it only when some pod has files to keep in step.
+        let written = |p: &Value| {
+            podenv::array(p.get("spec").unwrap_or(&Value::Null), "volumes").any(|v| {
+                ["configMap", "secret", "downwardAPI", "projected"]
+                    .iter()
+                    .any(|k| v.get(*k).is_some())
+            })
+        };
+        let running = pods
+            .iter()
+            .any(written)
+            .then(|| self.containers.list())
+            .into_iter()
+            .flatten()
+            .flatten();
         for state in running.filter(|s| s.status == Status::Running) {
             let (Some(pod_key), Some(container)) =
                 (state.labels.get(POD_LABEL), state.labels.get(CONTAINER_LABEL))
@@ -1028,7 +1039,13 @@ impl Controller {
             .filter_map(|p| reconcile::str_at(p, "/metadata/uid").map(str::to_owned))
             .collect();
         volumes::sweep_pods(&roots, &uids);
-        let expired = self.events.expire(self.config.event_ttl);
+        // Expiry lists every event: once in a while is enough, and never less often than the TTL.
+        let ttl = self.config.event_ttl;
+        let expired = if due(&self.events_expired, ttl.min(EVENT_EXPIRY)) {
+            self.events.expire(ttl)
+        } else {
+            0
+        };
         if expired > 0 {
             self.log.line(&format!(
                 "expired {expired} events older than {}s",
@@ -1117,6 +1134,16 @@ impl Controller {
             }
         });
     }
+}
+
+/// Whether `every` has passed since `last` (or it never happened), taking the turn when so.
+fn due(last: &Mutex<Option<Instant>>, every: Duration) -> bool {
+    let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+    let due = last.is_none_or(|t| t.elapsed() >= every);
+    if due {
+        *last = Some(Instant::now());
+    }
+    due
 }
 
 /// The controller that owns an object, as its `ownerReferences` name it.
