@@ -179,7 +179,8 @@ impl LockedFile {
         }
         let secs = lock_timeout_secs();
         let deadline = Instant::now() + Duration::from_secs(secs);
-        let mut pause = Duration::from_millis(1);
+        let started = Instant::now();
+        let mut pause = Duration::from_micros(500);
         loop {
             if file.try_lock().is_ok() {
                 return Ok(Self {
@@ -196,7 +197,15 @@ impl LockedFile {
                 });
             }
             std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
+            // A lock is usually held for a few milliseconds by each of many waiters (creates,
+            // leases): polling slowly would leave it free while they sleep. One held for long
+            // (a download) is polled less often.
+            let most = if started.elapsed() < Duration::from_secs(1) {
+                5
+            } else {
+                50
+            };
+            pause = (pause * 2).min(Duration::from_millis(most));
         }
     }
 

@@ -402,13 +402,23 @@ impl Containers {
     }
 
     /// Records, once, that a container's app has ended (refreshing its state on disk) and, when the
-    /// supervisor learned it, the app's exit code.
-    pub fn observe_exit(&self, id: &str, exit_code: Option<i32>) -> Result<State, ContainerError> {
-        let (mut state, _lock) = self.lock(id)?;
-        if let (Some(code), Status::Exited, None) = (exit_code, state.status, state.exit_code) {
+    /// supervisor learned it, the app's exit code, which `exit_code` gives only once the
+    /// container is held. Never waits: while another jube holds the container (a stop or a start
+    /// in progress), nothing is recorded and `None` is returned, since the holder is ending or
+    /// replacing that app and a later look records what is left to record.
+    pub fn try_observe_exit(&self, id: &str, exit_code: impl FnOnce() -> Option<i32>) -> Option<State> {
+        let _lock = LockedFile::try_acquire_in_place(&self.layout.container_lock(id)).ok()??;
+        let mut state = self.load(id).ok()?;
+        let mut changed = state.refresh();
+        if let (Status::Exited, None) = (state.status, state.exit_code)
+            && let Some(code) = exit_code()
+        {
             state.exit_code = Some(code);
-            self.save(&state)?;
+            changed = true;
         }
-        Ok(state)
+        if changed {
+            self.save(&state).ok()?;
+        }
+        Some(state)
     }
 }

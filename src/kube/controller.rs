@@ -314,15 +314,13 @@ impl Controller {
                 if state.exit_code.is_none() && !std::mem::replace(&mut reaped, true) {
                     self.reap();
                 }
-                let code = state.process.and_then(|p| {
-                    scripts::take_reaped_exit(p.pid).or_else(|| {
-                        self.exits
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .remove(&p.pid)
-                    })
-                });
-                self.containers.observe_exit(&state.id, code).unwrap_or(state)
+                let pid = state.process.map(|p| p.pid);
+                let code = || {
+                    let pid = pid?;
+                    scripts::take_reaped_exit(pid)
+                        .or_else(|| self.exits.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid))
+                };
+                self.containers.try_observe_exit(&state.id, code).unwrap_or(state)
             } else {
                 state
             };

@@ -141,8 +141,11 @@ impl Containers {
             }
             None => names::generate(&|n| taken.contains_key(n)),
         };
+        // Read only under the names lock and only while the stage lives, so neither a partial
+        // write nor a crash can be seen: no temp file and no sync, which every create would
+        // otherwise wait for behind this lock.
         let path = stage.dir.join(NAME_FILE);
-        fsutil::write_atomic(&path, name.as_bytes()).map_err(io_err(&path))?;
+        fs_err::write(&path, name.as_bytes()).map_err(io_err(&path))?;
         Ok(name)
     }
 
