@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::kube::kinds::Kind;
 use crate::kube::podenv;
-use crate::kube::store::{Store, StoreError};
+use crate::kube::store::{Batch, Store, StoreError};
 
 /// How long events are kept unless `jube daemon --event-ttl` says otherwise (Kubernetes' default).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
@@ -67,6 +67,9 @@ struct Pending {
 /// How many events may wait for the writer.
 const QUEUE: usize = 1000;
 
+/// How many queued events the writer stores in one transaction at most.
+const BATCH: usize = 255;
+
 impl Recorder {
     pub fn new(store: Arc<Store>) -> Self {
         let inner = Arc::new(Writer {
@@ -77,8 +80,16 @@ impl Recorder {
         let (queue, pending) = std::sync::mpsc::sync_channel::<Pending>(QUEUE);
         let writer = inner.clone();
         std::thread::spawn(move || {
-            for p in pending {
-                let _ = writer.write(&p.object, p.kind, &p.reason, &p.message, p.component);
+            while let Ok(first) = pending.recv() {
+                // What queued up meanwhile goes in the same transaction: fifty pods starting at
+                // once record their events with one write to disk, not two hundred.
+                let queued = std::iter::once(first).chain(pending.try_iter().take(BATCH));
+                let _ = writer.store.batch(|batch| {
+                    for p in queued {
+                        writer.write(batch, &p.object, p.kind, &p.reason, &p.message, p.component)?;
+                    }
+                    Ok(())
+                });
             }
         });
         Self { inner, queue }
@@ -105,7 +116,10 @@ impl Recorder {
 
     /// Records at once, on the caller's thread.
     pub fn record_now(&self, object: &Value, kind: EventType, reason: &str, message: &str, component: &str) {
-        let _ = self.inner.write(object, kind, reason, message, component);
+        let _ = self
+            .inner
+            .store
+            .batch(|batch| self.inner.write(batch, object, kind, reason, message, component));
     }
 
     /// True the first time it is asked about `key`: for events that happen once per object.
@@ -125,6 +139,7 @@ impl Recorder {
 impl Writer {
     fn write(
         &self,
+        batch: &mut Batch<'_>,
         object: &Value,
         kind: EventType,
         reason: &str,
@@ -149,13 +164,13 @@ impl Writer {
             .get(&key)
             .cloned();
         if let Some(name) = known
-            && let Some(mut event) = self.store.get(Kind::Event, namespace, &name)?
+            && let Some(mut event) = batch.get(Kind::Event, namespace, &name)?
         {
             let count = event.get("count").and_then(Value::as_u64).unwrap_or(1) + 1;
             event["count"] = json!(count);
             event["lastTimestamp"] = json!(now);
             let revision = crate::kube::api::objects::revision_of(&event);
-            return match self.store.update(Kind::Event, namespace, event, Some(revision)) {
+            return match batch.update(Kind::Event, namespace, event, Some(revision)) {
                 Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
                 Err(e) => Err(e),
             };
@@ -185,7 +200,7 @@ impl Writer {
             "reportingComponent": component,
             "reportingInstance": self.node,
         });
-        match self.store.create(Kind::Event, namespace, event) {
+        match batch.create(Kind::Event, namespace, event) {
             Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
         }

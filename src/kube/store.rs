@@ -173,38 +173,6 @@ impl Store {
             .transpose()
     }
 
-    /// Records a change in one transaction: the event (which gives the object its
-    /// resourceVersion), then the object's row; announces it once committed.
-    fn write(
-        &self,
-        tx: rusqlite::Transaction<'_>,
-        kind: Kind,
-        namespace: &str,
-        name: &str,
-        event_type: EventType,
-        mut object: Value,
-    ) -> Result<Value, StoreError> {
-        let revision = record(&tx, kind, namespace, name, event_type, &mut object).map_err(|e| self.db(e))?;
-        let key = params![kind.name(), namespace, name];
-        let done = match event_type {
-            EventType::Added => tx.execute(
-                "INSERT INTO objects (kind, namespace, name, revision, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![kind.name(), namespace, name, revision as i64, object.to_string()],
-            ),
-            EventType::Modified => tx.execute(
-                "UPDATE objects SET revision = ?4, body = ?5 WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
-                params![kind.name(), namespace, name, revision as i64, object.to_string()],
-            ),
-            EventType::Deleted => {
-                tx.execute("DELETE FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3", key)
-            }
-        };
-        done.map_err(|e| self.db(e))?;
-        tx.commit().map_err(|e| self.db(e))?;
-        self.announce(revision, kind, namespace, name, event_type, &object);
-        Ok(object)
-    }
-
     /// Every object of a kind, in one namespace or all (`None`), by namespace and name; and the
     /// revision the list is as of.
     pub fn list(&self, kind: Kind, namespace: Option<&str>) -> Result<(Vec<Value>, u64), StoreError> {
@@ -232,24 +200,35 @@ impl Store {
         Ok((objects, rev.unwrap_or(0) as u64))
     }
 
-    /// Stores a new object, giving it a uid, creation time, generation and resourceVersion.
-    pub fn create(&self, kind: Kind, namespace: &str, mut object: Value) -> Result<Value, StoreError> {
-        let name = object_name(&object);
+    /// Makes several changes in one transaction: one write to disk for all of them, and watchers
+    /// see them only once all are committed. An error returned by `changes` rolls back every
+    /// change it made; one it handles (an object not found, say) leaves the others in place.
+    pub fn batch<T>(
+        &self,
+        changes: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = self.lock();
         let tx = conn.unchecked_transaction().map_err(|e| self.db(e))?;
-        if self.read(&tx, kind, namespace, &name)?.is_some() {
-            return Err(StoreError::AlreadyExists { kind, name });
+        let mut batch = Batch {
+            store: self,
+            tx,
+            done: Vec::new(),
+        };
+        let out = changes(&mut batch)?;
+        let Batch { tx, done, .. } = batch;
+        if !done.is_empty() {
+            tx.commit().map_err(|e| self.db(e))?;
         }
-        let meta = metadata_mut(&mut object);
-        meta.insert("uid".into(), Value::String(new_uid()));
-        meta.insert("creationTimestamp".into(), Value::String(now_rfc3339()));
-        meta.insert("generation".into(), json!(1));
-        if kind.namespaced() {
-            meta.insert("namespace".into(), Value::String(namespace.to_owned()));
-        } else {
-            meta.remove("namespace");
+        for event in done {
+            // Nobody listening is fine: watches and the reconciler subscribe when they run.
+            let _ = self.changes.send(event);
         }
-        self.write(tx, kind, namespace, &name, EventType::Added, object)
+        Ok(out)
+    }
+
+    /// Stores a new object, giving it a uid, creation time, generation and resourceVersion.
+    pub fn create(&self, kind: Kind, namespace: &str, object: Value) -> Result<Value, StoreError> {
+        self.batch(|b| b.create(kind, namespace, object))
     }
 
     /// Replaces an object. With `expected` set, the stored resourceVersion must match it. The uid
@@ -258,40 +237,10 @@ impl Store {
         &self,
         kind: Kind,
         namespace: &str,
-        mut object: Value,
+        object: Value,
         expected: Option<u64>,
     ) -> Result<Value, StoreError> {
-        let name = object_name(&object);
-        let conn = self.lock();
-        let tx = conn.unchecked_transaction().map_err(|e| self.db(e))?;
-        let Some((current_rev, old)) = self.read(&tx, kind, namespace, &name)? else {
-            return Err(StoreError::NotFound { kind, name });
-        };
-        if expected.is_some_and(|e| e != current_rev) {
-            return Err(StoreError::Conflict {
-                plural: kind.plural(),
-                name,
-            });
-        }
-        let generation = old
-            .pointer("/metadata/generation")
-            .and_then(Value::as_i64)
-            .unwrap_or(1);
-        let spec_changed = old.get("spec") != object.get("spec");
-        let meta = metadata_mut(&mut object);
-        for key in ["uid", "creationTimestamp"] {
-            if let Some(v) = old.pointer(&format!("/metadata/{key}")) {
-                meta.insert(key.into(), v.clone());
-            }
-        }
-        meta.insert(
-            "generation".into(),
-            json!(if spec_changed { generation + 1 } else { generation }),
-        );
-        if kind.namespaced() {
-            meta.insert("namespace".into(), Value::String(namespace.to_owned()));
-        }
-        self.write(tx, kind, namespace, &name, EventType::Modified, object)
+        self.batch(|b| b.update(kind, namespace, object, expected))
     }
 
     /// Replaces only the `status` of an object, whatever its resourceVersion.
@@ -302,19 +251,7 @@ impl Store {
         name: &str,
         status: Value,
     ) -> Result<Value, StoreError> {
-        let Some(mut object) = self.get(kind, namespace, name)? else {
-            return Err(StoreError::NotFound {
-                kind,
-                name: name.to_owned(),
-            });
-        };
-        if object.get("status") == Some(&status) {
-            return Ok(object);
-        }
-        if let Some(map) = object.as_object_mut() {
-            map.insert("status".into(), status);
-        }
-        self.update(kind, namespace, object, None)
+        self.batch(|b| b.update_status(kind, namespace, name, status))
     }
 
     /// Creates the namespace `name` unless it exists (the daemon makes sure `default` does);
@@ -339,15 +276,7 @@ impl Store {
 
     /// Removes an object and returns it as it was.
     pub fn delete(&self, kind: Kind, namespace: &str, name: &str) -> Result<Value, StoreError> {
-        let conn = self.lock();
-        let tx = conn.unchecked_transaction().map_err(|e| self.db(e))?;
-        let Some((_, object)) = self.read(&tx, kind, namespace, name)? else {
-            return Err(StoreError::NotFound {
-                kind,
-                name: name.to_owned(),
-            });
-        };
-        self.write(tx, kind, namespace, name, EventType::Deleted, object)
+        self.batch(|b| b.delete(kind, namespace, name))
     }
 
     /// The events after `revision`, oldest first; `None` when the log no longer reaches back that
@@ -385,18 +314,57 @@ impl Store {
         }
         Ok(Some(events))
     }
+}
 
-    fn announce(
-        &self,
-        revision: u64,
+/// Changes made in one transaction of [`Store::batch`].
+pub struct Batch<'a> {
+    store: &'a Store,
+    tx: rusqlite::Transaction<'a>,
+    /// The changes made so far, announced once committed.
+    done: Vec<Event>,
+}
+
+impl Batch<'_> {
+    fn db(&self, source: rusqlite::Error) -> StoreError {
+        self.store.db(source)
+    }
+
+    pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Result<Option<Value>, StoreError> {
+        Ok(self.read(kind, namespace, name)?.map(|(_, object)| object))
+    }
+
+    fn read(&self, kind: Kind, namespace: &str, name: &str) -> Result<Option<(u64, Value)>, StoreError> {
+        self.store.read(&self.tx, kind, namespace, name)
+    }
+
+    /// Records a change: the event (which gives the object its resourceVersion), then the
+    /// object's row; it is announced once the batch is committed.
+    fn write(
+        &mut self,
         kind: Kind,
         namespace: &str,
         name: &str,
         event_type: EventType,
-        object: &Value,
-    ) {
-        // Nobody listening is fine: watches and the reconciler subscribe when they run.
-        let _ = self.changes.send(Event {
+        mut object: Value,
+    ) -> Result<Value, StoreError> {
+        let revision =
+            record(&self.tx, kind, namespace, name, event_type, &mut object).map_err(|e| self.db(e))?;
+        let key = params![kind.name(), namespace, name];
+        let done = match event_type {
+            EventType::Added => self.tx.execute(
+                "INSERT INTO objects (kind, namespace, name, revision, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![kind.name(), namespace, name, revision as i64, object.to_string()],
+            ),
+            EventType::Modified => self.tx.execute(
+                "UPDATE objects SET revision = ?4, body = ?5 WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
+                params![kind.name(), namespace, name, revision as i64, object.to_string()],
+            ),
+            EventType::Deleted => {
+                self.tx.execute("DELETE FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3", key)
+            }
+        };
+        done.map_err(|e| self.db(e))?;
+        self.done.push(Event {
             revision,
             kind,
             namespace: namespace.to_owned(),
@@ -404,6 +372,99 @@ impl Store {
             event_type,
             object: object.clone(),
         });
+        Ok(object)
+    }
+
+    /// Stores a new object, giving it a uid, creation time, generation and resourceVersion.
+    pub fn create(&mut self, kind: Kind, namespace: &str, mut object: Value) -> Result<Value, StoreError> {
+        let name = object_name(&object);
+        if self.read(kind, namespace, &name)?.is_some() {
+            return Err(StoreError::AlreadyExists { kind, name });
+        }
+        let meta = metadata_mut(&mut object);
+        meta.insert("uid".into(), Value::String(new_uid()));
+        meta.insert("creationTimestamp".into(), Value::String(now_rfc3339()));
+        meta.insert("generation".into(), json!(1));
+        if kind.namespaced() {
+            meta.insert("namespace".into(), Value::String(namespace.to_owned()));
+        } else {
+            meta.remove("namespace");
+        }
+        self.write(kind, namespace, &name, EventType::Added, object)
+    }
+
+    /// Replaces an object. With `expected` set, the stored resourceVersion must match it. The uid
+    /// and creation time are kept; the generation grows when the spec changed.
+    pub fn update(
+        &mut self,
+        kind: Kind,
+        namespace: &str,
+        mut object: Value,
+        expected: Option<u64>,
+    ) -> Result<Value, StoreError> {
+        let name = object_name(&object);
+        let Some((current_rev, old)) = self.read(kind, namespace, &name)? else {
+            return Err(StoreError::NotFound { kind, name });
+        };
+        if expected.is_some_and(|e| e != current_rev) {
+            return Err(StoreError::Conflict {
+                plural: kind.plural(),
+                name,
+            });
+        }
+        let generation = old
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let spec_changed = old.get("spec") != object.get("spec");
+        let meta = metadata_mut(&mut object);
+        for key in ["uid", "creationTimestamp"] {
+            if let Some(v) = old.pointer(&format!("/metadata/{key}")) {
+                meta.insert(key.into(), v.clone());
+            }
+        }
+        meta.insert(
+            "generation".into(),
+            json!(if spec_changed { generation + 1 } else { generation }),
+        );
+        if kind.namespaced() {
+            meta.insert("namespace".into(), Value::String(namespace.to_owned()));
+        }
+        self.write(kind, namespace, &name, EventType::Modified, object)
+    }
+
+    /// Replaces only the `status` of an object, whatever its resourceVersion.
+    pub fn update_status(
+        &mut self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        status: Value,
+    ) -> Result<Value, StoreError> {
+        let Some(mut object) = self.get(kind, namespace, name)? else {
+            return Err(StoreError::NotFound {
+                kind,
+                name: name.to_owned(),
+            });
+        };
+        if object.get("status") == Some(&status) {
+            return Ok(object);
+        }
+        if let Some(map) = object.as_object_mut() {
+            map.insert("status".into(), status);
+        }
+        self.update(kind, namespace, object, None)
+    }
+
+    /// Removes an object and returns it as it was.
+    pub fn delete(&mut self, kind: Kind, namespace: &str, name: &str) -> Result<Value, StoreError> {
+        let Some((_, object)) = self.read(kind, namespace, name)? else {
+            return Err(StoreError::NotFound {
+                kind,
+                name: name.to_owned(),
+            });
+        };
+        self.write(kind, namespace, name, EventType::Deleted, object)
     }
 }
 
@@ -525,6 +586,66 @@ mod tests {
             types,
             [EventType::Modified, EventType::Modified, EventType::Deleted]
         );
+    }
+
+    #[test]
+    fn a_batch_commits_its_changes_together_and_announces_them_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.db")).unwrap();
+        store.create(Kind::Pod, "default", pod("old")).unwrap();
+        let mut changes = store.subscribe();
+        store
+            .batch(|b| {
+                b.create(Kind::Pod, "default", pod("a"))?;
+                b.create(Kind::Pod, "default", pod("b"))?;
+                // Handled inside: the batch goes on.
+                assert!(matches!(
+                    b.create(Kind::Pod, "default", pod("a")),
+                    Err(StoreError::AlreadyExists { .. })
+                ));
+                // The batch reads what it wrote before its commit.
+                assert!(b.get(Kind::Pod, "default", "b")?.is_some());
+                b.update_status(Kind::Pod, "default", "a", json!({"phase": "Running"}))?;
+                b.delete(Kind::Pod, "default", "old")?;
+                assert!(
+                    changes.try_recv().is_err(),
+                    "nothing is announced before the commit"
+                );
+                Ok(())
+            })
+            .unwrap();
+        let announced: Vec<_> = std::iter::from_fn(|| changes.try_recv().ok())
+            .map(|e| (e.name, e.event_type, e.revision))
+            .collect();
+        assert_eq!(
+            announced,
+            [
+                ("a".to_owned(), EventType::Added, 2),
+                ("b".to_owned(), EventType::Added, 3),
+                ("a".to_owned(), EventType::Modified, 4),
+                ("old".to_owned(), EventType::Deleted, 5),
+            ]
+        );
+        let (names, rev) = store.list(Kind::Pod, None).unwrap();
+        assert_eq!((names.len(), rev), (2, 5));
+    }
+
+    #[test]
+    fn a_failed_batch_leaves_nothing_written_and_announces_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.db")).unwrap();
+        let mut changes = store.subscribe();
+        let failed = store.batch(|b| {
+            b.create(Kind::Pod, "default", pod("a"))?;
+            b.update_status(Kind::Pod, "default", "missing", json!({}))
+        });
+        assert!(matches!(failed, Err(StoreError::NotFound { .. })));
+        assert!(store.get(Kind::Pod, "default", "a").unwrap().is_none());
+        assert!(changes.try_recv().is_err());
+        assert_eq!(store.revision().unwrap(), 0);
+        // The revision counter did not move: the next write is revision 1.
+        let created = store.create(Kind::Pod, "default", pod("a")).unwrap();
+        assert_eq!(created.pointer("/metadata/resourceVersion"), Some(&json!("1")));
     }
 
     #[test]
