@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::kube::reconcile::{Action, OwnerRef, Plan, controller_uid, is_active, is_terminating, str_at};
+use crate::kube::reconcile::{
+    Action, OwnerRef, Plan, controller_uid, is_active, is_terminating, selector_of, str_at,
+};
 
 /// The label of a revision's pods and ReplicaSet, and part of its selector.
 pub const HASH_LABEL: &str = "pod-template-hash";
@@ -98,6 +100,36 @@ pub fn reconcile(deploy: &Value, replica_sets: &[Value], pods: &[Value], now: ji
     let hash = template_hash(&template);
     let paused = deploy.pointer("/spec/paused") == Some(&Value::Bool(true));
     let recreate = str_at(deploy, "/spec/strategy/type") == Some("Recreate");
+    // ReplicaSets of its selector that no controller owns (a Deployment deleted with
+    // `--cascade=orphan` leaves them) are adopted first, as Kubernetes does: one of this
+    // template's revision has the name a new one would get.
+    if let Some(selector) = selector_of(deploy) {
+        let orphans: Vec<&Value> = replica_sets
+            .iter()
+            .filter(|rs| {
+                str_at(rs, "/metadata/namespace").unwrap_or("default") == namespace
+                    && controller_uid(rs).is_none()
+                    && !is_terminating(rs)
+                    && selector.matches_object(rs)
+            })
+            .collect();
+        for rs in &orphans {
+            let mut adopted = (*rs).clone();
+            let meta = crate::kube::store::metadata_mut(&mut adopted);
+            let refs = meta.entry("ownerReferences").or_insert_with(|| json!([]));
+            if let Some(refs) = refs.as_array_mut() {
+                refs.push(owner.to_json());
+            }
+            plan.actions.push(Action::ReplaceObject {
+                kind: "ReplicaSet".into(),
+                namespace: namespace.clone(),
+                object: adopted,
+            });
+        }
+        if !orphans.is_empty() {
+            return plan;
+        }
+    }
     let mut owned: Vec<&Value> = replica_sets
         .iter()
         .filter(|rs| controller_uid(rs) == Some(owner.uid.as_str()) && !is_terminating(rs))
@@ -501,6 +533,36 @@ mod tests {
         assert_eq!(
             template_hash(&json!({"metadata": {"labels": {"a": "b"}}})),
             template_hash(&json!({"metadata": {"labels": {"a": "b"}, "creationTimestamp": null}, "x": {}}))
+        );
+    }
+
+    #[test]
+    fn orphaned_replica_sets_of_its_selector_are_adopted_before_anything_else() {
+        let mut rss = Vec::new();
+        let d = deploy(2, "web:1");
+        step(&d, &mut rss, ts(0));
+        // The Deployment deleted with --cascade=orphan, then applied again (a new uid).
+        rss[0]["metadata"]["ownerReferences"] = json!([]);
+        let mut other = rss[0].clone();
+        other["metadata"]["name"] = json!("other");
+        other["metadata"]["labels"] = json!({"app": "other"});
+        rss.push(other);
+        let mut d2 = d.clone();
+        d2["metadata"]["uid"] = json!("d-2");
+        let plan = step(&d2, &mut rss, ts(1));
+        assert_eq!(plan.actions.len(), 1, "{:?}", plan.actions);
+        assert_eq!(controller_uid(&rss[0]), Some("d-2"));
+        assert_eq!(controller_uid(&rss[1]), None, "another selector's is left alone");
+        // Adopted, it is the current revision: nothing new is made and nothing scaled.
+        let plan = step(&d2, &mut rss, ts(2));
+        assert_eq!(rss.len(), 2);
+        assert!(
+            !plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::CreateObject { .. } | Action::ReplaceObject { .. })),
+            "{:?}",
+            plan.actions
         );
     }
 

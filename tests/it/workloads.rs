@@ -582,6 +582,42 @@ spec:
 }
 
 #[test]
+fn regression_a_deployment_applied_again_after_an_orphaning_delete_adopts_its_replica_set() {
+    let c = Cluster::start();
+    c.apply("web.yaml", &deployment(2, "example/hello:1.0", ""));
+    rollout_status(&c);
+    let replica_sets = c.names(&["rs", "-l", "app=web"]);
+    let pods = c.names(&["pods", "-l", "app=web"]);
+    assert_eq!((replica_sets.len(), pods.len()), (1, 2));
+    c.kubectl()
+        .args(["delete", "deploy", "web", "--cascade=orphan"])
+        .success();
+    let orphaned = c.json(&["rs", "-l", "app=web"]);
+    assert!(
+        orphaned["items"][0]["metadata"]["ownerReferences"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{orphaned}"
+    );
+    // The same template again: its ReplicaSet has the name a new one would get.
+    c.kubectl()
+        .arg("apply")
+        .arg("-f")
+        .arg(c.api.env.root().join("web.yaml"))
+        .success();
+    wait_until("the ReplicaSet adopted", PATIENCE, || {
+        c.json(&["rs", "-l", "app=web"])["items"][0]["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
+    });
+    rollout_status(&c);
+    assert_eq!(
+        c.names(&["rs", "-l", "app=web"]),
+        replica_sets,
+        "adopted, not duplicated"
+    );
+    assert_eq!(c.names(&["pods", "-l", "app=web"]), pods, "its pods kept running");
+}
+
+#[test]
 fn foreground_deletion_keeps_the_owner_until_its_pods_are_gone() {
     let c = Cluster::start();
     c.apply(
