@@ -79,11 +79,8 @@ pub fn rollout(args: &RolloutArgs) -> anyhow::Result<i32> {
         Verb::Status => {
             let deadline = (args.timeout > 0).then(|| Instant::now() + Duration::from_secs(args.timeout));
             let mut last = String::new();
+            let mut deploy = deploy;
             loop {
-                let deploy = match client.get(&path) {
-                    Ok(d) => d,
-                    Err(e) => return failed(e),
-                };
                 match rollout::status(&deploy) {
                     RolloutState::Done(m) => {
                         output::print(&format!("{m}\n"))?;
@@ -100,11 +97,30 @@ pub fn rollout(args: &RolloutArgs) -> anyhow::Result<i32> {
                         }
                     }
                 }
-                if deadline.is_some_and(|d| Instant::now() >= d) {
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                if left == Some(Duration::ZERO) {
                     eprintln!("error: timed out waiting for the condition");
                     return Ok(crate::cli::EXIT_FAILURE);
                 }
-                std::thread::sleep(Duration::from_millis(250));
+                // Woken by the Deployment's next change, as kubectl is, instead of polling.
+                let change = next_change(&client, ns, &name, &deploy, left);
+                deploy = match change {
+                    Ok(Change::Object(d)) => d,
+                    Ok(Change::Deleted) => {
+                        eprintln!("error: deployment \"{name}\" was deleted while its rollout was watched");
+                        return Ok(crate::cli::EXIT_FAILURE);
+                    }
+                    // The watch ended (its time, or a revision too old): look again, without
+                    // hammering a daemon that keeps ending watches at once.
+                    Ok(Change::Ended) => match {
+                        std::thread::sleep(Duration::from_millis(100));
+                        client.get(&path)
+                    } {
+                        Ok(d) => d,
+                        Err(e) => return failed(e),
+                    },
+                    Err(e) => return failed(e),
+                };
             }
         }
         Verb::History => {
@@ -140,4 +156,48 @@ pub fn rollout(args: &RolloutArgs) -> anyhow::Result<i32> {
 
 fn usage(message: &str) -> i32 {
     super::usage_error(&super::Usage(message.to_owned()))
+}
+
+/// What a watch of one Deployment saw first.
+enum Change {
+    Object(Value),
+    Deleted,
+    Ended,
+}
+
+/// Waits (at most `left`, or five minutes) for the first change to `deploy` after the
+/// revision it was read at.
+fn next_change(
+    client: &crate::kube::client::Client,
+    namespace: &str,
+    name: &str,
+    deploy: &Value,
+    left: Option<Duration>,
+) -> Result<Change, crate::kube::client::ClientError> {
+    let since = deploy
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("0");
+    let secs = left.map_or(300, |l| l.as_secs().max(1));
+    let path = format!(
+        "{}?watch=true&fieldSelector=metadata.name%3D{}&resourceVersion={since}&timeoutSeconds={secs}",
+        list_path(Kind::Deployment, Some(namespace), None),
+        super::query_value(name),
+    );
+    let response = client.stream(&path)?;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(response)) {
+        let Ok(line) = line else { break };
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        match event.get("type").and_then(Value::as_str) {
+            Some("ADDED" | "MODIFIED") => {
+                return Ok(Change::Object(event.get("object").cloned().unwrap_or_default()));
+            }
+            Some("DELETED") => return Ok(Change::Deleted),
+            Some("ERROR") => return Ok(Change::Ended),
+            _ => {}
+        }
+    }
+    Ok(Change::Ended)
 }
