@@ -112,13 +112,13 @@ pub fn rollout(args: &RolloutArgs) -> anyhow::Result<i32> {
                     }
                     // The watch ended (its time, or a revision too old): look again, without
                     // hammering a daemon that keeps ending watches at once.
-                    Ok(Change::Ended) => match {
+                    Ok(Change::Ended) => {
                         std::thread::sleep(Duration::from_millis(100));
-                        client.get(&path)
-                    } {
-                        Ok(d) => d,
-                        Err(e) => return failed(e),
-                    },
+                        match client.get(&path) {
+                            Ok(d) => d,
+                            Err(e) => return failed(e),
+                        }
+                    }
                     Err(e) => return failed(e),
                 };
             }
