@@ -86,3 +86,5 @@ mod settings;
 mod stock;
 #[cfg(unix)] // Deployments, ReplicaSets and Jobs through the real kubectl; pods run Perl and the ticker
 mod workloads;
+#[cfg(target_os = "linux")] // jube.exe under wine: the Windows build's suite
+mod windows_wine;
