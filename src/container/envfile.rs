@@ -638,7 +638,10 @@ mod tests {
         assert_eq!(strip_bat(&text), image);
         assert_eq!(insert_bat(&text, &vars(&[("HTTP_PORT", "48000")])).unwrap(), text);
         let at_set = insert_bat("@set A=1\r\n", &vars(&[])).unwrap();
-        assert_eq!(at_set, "rem jube: begin\r\nif defined JUBE_CONTAINER_ID goto jube_env_set\r\n:jube_env_set\r\nrem jube: end\r\n@set A=1\r\n");
+        assert_eq!(
+            at_set,
+            "rem jube: begin\r\nif defined JUBE_CONTAINER_ID goto jube_env_set\r\n:jube_env_set\r\nrem jube: end\r\n@set A=1\r\n"
+        );
         let no_set = insert_bat("@echo off\r\nsetlocal\r\n", &vars(&[("X", "1")])).unwrap();
         assert_eq!(
             no_set,

@@ -114,7 +114,13 @@ pub fn spawn_detached_argv(
     log_path: &Path,
 ) -> Result<ProcessId, ProcessError> {
     let log = open_log(log_path)?;
-    let cmd = detached(platform::supervised(platform::app_command(argv)), app_base, env, log, log_path)?;
+    let cmd = detached(
+        platform::supervised(platform::app_command(argv)),
+        app_base,
+        env,
+        log,
+        log_path,
+    )?;
     let program = PathBuf::from(argv.first().map(String::as_str).unwrap_or_default());
     spawn_tracked(cmd, &program, app_base, log_path)
 }

@@ -57,9 +57,11 @@ fn find_wine() -> Option<PathBuf> {
 }
 
 fn find_exe() -> PathBuf {
-    std::env::var_os("JUBE_WINDOWS_EXE").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-pc-windows-gnu/debug/jube.exe")
-    })
+    std::env::var_os("JUBE_WINDOWS_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-pc-windows-gnu/debug/jube.exe")
+        })
 }
 
 /// The exported `ProcessPrng` wine 8.0 lacks (bcryptprimitives.dll), for tests only.
@@ -115,7 +117,11 @@ fn prepare() -> Result<Wine, String> {
     // test's jube.exe, it would hold that test's pipes open for as long as it runs. It stays up
     // 10 minutes after the last wine process ends.
     let server = wine.with_file_name("wineserver");
-    let server = if server.is_file() { server } else { PathBuf::from("wineserver") };
+    let server = if server.is_file() {
+        server
+    } else {
+        PathBuf::from("wineserver")
+    };
     let _ = Command::new(&server)
         .arg("-p600")
         .env("WINEPREFIX", &prefix)
@@ -133,7 +139,10 @@ fn prepare() -> Result<Wine, String> {
         .status()
         .map_err(|e| e.to_string())?;
     if !booted.success() {
-        return Err(format!("a working wine prefix ({} failed to boot one)", wine.display()));
+        return Err(format!(
+            "a working wine prefix ({} failed to boot one)",
+            wine.display()
+        ));
     }
     Ok(Wine { wine, exe, prefix })
 }
@@ -172,7 +181,10 @@ impl WinEnv {
             .arg(&self.wine.exe)
             .env(EnvVars::JUBE_HOME, win(self.env.home()))
             .env(EnvVars::JUBE_LOCAL_REPO, win(self.env.local_repo()))
-            .env(EnvVars::JUBE_MAVEN_SETTINGS, win(&self.env.root().join("settings.xml")))
+            .env(
+                EnvVars::JUBE_MAVEN_SETTINGS,
+                win(&self.env.root().join("settings.xml")),
+            )
     }
 
     fn repo(&mut self, server: &RepoServer) {
@@ -231,7 +243,10 @@ fn batch_image() -> Vec<u8> {
     image_zip(&[
         ZipEntry::file("run.bat", run),
         ZipEntry::file("child.bat", child),
-        ZipEntry::file("env.bat", crlf("@echo off\nif not defined JV_DEFAULT set \"JV_DEFAULT=image\"\n")),
+        ZipEntry::file(
+            "env.bat",
+            crlf("@echo off\nif not defined JV_DEFAULT set \"JV_DEFAULT=image\"\n"),
+        ),
         ZipEntry::file("ports.properties", "HTTP=8080\r\n"),
         ZipEntry::file("run.sh", "#!/bin/sh\nexit 1\n"),
     ])
@@ -279,7 +294,10 @@ fn a_batch_image_is_pulled_run_inspected_and_stopped_with_its_whole_tree() {
     wait_for_log(&env, "batchy", "line 2 port");
     let text = logs(&env, "batchy");
     for mode in ["delayed on:", "delayed off:"] {
-        let section = text.split(mode).nth(1).unwrap_or_else(|| panic!("no {mode} in\n{text}"));
+        let section = text
+            .split(mode)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {mode} in\n{text}"));
         for expected in [
             "JV_PCT=100%",
             "JV_CARET=a^b",
@@ -309,7 +327,14 @@ fn a_batch_image_is_pulled_run_inspected_and_stopped_with_its_whole_tree() {
     assert!(status.contains("running"), "{status}");
     let exec = env
         .jube()
-        .args(["exec", "batchy", "cmd", "/c", "echo", "exec-in-%JUBE_CONTAINER_ID%"])
+        .args([
+            "exec",
+            "batchy",
+            "cmd",
+            "/c",
+            "echo",
+            "exec-in-%JUBE_CONTAINER_ID%",
+        ])
         .success()
         .stdout;
     assert!(exec.contains(&format!("exec-in-{id}")), "{exec}");
@@ -321,7 +346,9 @@ fn a_batch_image_is_pulled_run_inspected_and_stopped_with_its_whole_tree() {
         .stderr_contains("is running; stop it first");
 
     let child_log = env.app_base(&id).join("child.txt");
-    wait_until("the background child writes", Duration::from_secs(30), || child_log.is_file());
+    wait_until("the background child writes", Duration::from_secs(30), || {
+        child_log.is_file()
+    });
     env.jube().args(["stop", "-t", "2", "batchy"]).success();
     env.jube().args(["status", "batchy"]).code(3);
     // The child lived outside run.bat's process; the Job Object ended it too.
@@ -334,7 +361,10 @@ fn a_batch_image_is_pulled_run_inspected_and_stopped_with_its_whole_tree() {
         "the background child still runs after stop"
     );
     env.jube().args(["rm", "batchy"]).success();
-    env.jube().args(["ps", "-a", "-q"]).success().stdout_lacks(&id[..12]);
+    env.jube()
+        .args(["ps", "-a", "-q"])
+        .success()
+        .stdout_lacks(&id[..12]);
 }
 
 #[test]
@@ -389,7 +419,10 @@ fn the_stock_java_image_runs_its_bat_scripts_and_says_java_is_missing() {
 fn a_start_bat_that_writes_no_pid_is_named_as_start_bat() {
     let Some(mut env) = WinEnv::new() else { return };
     let server = RepoServer::start();
-    let zip = image_zip(&[ZipEntry::file("start.bat", "@echo off\r\necho started, no pid\r\n")]);
+    let zip = image_zip(&[ZipEntry::file(
+        "start.bat",
+        "@echo off\r\necho started, no pid\r\n",
+    )]);
     server.publish_image("acme/nopid", "1.0", &zip);
     env.repo(&server);
     let out = env
@@ -412,7 +445,10 @@ fn the_default_home_and_local_repository_are_windows_folders() {
         .arg(&env.wine.exe)
         .env_remove(EnvVars::JUBE_HOME)
         .env_remove(EnvVars::JUBE_LOCAL_REPO)
-        .env(EnvVars::JUBE_MAVEN_SETTINGS, win(&env.env.root().join("settings.xml")))
+        .env(
+            EnvVars::JUBE_MAVEN_SETTINGS,
+            win(&env.env.root().join("settings.xml")),
+        )
         .env_remove("HOME")
         .args(["pull", "acme/homes:1.0"])
         .success();
@@ -425,7 +461,10 @@ fn the_default_home_and_local_repository_are_windows_folders() {
         .unwrap_or_else(|| panic!("no %USERPROFILE%\\.m2 under {}", users.display()));
     let zip = user.join(".m2/repository/io/fabric8/jube/images/acme/homes/1.0/homes-1.0-image.zip");
     assert!(zip.is_file(), "{} missing", zip.display());
-    assert!(user.join("AppData/Local/jube").is_dir(), "%LOCALAPPDATA%\\jube missing");
+    assert!(
+        user.join("AppData/Local/jube").is_dir(),
+        "%LOCALAPPDATA%\\jube missing"
+    );
 }
 
 #[test]
@@ -453,7 +492,11 @@ fn long_and_non_ascii_paths_with_spaces_work() {
     let out = (0..60)
         .map(|_| {
             std::thread::sleep(Duration::from_millis(500));
-            env.jube().env(EnvVars::JUBE_HOME, win(&deep)).args(["logs", &id]).success().stdout
+            env.jube()
+                .env(EnvVars::JUBE_HOME, win(&deep))
+                .args(["logs", &id])
+                .success()
+                .stdout
         })
         .find(|text| text.contains("line 1"));
     assert!(out.is_some(), "the app never logged under {}", deep.display());
@@ -461,4 +504,103 @@ fn long_and_non_ascii_paths_with_spaces_work() {
         .env(EnvVars::JUBE_HOME, win(&deep))
         .args(["rm", "-f", &id])
         .success();
+}
+
+/// A pod whose app is a real HTTP server under wine: jube.exe's own API (`daemon --listen`), in a
+/// home of its own inside the app folder.
+fn server_image() -> Vec<u8> {
+    let run = crlf(
+        "@echo off\n\
+         cd /d \"%~dp0\"\n\
+         set \"JUBE_HOME=%~dp0inner\"\n\
+         \"%SERVER_EXE%\" daemon --listen 127.0.0.1:%HTTP_PORT%\n",
+    );
+    image_zip(&[
+        ZipEntry::file("run.bat", run),
+        ZipEntry::file("ports.properties", "HTTP=8080\r\n"),
+    ])
+}
+
+#[test]
+fn the_daemon_runs_an_rc_whose_service_answers_through_the_proxy() {
+    let Some(mut env) = WinEnv::new() else { return };
+    let server = RepoServer::start();
+    server.publish_image("acme/api", "1.0", &server_image());
+    env.repo(&server);
+    env.env.set_env("JUBE_DAEMON_LISTEN", "127.0.0.1:0");
+    env.env.set_env("JUBE_BACKOFF_BASE", "0.2");
+    let manifest = format!(
+        "apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: api
+spec:
+  replicas: 1
+  selector:
+    app: api
+  template:
+    metadata:
+      labels:
+        app: api
+    spec:
+      containers:
+      - name: api
+        image: acme/api:1.0
+        env:
+        - name: SERVER_EXE
+          value: '{}'
+        ports:
+        - name: http
+          containerPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+spec:
+  selector:
+    app: api
+  ports:
+  - port: 80
+    targetPort: 8080
+",
+        win(&env.wine.exe)
+    );
+    let file = env.env.root().join("api.yaml");
+    std::fs::write(&file, manifest).unwrap();
+    env.jube().arg("apply").arg("-f").arg(win(&file)).success();
+    let stop = |env: &WinEnv| {
+        env.jube()
+            .args(["daemon", "stop", "--stop-pods"])
+            .timeout(WINE_TIMEOUT)
+            .output();
+    };
+    let mut answer = String::new();
+    let answered = (0..90).any(|_| {
+        std::thread::sleep(Duration::from_secs(1));
+        let svc = env
+            .jube()
+            .args(["get", "svc", "api", "-o", "json"])
+            .output()
+            .stdout;
+        let Ok(svc) = serde_json::from_str::<serde_json::Value>(&svc) else {
+            return false;
+        };
+        let Some(port) = svc["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"].as_u64() else {
+            return false;
+        };
+        match reqwest::blocking::get(format!("http://127.0.0.1:{port}/version")).and_then(|r| r.text()) {
+            Ok(text) => {
+                answer = text;
+                answer.contains("\"major\"")
+            }
+            Err(_) => false,
+        }
+    });
+    if !answered {
+        let pods = env.jube().args(["get", "pods", "-o", "wide"]).output();
+        stop(&env);
+        panic!("the service never answered through the proxy ({answer})\n{pods}");
+    }
+    stop(&env);
 }

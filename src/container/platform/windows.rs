@@ -71,7 +71,10 @@ pub fn supervised(cmd: Command) -> Command {
         return cmd;
     };
     let mut wrapped = Command::new(exe);
-    wrapped.arg(SUPERVISE_ARG).arg(cmd.get_program()).args(cmd.get_args());
+    wrapped
+        .arg(SUPERVISE_ARG)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
     wrapped
 }
 
@@ -165,7 +168,10 @@ pub fn supervise(args: &[OsString]) -> i32 {
     let job = unsafe { CreateJobObjectW(std::ptr::null(), name.as_ptr()) };
     if job.is_null() {
         // Without a job the app still runs; stops then fall back to `taskkill /T`.
-        eprintln!("jube: could not create a Job Object: {}", io::Error::last_os_error());
+        eprintln!(
+            "jube: could not create a Job Object: {}",
+            io::Error::last_os_error()
+        );
     } else {
         let mut limits = JOBOBJECT_EXTENDED_LIMIT_INFORMATION::default();
         limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
@@ -228,14 +234,15 @@ impl Group {
                 return Ok(());
             }
         }
-        // Term: console apps have no window to be asked to close, so this reaches only GUI apps;
-        // a refusal sends the stop on to the kill.
         let output = Command::new("taskkill")
             .args(taskkill_args(self.pid, sig))
             .creation_flags(CREATE_NO_WINDOW)
             .output()
             .map_err(failed)?;
-        if taskkill_succeeded(output.status.code()) {
+        // Term: console apps have no window to be asked to close, so taskkill without /F reaches
+        // only GUI apps and refuses the rest; the stop then waits out its grace and kills, as it
+        // would for an app that ignored SIGTERM.
+        if taskkill_succeeded(output.status.code()) || sig == Signal::Term {
             return Ok(());
         }
         let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
