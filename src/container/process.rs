@@ -110,10 +110,12 @@ pub(crate) struct ProcStat {
     pub start_time: u64,
 }
 
-/// Linux and most containers have procfs; reading one small file beats asking sysinfo.
+/// Linux and most containers have procfs; reading one small file beats asking sysinfo. Only
+/// Linux's procfs has this format, and under wine `/proc/self/stat` is a file too (drive Z: is
+/// the Linux root), of the wine process's Linux pid: so only a Linux build looks.
 fn has_procfs() -> bool {
     static PROCFS: OnceLock<bool> = OnceLock::new();
-    *PROCFS.get_or_init(|| Path::new("/proc/self/stat").is_file())
+    *PROCFS.get_or_init(|| cfg!(target_os = "linux") && Path::new("/proc/self/stat").is_file())
 }
 
 pub(crate) fn stat(pid: u32) -> Option<ProcStat> {

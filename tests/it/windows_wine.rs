@@ -166,9 +166,21 @@ impl WinEnv {
         })
     }
 
+    /// wine64 under `sh`, which keeps wine's stderr in a file until wine exits and only then
+    /// copies it to its own. wine passes a wine process's Linux stderr (fd 2, where WINEDEBUG
+    /// output goes) to every wine process it starts, whatever the Windows handles say (ntdll's
+    /// `spawn_process` redirects only stdin and stdout), so an app jube.exe starts would hold a
+    /// stderr pipe open under wine, and under wine alone. stdout is a pipe straight from wine64:
+    /// its end is what shows that the app inherited none of jube.exe's handles.
     fn wine_cmd(&self) -> Cmd {
         self.env
-            .command(&self.wine.wine)
+            .command("sh")
+            .args([
+                "-c",
+                r#"err=$(mktemp) || exit 125; "$@" 2>"$err"; rc=$?; cat "$err" >&2; rm -f "$err"; exit $rc"#,
+                "wine-stderr",
+            ])
+            .arg(&self.wine.wine)
             .env("WINEPREFIX", &self.wine.prefix)
             .env("WINEDEBUG", "-all")
             // wine gives its processes the prefix's own profile folders.

@@ -27,8 +27,8 @@ use windows_sys::Win32::System::Console::{
     GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, SetConsoleCtrlHandler,
 };
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, JOB_OBJECT_QUERY,
-    JOB_OBJECT_TERMINATE, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JobObjectBasicAccountingInformation, JobObjectExtendedLimitInformation, OpenJobObjectW,
     QueryInformationJobObject, SetInformationJobObject, TerminateJobObject,
 };
@@ -44,6 +44,11 @@ pub const ENV_FILE: &str = "env.bat";
 /// WMI (neither of which every machine, nor wine, has), and jube needs that pid and a Job Object
 /// around the tree: so where an image has `run.bat`, jube starts it itself rather than `start.bat`.
 pub const PREFER_RUN_SCRIPT: bool = true;
+
+/// Job Object access rights (winnt.h); windows-sys has them only in its large SystemServices
+/// module.
+const JOB_OBJECT_QUERY: u32 = 0x0004;
+const JOB_OBJECT_TERMINATE: u32 = 0x0008;
 
 /// The exit code a Job Object's processes get when jube kills them: what a shell reports for
 /// SIGKILL, so `ps` reads the same on every platform.
