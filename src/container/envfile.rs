@@ -515,6 +515,18 @@ mod tests {
     }
 
     #[test]
+    fn crlf_env_files_lose_the_cr() {
+        let vars = parse_env_file_with("# from Windows\r\nA=1\r\nB=two words\r\n", &|_| None).unwrap();
+        assert_eq!(
+            vars,
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "two words".to_owned())
+            ]
+        );
+    }
+
+    #[test]
     fn crlf_files_keep_crlf() {
         let image = "@rem x\r\nexport A=1\r\n";
         let text = insert_sh(image, &vars(&[("X", "1")])).unwrap();

@@ -616,3 +616,49 @@ spec:
     }
     stop(&env);
 }
+
+#[test]
+fn a_caller_reading_jubes_output_through_a_pipe_sees_its_end() {
+    let Some(mut env) = WinEnv::new() else { return };
+    let server = RepoServer::start();
+    server.publish_image("acme/batchy", "1.0", &batch_image());
+    env.repo(&server);
+    // stdout straight from wine64 to this test: only Windows handles decide who holds it.
+    let mut command = Command::new(&env.wine.wine);
+    env.env.apply_env(&mut command);
+    command
+        .arg(&env.wine.exe)
+        .args(["start", "--name", "piped", "acme/batchy:1.0"])
+        .env("WINEPREFIX", &env.wine.prefix)
+        .env("WINEDEBUG", "-all")
+        .env_remove("USERPROFILE")
+        .env(EnvVars::JUBE_HOME, win(env.env.home()))
+        .env(EnvVars::JUBE_LOCAL_REPO, win(env.env.local_repo()))
+        .env(
+            EnvVars::JUBE_MAVEN_SETTINGS,
+            win(&env.env.root().join("settings.xml")),
+        )
+        .env(EnvVars::JUBE_REMOTE_MAVEN_REPOS, server.url())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(env.env.root().join("stderr.txt")).unwrap());
+    let mut child = command.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        let _ = tx.send(text);
+    });
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(env.env.root().join("stderr.txt")).unwrap()
+    );
+    let text = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("jube.exe exited but its stdout stayed open: the app inherited it");
+    assert_eq!(text.trim().len(), 64, "{text}");
+    env.jube().args(["rm", "-f", "piped"]).success();
+}
