@@ -91,7 +91,19 @@ fn prepare() -> Result<Wine, String> {
     if Command::new(gcc).arg("--version").output().is_err() {
         return Err(format!("{gcc} (apt-get install gcc-mingw-w64-x86-64)"));
     }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("wine-it-{}", std::process::id()));
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // Folders of earlier test runs (a wine prefix is ~800 MB) whose test process has ended.
+    for entry in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ended = name
+            .strip_prefix("wine-it-")
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if ended {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = tmp.join(format!("wine-it-{}", std::process::id()));
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
     let exe = bin.join("jube.exe");
