@@ -32,12 +32,16 @@ pub const PRIVATE_FILE_MODE: u32 = 0o600;
 
 fn write_atomic_impl(path: &Path, reader: &mut impl io::Read, mode: Option<u32>) -> io::Result<()> {
     let dir = parent_dir(path);
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = temp_builder(".tmp-");
     #[cfg(unix)]
     if let Some(mode) = mode {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(mode));
     }
+    // Windows has no modes: its files are private through the folder's ACL.
+    #[cfg(not(unix))]
+    let _ = mode;
     let mut tmp = builder.tempfile_in(dir).map_err(|e| with_path(e, dir))?;
     // The umask may have taken bits away at creation; it never adds any, so setting the exact
     // mode now (still before any byte is written) widens nothing beyond what was asked.

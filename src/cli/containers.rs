@@ -14,6 +14,7 @@ use crate::container::lifecycle::{
     ContainerError, Containers, CreateOptions, ImageSource, StartOutcome, StopOutcome,
 };
 use crate::container::logs;
+use crate::container::platform;
 use crate::container::process::ProcessError;
 use crate::container::state::{State, Status};
 use crate::layout::Layout;
@@ -301,7 +302,7 @@ pub fn status(target: &str) -> anyhow::Result<i32> {
         line.push_str(&format!(" (pid {})", p.pid));
     }
     if let Some(code) = report.script_code {
-        line.push_str(&format!("; status.sh exited {code}"));
+        line.push_str(&format!("; {} exited {code}", platform::script_name("status")));
     }
     output::print(&format!("{line}\n"))?;
     Ok(if s.status == Status::Running {

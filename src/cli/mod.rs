@@ -240,6 +240,11 @@ pub enum Command {
 
 /// Runs jube with the given arguments and returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if let Some(code) = crate::container::platform::supervisor_entry(&args) {
+        return code;
+    }
+    crate::container::platform::init_process();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

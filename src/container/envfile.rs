@@ -115,13 +115,20 @@ pub fn bat_line(name: &str, value: &str) -> Result<String, EnvError> {
     Ok(line)
 }
 
+/// Skips jube's `set` lines when jube runs the script: jube has put the same values in the
+/// environment already, where no cmd parsing touches them. `set` lines cannot carry `!` and `^`
+/// literally to a caller that has delayed expansion on, so they serve only scripts run by hand.
+const BAT_SKIP: &str = "if defined JUBE_CONTAINER_ID goto jube_env_set";
+const BAT_SKIP_LABEL: &str = ":jube_env_set";
+
 /// Puts jube's block of `set` lines into env.bat, with CRLF line ends: in place of an earlier jube
 /// block, else before the image's first `set`, else at the end.
 pub fn insert_bat(original: &str, vars: &[(String, String)]) -> Result<String, EnvError> {
-    let mut block = vec![BAT_BEGIN.to_owned()];
+    let mut block = vec![BAT_BEGIN.to_owned(), BAT_SKIP.to_owned()];
     for (name, value) in vars {
         block.push(bat_line(name, value)?);
     }
+    block.push(BAT_SKIP_LABEL.to_owned());
     block.push(BAT_END.to_owned());
     Ok(insert_block(original, &block, &BAT_MARKERS, "\r\n", starts_set))
 }
@@ -508,6 +515,18 @@ mod tests {
     }
 
     #[test]
+    fn crlf_env_files_lose_the_cr() {
+        let vars = parse_env_file_with("# from Windows\r\nA=1\r\nB=two words\r\n", &|_| None).unwrap();
+        assert_eq!(
+            vars,
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "two words".to_owned())
+            ]
+        );
+    }
+
+    #[test]
     fn crlf_files_keep_crlf() {
         let image = "@rem x\r\nexport A=1\r\n";
         let text = insert_sh(image, &vars(&[("X", "1")])).unwrap();
@@ -626,16 +645,19 @@ mod tests {
         let text = insert_bat(image, &vars(&[("HTTP_PORT", "48000")])).unwrap();
         assert_eq!(
             text,
-            "@echo off\r\nrem settings\r\nrem jube: begin\r\nset \"HTTP_PORT=48000\"\r\nrem jube: end\r\n  SET JAVA_OPTS=-Xmx1g\r\n"
+            "@echo off\r\nrem settings\r\nrem jube: begin\r\nif defined JUBE_CONTAINER_ID goto jube_env_set\r\nset \"HTTP_PORT=48000\"\r\n:jube_env_set\r\nrem jube: end\r\n  SET JAVA_OPTS=-Xmx1g\r\n"
         );
         assert_eq!(strip_bat(&text), image);
         assert_eq!(insert_bat(&text, &vars(&[("HTTP_PORT", "48000")])).unwrap(), text);
         let at_set = insert_bat("@set A=1\r\n", &vars(&[])).unwrap();
-        assert_eq!(at_set, "rem jube: begin\r\nrem jube: end\r\n@set A=1\r\n");
+        assert_eq!(
+            at_set,
+            "rem jube: begin\r\nif defined JUBE_CONTAINER_ID goto jube_env_set\r\n:jube_env_set\r\nrem jube: end\r\n@set A=1\r\n"
+        );
         let no_set = insert_bat("@echo off\r\nsetlocal\r\n", &vars(&[("X", "1")])).unwrap();
         assert_eq!(
             no_set,
-            "@echo off\r\nsetlocal\r\nrem jube: begin\r\nset \"X=1\"\r\nrem jube: end\r\n"
+            "@echo off\r\nsetlocal\r\nrem jube: begin\r\nif defined JUBE_CONTAINER_ID goto jube_env_set\r\nset \"X=1\"\r\n:jube_env_set\r\nrem jube: end\r\n"
         );
         for image in ["", "@echo off", "echo x\n", "set A=1\n"] {
             let text = insert_bat(image, &vars(&[("X", "%1")])).unwrap();

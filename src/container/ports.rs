@@ -397,6 +397,17 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn crlf_ports_properties_read_as_lf() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ports.properties");
+        std::fs::write(&path, "# Windows editor\r\nHTTP=8080\r\nJOLOKIA = 8778\r\n").unwrap();
+        assert_eq!(
+            read_ports(&path).unwrap(),
+            [("HTTP".to_owned(), 8080), ("JOLOKIA".to_owned(), 8778)]
+        );
+    }
+
     /// A range of `width` ports from a random base in 20000..30000, so tests running at the same
     /// time rarely meet.
     fn random_range(width: u16) -> PortRange {

@@ -110,10 +110,12 @@ pub(crate) struct ProcStat {
     pub start_time: u64,
 }
 
-/// Linux and most containers have procfs; reading one small file beats asking sysinfo.
+/// Linux and most containers have procfs; reading one small file beats asking sysinfo. Only
+/// Linux's procfs has this format, and under wine `/proc/self/stat` is a file too (drive Z: is
+/// the Linux root), of the wine process's Linux pid: so only a Linux build looks.
 fn has_procfs() -> bool {
     static PROCFS: OnceLock<bool> = OnceLock::new();
-    *PROCFS.get_or_init(|| Path::new("/proc/self/stat").is_file())
+    *PROCFS.get_or_init(|| cfg!(target_os = "linux") && Path::new("/proc/self/stat").is_file())
 }
 
 pub(crate) fn stat(pid: u32) -> Option<ProcStat> {
@@ -205,10 +207,18 @@ fn clock_ticks_per_second() -> Option<u64> {
 /// never included.
 pub fn container_leftovers(sid: Option<u32>, marker: &str, since: Option<u64>) -> Vec<ProcessId> {
     let me = std::process::id();
+    // Without procfs (macOS, Windows) one sysinfo pass reads every environment at once.
+    let sysinfo_marks = (!has_procfs()).then(|| sysinfo_marks(ProcessesToUpdate::All, marker));
     let marked: Vec<(ProcStat, Mark)> = processes()
         .into_iter()
         .filter(|s| !s.exited && s.pid != me)
-        .map(|s| (s, mark_of(s.pid, marker)))
+        .map(|s| {
+            let mark = match &sysinfo_marks {
+                Some(marks) => marks.get(&s.pid).copied().unwrap_or(Mark::Unknown),
+                None => mark_of(s.pid, marker),
+            };
+            (s, mark)
+        })
         .collect();
     let session = sid.filter(|sid| {
         marked
@@ -280,10 +290,41 @@ enum Mark {
 
 /// Reads the environment once: two reads could straddle an exec and contradict each other.
 fn mark_of(pid: u32, marker: &str) -> Mark {
+    if !has_procfs() {
+        let only = [sysinfo::Pid::from_u32(pid)];
+        return sysinfo_marks(ProcessesToUpdate::Some(&only), marker)
+            .get(&pid)
+            .copied()
+            .unwrap_or(Mark::Unknown);
+    }
     let Ok(bytes) = std::fs::read(format!("/proc/{pid}/environ")) else {
         return Mark::Unknown;
     };
     mark_in(&bytes, marker)
+}
+
+/// The marks of processes as sysinfo reads their environments: `KERN_PROCARGS2` on macOS, the
+/// process's own memory on Windows. This is how a container's orphans are found where there is
+/// neither procfs nor a subreaper: whatever carries the marker is the container's, whoever its
+/// parent is now.
+fn sysinfo_marks(which: ProcessesToUpdate<'_>, marker: &str) -> std::collections::HashMap<u32, Mark> {
+    let Ok(mut system) = System::new() else {
+        return std::collections::HashMap::new();
+    };
+    let kind = ProcessRefreshKind::nothing().with_environ(sysinfo::UpdateKind::Always);
+    system.refresh_processes_specifics(which, true, kind);
+    system
+        .processes()
+        .iter()
+        .map(|(pid, process)| {
+            let mut environ = Vec::new();
+            for entry in process.environ() {
+                environ.extend_from_slice(entry.as_encoded_bytes());
+                environ.push(0);
+            }
+            (pid.as_u32(), mark_in(&environ, marker))
+        })
+        .collect()
 }
 
 fn mark_in(environ: &[u8], marker: &str) -> Mark {

@@ -99,8 +99,9 @@ pub fn spawn_detached(
 ) -> Result<ProcessId, ProcessError> {
     let script = existing_script(app_base, name)?;
     let log = open_log(log_path)?;
-    let mut cmd = detached_command(&script, app_base, env, log, log_path)?;
-    cmd.args(args);
+    let mut script_cmd = platform::script_command(&script);
+    script_cmd.args(args);
+    let cmd = detached(platform::supervised(script_cmd), app_base, env, log, log_path)?;
     spawn_tracked(cmd, &script, app_base, log_path)
 }
 
@@ -113,17 +114,13 @@ pub fn spawn_detached_argv(
     log_path: &Path,
 ) -> Result<ProcessId, ProcessError> {
     let log = open_log(log_path)?;
-    let log_for_stderr = log.try_clone().map_err(|source| ProcessError::Log {
-        path: log_path.to_owned(),
-        source,
-    })?;
-    let mut cmd = platform::app_command(argv);
-    cmd.current_dir(app_base)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_for_stderr);
-    platform::detach(&mut cmd);
+    let cmd = detached(
+        platform::supervised(platform::app_command(argv)),
+        app_base,
+        env,
+        log,
+        log_path,
+    )?;
     let program = PathBuf::from(argv.first().map(String::as_str).unwrap_or_default());
     spawn_tracked(cmd, &program, app_base, log_path)
 }
@@ -259,11 +256,21 @@ fn detached_command(
     log: File,
     log_path: &Path,
 ) -> Result<Command, ProcessError> {
+    detached(platform::script_command(script), app_base, env, log, log_path)
+}
+
+/// `cmd` in its own session, stdin empty, stdout and stderr appended to the log.
+fn detached(
+    mut cmd: Command,
+    app_base: &Path,
+    env: &[(String, String)],
+    log: File,
+    log_path: &Path,
+) -> Result<Command, ProcessError> {
     let log_for_stderr = log.try_clone().map_err(|source| ProcessError::Log {
         path: log_path.to_owned(),
         source,
     })?;
-    let mut cmd = platform::script_command(script);
     cmd.current_dir(app_base)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

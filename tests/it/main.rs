@@ -84,5 +84,7 @@ mod services;
 mod settings;
 #[cfg(unix)]
 mod stock;
+#[cfg(target_os = "linux")] // jube.exe under wine: the Windows build's suite
+mod windows_wine;
 #[cfg(unix)] // Deployments, ReplicaSets and Jobs through the real kubectl; pods run Perl and the ticker
 mod workloads;

@@ -1,9 +1,11 @@
 @echo off
-rem Starts the app in the background; its pid goes to process.pid and its output to logs\.
+rem Starts the app in the background, its output appended to logs\app.log. jube does not run this
+rem script: on Windows it starts run.bat itself, so that it knows the app's pid and holds its
+rem process tree in a Job Object. A batch file cannot learn the pid of what it starts (that takes
+rem PowerShell or WMI), so this one records none; stop.bat and kill.bat find the app by its
+rem window title instead.
 setlocal
 cd /d "%~dp0"
-call env.bat
 if not exist logs mkdir logs
-powershell -NoProfile -Command "$p = Start-Process -FilePath cmd.exe -ArgumentList '/c','run.bat' -WindowStyle Hidden -RedirectStandardOutput 'logs\app.log' -RedirectStandardError 'logs\app.err.log' -PassThru; Set-Content -Encoding ascii -Path process.pid -Value $p.Id"
-if errorlevel 1 exit /b 1
+start "fabric8-java" /min cmd /c "run.bat >>logs\app.log 2>&1"
 echo started

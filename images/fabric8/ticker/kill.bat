@@ -1,8 +1,12 @@
 @echo off
 rem Kills the app's process tree at once.
+rem A console app has no window to be asked to close, so both stop.bat and kill.bat end it at once.
 setlocal
 cd /d "%~dp0"
-if not exist process.pid exit /b 0
+if exist process.pid goto by_pid
+taskkill /T /F /FI "WINDOWTITLE eq fabric8-ticker" >nul 2>nul
+exit /b 0
+:by_pid
 set /p PID=<process.pid
 taskkill /T /F /PID %PID% >nul 2>nul
 del process.pid >nul 2>nul

@@ -8,5 +8,7 @@ echo ticker started (every %TICK_INTERVAL%s)
 :loop
 set /a n+=1
 echo %TICK_MESSAGE% !n! %JUBE_ARGS%
-timeout /t %TICK_INTERVAL% /nobreak >nul
+rem ping waits a second between echoes; timeout.exe refuses a redirected stdin (and wine has none).
+set /a pings=TICK_INTERVAL+1
+ping -n %pings% 127.0.0.1 >nul
 goto loop

@@ -77,6 +77,9 @@ impl Containers {
             ),
             // Arguments alone go to the image's entry point, which is run.sh.
             (_, Some(args)) => (Launch::RunScript, args.clone()),
+            _ if platform::PREFER_RUN_SCRIPT && scripts::script_path(&unpacked.app_base, "run").is_file() => {
+                (Launch::RunScript, Vec::new())
+            }
             _ if scripts::script_path(&unpacked.app_base, "start").is_file() => {
                 (Launch::StartScript, Vec::new())
             }

@@ -38,7 +38,10 @@ impl Containers {
             Launch::StartScript => match self.run_start_script(&state, &app_base, since)? {
                 Started::App { id, session } => (id, session),
                 Started::Ended { pid } => return self.ended_at_once(state, pid, since),
-                Started::Failed { how, tail } => return Err(self.fail(&mut state, "start.sh", how, tail)),
+                Started::Failed { how, tail } => {
+                    let script = platform::script_name("start");
+                    return Err(self.fail(&mut state, &script, how, tail));
+                }
             },
             Launch::RunScript => {
                 let run = self.script_run(&state, self.timeouts.script);

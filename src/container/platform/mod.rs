@@ -20,6 +20,26 @@ mod windows;
 #[cfg(windows)]
 pub use windows::*;
 
+/// The hidden first argument that makes jube.exe a container's supervisor (see `windows.rs`).
+pub const SUPERVISE_ARG: &str = "__jube-supervise";
+
+/// When jube was started as a container's supervisor (Windows only), runs the app and returns the
+/// exit code jube should exit with; `None` for every ordinary command line.
+pub fn supervisor_entry(args: &[OsString]) -> Option<i32> {
+    if args.get(1).is_none_or(|a| a != SUPERVISE_ARG) {
+        return None;
+    }
+    #[cfg(windows)]
+    {
+        Some(windows::supervise(&args[2..]))
+    }
+    #[cfg(not(windows))]
+    {
+        eprintln!("jube: {SUPERVISE_ARG} is only used on Windows");
+        Some(2)
+    }
+}
+
 /// A request to stop: `Term` asks politely, `Kill` cannot be refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signal {

@@ -20,6 +20,19 @@ use crate::fsutil;
 pub const SCRIPT_EXT: &str = "sh";
 pub const ENV_FILE: &str = "env.sh";
 
+/// Unix scripts write the app's pid themselves (`$!`), so `start.sh` is used whenever there is one.
+pub const PREFER_RUN_SCRIPT: bool = false;
+
+/// Nothing to do on Unix: children get only the descriptors jube leaves open (std opens
+/// everything close-on-exec).
+pub fn init_process() {}
+
+/// On Unix the app's session and the marker in its environment are the container's boundary, so
+/// no supervisor process is needed.
+pub fn supervised(cmd: Command) -> Command {
+    cmd
+}
+
 /// `bash <script>`, or `sh <script>` where bash is not installed (minimal images, BSDs).
 pub fn script_command(script: &Path) -> Command {
     let mut cmd = Command::new(shell());
