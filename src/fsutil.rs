@@ -52,8 +52,6 @@ fn write_atomic_impl(path: &Path, reader: &mut impl io::Read, mode: Option<u32>)
             .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| with_path(e, path))?;
     }
-    #[cfg(not(unix))]
-    let _ = mode;
     io::copy(reader, &mut tmp).map_err(|e| with_path(e, path))?;
     tmp.as_file().sync_data().map_err(|e| with_path(e, path))?;
     tmp.persist(path).map_err(|e| with_path(e.error, path))?;
