@@ -4,7 +4,7 @@
 //! up the rest.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +24,9 @@ use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
 use crate::kube::probes;
 use crate::kube::proxy::{self, ProxyManager, ServiceKey};
 use crate::kube::reconcile::{self, Action, Config, Failures, Observed, OwnerRef, PodKey};
+use crate::kube::cluster_ip::{self, ServiceRange};
+use crate::kube::endpoints;
+use crate::kube::hosts::{self, ServiceNames};
 use crate::kube::services;
 use crate::kube::store::{Batch, Store, StoreError};
 use crate::kube::volumes;
@@ -44,7 +47,16 @@ const BUSY_JOBS: usize = 16;
 /// How long a pod's containers get to stop when the pod goes.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// Where Services get their addresses and where their names are kept.
+pub struct ServiceAddressing {
+    pub range: ServiceRange,
+    /// What tells this daemon's addresses from another's (its JUBE_HOME).
+    pub salt: String,
+    pub names: Arc<ServiceNames>,
+}
+
 pub struct Controller {
+    addressing: ServiceAddressing,
     store: Arc<Store>,
     proxies: Arc<ProxyManager>,
     containers: Containers,
@@ -105,8 +117,10 @@ impl Controller {
         containers: Containers,
         log: DaemonLog,
         config: Config,
+        addressing: ServiceAddressing,
     ) -> Arc<Self> {
         Arc::new(Self {
+            addressing,
             events: events::Recorder::new(store.clone()),
             store,
             proxies,
@@ -267,22 +281,121 @@ impl Controller {
 
     /// Points each service's proxies at its ready pods and records where they listen.
     async fn sync_services(&self, observed: &[Observed]) -> Result<(), StoreError> {
-        let (services, _) = self.store.list(Kind::Service, None)?;
+        let (mut services, _) = self.store.list(Kind::Service, None)?;
+        self.assign_addresses(&mut services)?;
         // Readiness as this pass computed it is in the store now; read the pods again for it.
         let (fresh_pods, _) = self.store.list(Kind::Pod, None)?;
-        let desired = services::desired(&services, &fresh_pods, observed);
+        let desired = services::desired(&services, &fresh_pods, observed, &self.addressing.range);
         let listening = self.proxies.sync(&desired).await;
+        let hosts = self.proxies.service_hosts().await;
         for svc in &services {
             let key = ServiceKey::new(
                 reconcile::str_at(svc, "/metadata/namespace").unwrap_or("default"),
                 reconcile::str_at(svc, "/metadata/name").unwrap_or_default(),
             );
             if let Some(ports) = listening.get(&key) {
-                let status = services::status(svc, self.proxies.service_host(), ports);
+                let host = hosts
+                    .get(&key)
+                    .copied()
+                    .unwrap_or_else(|| self.proxies.service_host());
+                let status = services::status(svc, host, ports);
                 ignore_missing(
                     self.store
                         .update_status(Kind::Service, &key.namespace, &key.name, status),
                 )?;
+            }
+        }
+        // Headless Services get no address, so no names either.
+        let named: Vec<(ServiceKey, IpAddr)> = services
+            .iter()
+            .filter(|svc| reconcile::str_at(svc, "/spec/clusterIP") != Some(cluster_ip::HEADLESS))
+            .filter_map(|svc| {
+                let key = ServiceKey::new(
+                    reconcile::str_at(svc, "/metadata/namespace").unwrap_or("default"),
+                    reconcile::str_at(svc, "/metadata/name")?,
+                );
+                let host = *hosts.get(&key)?;
+                Some((key, host))
+            })
+            .collect();
+        self.addressing.names.sync(hosts::entries(&named));
+        self.sync_endpoints(&services, &fresh_pods, observed)
+    }
+
+    /// Gives an address to each Service stored before Services had one (by an older jube).
+    fn assign_addresses(&self, services: &mut [Value]) -> Result<(), StoreError> {
+        let mut taken: std::collections::BTreeSet<IpAddr> =
+            services.iter().filter_map(services::cluster_ip).collect();
+        for svc in services.iter_mut() {
+            if reconcile::str_at(svc, "/spec/clusterIP").is_some_and(|ip| !ip.is_empty()) {
+                continue;
+            }
+            let namespace = reconcile::str_at(svc, "/metadata/namespace").unwrap_or("default").to_owned();
+            let name = reconcile::str_at(svc, "/metadata/name").unwrap_or_default().to_owned();
+            let Some(ip) = self.addressing.range.allocate(&self.addressing.salt, &namespace, &name, &taken)
+            else {
+                self.log.line(&format!(
+                    "service {namespace}/{name}: no address left in {}",
+                    self.addressing.range
+                ));
+                continue;
+            };
+            let mut updated = svc.clone();
+            if let Some(spec) = updated.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.insert("clusterIP".into(), json!(ip.to_string()));
+                spec.insert("clusterIPs".into(), json!([ip.to_string()]));
+            }
+            match self.store.update(Kind::Service, &namespace, updated, None) {
+                Ok(saved) => {
+                    taken.insert(IpAddr::V4(ip));
+                    *svc = saved;
+                }
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings the Endpoints and EndpointSlices the controller keeps to each Service's ready pods.
+    fn sync_endpoints(
+        &self,
+        services: &[Value],
+        pods: &[Value],
+        observed: &[Observed],
+    ) -> Result<(), StoreError> {
+        let wanted = endpoints::desired(services, pods, observed);
+        for kind in [Kind::Endpoints, Kind::EndpointSlice] {
+            let (current, _) = self.store.list(kind, None)?;
+            let find = |ns: &str, name: &str| {
+                current.iter().find(|c| {
+                    reconcile::str_at(c, "/metadata/namespace") == Some(ns)
+                        && reconcile::str_at(c, "/metadata/name") == Some(name)
+                })
+            };
+            for w in wanted.iter().filter(|w| w.kind == kind) {
+                match find(&w.namespace, &w.name) {
+                    None => match self.store.create(kind, &w.namespace, w.object.clone()) {
+                        Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+                        Err(e) => return Err(e),
+                    },
+                    // Endpoints a user wrote for a Service that now selects pods become ours.
+                    Some(c) if endpoints::content(c) != endpoints::content(&w.object) => {
+                        let next = endpoints::updated(c, &w.object);
+                        ignore_missing(self.store.update(kind, &w.namespace, next, None))?;
+                    }
+                    Some(_) => {}
+                }
+            }
+            for c in current.iter().filter(|c| endpoints::is_managed(c)) {
+                let ns = reconcile::str_at(c, "/metadata/namespace").unwrap_or_default();
+                let name = reconcile::str_at(c, "/metadata/name").unwrap_or_default();
+                if !wanted
+                    .iter()
+                    .any(|w| w.kind == kind && w.namespace == ns && w.name == name)
+                {
+                    ignore_missing(self.store.delete(kind, ns, name))?;
+                }
             }
         }
         Ok(())
@@ -1121,7 +1234,7 @@ impl Controller {
         let Ok((services, _)) = self.store.list(Kind::Service, Some(namespace)) else {
             return Vec::new();
         };
-        let host = self.proxies.service_host();
+        let default_host = self.proxies.service_host();
         let listed: Vec<proxy::ServiceListening> = services
             .iter()
             .filter_map(|svc| {
@@ -1131,6 +1244,9 @@ impl Controller {
                     .into_iter()
                     .filter_map(|l| Some((l.name, u16::try_from(l.listen_port?).ok()?)))
                     .collect();
+                let host = reconcile::str_at(svc, "/status/loadBalancer/ingress/0/ip")
+                    .and_then(|ip| ip.parse().ok())
+                    .unwrap_or(default_host);
                 Some((name, host, ports))
             })
             .collect();

@@ -63,11 +63,15 @@ impl Cluster {
     }
 
     pub fn serving(images: &[(&str, &str, Vec<u8>)]) -> Self {
+        Self::serving_in(TestEnv::new(), images)
+    }
+
+    /// Like [`Cluster::serving`], in `env` (a daemon's home of its own, or one a daemon used).
+    pub fn serving_in(mut env: TestEnv, images: &[(&str, &str, Vec<u8>)]) -> Self {
         let server = RepoServer::start();
         for (image, version, zip) in images {
             server.publish_image(image, version, zip);
         }
-        let mut env = TestEnv::new();
         env.set_env("JUBE_REMOTE_MAVEN_REPOS", server.url());
         Self {
             api: Api::start_in(env),
