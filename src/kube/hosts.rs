@@ -163,6 +163,10 @@ pub struct ServiceNames {
 struct Kept {
     written: Option<Vec<Entry>>,
     failing: bool,
+    /// Whether the warning was given (it waits for the first names that will not resolve).
+    warned: bool,
+    /// The names already said not to resolve.
+    reported: Vec<String>,
 }
 
 impl ServiceNames {
@@ -191,24 +195,24 @@ impl ServiceNames {
                 kept.failing = false;
             }
             Err(e) => {
-                let before: Vec<&String> = kept.written.iter().flatten().flat_map(|(_, n)| n).collect();
-                let new: Vec<&str> = entries
-                    .iter()
-                    .flat_map(|(_, n)| n)
-                    .filter(|n| !before.contains(n))
-                    .map(String::as_str)
+                let new: Vec<String> = (entries.iter().flat_map(|(_, n)| n))
+                    .filter(|n| !kept.reported.contains(n))
+                    .cloned()
                     .collect();
-                if !kept.failing {
+                if !new.is_empty() && !kept.warned {
                     self.log.warn(&format!(
                         "cannot write Service names into {} ({e}): pods start, but these names will not \
                          resolve: {}. To enable them, run the daemon as root (sudo jube daemon; \
                          Administrator on Windows) or give its user write access to that file and its folder",
                         self.block.path().display(),
-                        if new.is_empty() { "(none yet)".to_owned() } else { new.join(", ") },
+                        new.join(", "),
                     ));
+                    kept.warned = true;
                 } else if !new.is_empty() {
-                    self.log.line(&format!("these Service names will not resolve either: {}", new.join(", ")));
+                    self.log
+                        .line(&format!("these Service names will not resolve either: {}", new.join(", ")));
                 }
+                kept.reported.extend(new);
                 kept.failing = true;
             }
         }

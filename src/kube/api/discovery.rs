@@ -185,6 +185,7 @@ mod tests {
             names,
             [
                 "configmaps",
+                "endpoints",
                 "events",
                 "namespaces",
                 "namespaces/status",
@@ -202,7 +203,7 @@ mod tests {
                 "services/status",
             ]
         );
-        let ns = &list["resources"][2];
+        let ns = &list["resources"][3];
         assert_eq!(ns["namespaced"], false);
         assert!(
             !ns["verbs"]
@@ -212,7 +213,7 @@ mod tests {
         );
         assert_eq!(ns["shortNames"], json!(["ns"]));
         assert!(ns.get("categories").is_none());
-        assert_eq!(list["resources"][6]["categories"], json!(["all"]));
+        assert_eq!(list["resources"][7]["categories"], json!(["all"]));
         assert!(
             list["resources"][0].get("categories").is_none(),
             "configmaps are not in `all`"
