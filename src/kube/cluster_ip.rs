@@ -118,11 +118,26 @@ mod tests {
     #[test]
     fn ranges_must_be_loopback_and_hold_addresses() {
         assert_eq!(ServiceRange::default().to_string(), "127.77.0.0/16");
-        assert_eq!("127.9.1.7/24".parse::<ServiceRange>().unwrap().to_string(), "127.9.1.0/24");
-        assert!(matches!("10.0.0.0/16".parse::<ServiceRange>(), Err(RangeError::NotLoopback(_))));
-        assert!(matches!("127.0.0.0/7".parse::<ServiceRange>(), Err(RangeError::NotLoopback(_))));
-        assert!(matches!("127.1.1.1/31".parse::<ServiceRange>(), Err(RangeError::TooSmall(_))));
-        assert!(matches!("127.1".parse::<ServiceRange>(), Err(RangeError::Syntax(_))));
+        assert_eq!(
+            "127.9.1.7/24".parse::<ServiceRange>().unwrap().to_string(),
+            "127.9.1.0/24"
+        );
+        assert!(matches!(
+            "10.0.0.0/16".parse::<ServiceRange>(),
+            Err(RangeError::NotLoopback(_))
+        ));
+        assert!(matches!(
+            "127.0.0.0/7".parse::<ServiceRange>(),
+            Err(RangeError::NotLoopback(_))
+        ));
+        assert!(matches!(
+            "127.1.1.1/31".parse::<ServiceRange>(),
+            Err(RangeError::TooSmall(_))
+        ));
+        assert!(matches!(
+            "127.1".parse::<ServiceRange>(),
+            Err(RangeError::Syntax(_))
+        ));
     }
 
     #[test]
@@ -147,6 +162,10 @@ mod tests {
         let b = r.allocate("/home", "default", "redis", &taken).unwrap();
         assert_ne!(a, b);
         let full: BTreeSet<IpAddr> = [a, b].into_iter().map(IpAddr::V4).collect();
-        assert_eq!(r.allocate("/home", "default", "redis", &full), None, "a /30 has two host addresses");
+        assert_eq!(
+            r.allocate("/home", "default", "redis", &full),
+            None,
+            "a /30 has two host addresses"
+        );
     }
 }

@@ -15,18 +15,18 @@ use crate::container::lifecycle::{Containers, ImageSource, StartOutcome};
 use crate::container::platform;
 use crate::container::scripts;
 use crate::container::state::{POD_LABEL, State, Status};
+use crate::kube::cluster_ip::{self, ServiceRange};
 use crate::kube::daemon::DaemonLog;
+use crate::kube::endpoints;
 use crate::kube::events::{self, EventType, source};
 use crate::kube::gc;
+use crate::kube::hosts::{self, ServiceNames};
 use crate::kube::kinds::Kind;
 use crate::kube::podenv;
 use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
 use crate::kube::probes;
 use crate::kube::proxy::{self, ProxyManager, ServiceKey};
 use crate::kube::reconcile::{self, Action, Config, Failures, Observed, OwnerRef, PodKey};
-use crate::kube::cluster_ip::{self, ServiceRange};
-use crate::kube::endpoints;
-use crate::kube::hosts::{self, ServiceNames};
 use crate::kube::services;
 use crate::kube::store::{Batch, Store, StoreError};
 use crate::kube::volumes;
@@ -318,7 +318,12 @@ impl Controller {
                 Some((key, host))
             })
             .collect();
-        self.addressing.names.sync(hosts::entries(&named));
+        // The hosts file's lock may be held by another daemon: not on a runtime thread.
+        let names = self.addressing.names.clone();
+        let entries = hosts::entries(&named);
+        if let Err(e) = tokio::task::spawn_blocking(move || names.sync(entries)).await {
+            self.log.line(&format!("cannot update the Service names: {e}"));
+        }
         self.sync_endpoints(&services, &fresh_pods, observed)
     }
 
@@ -330,9 +335,16 @@ impl Controller {
             if reconcile::str_at(svc, "/spec/clusterIP").is_some_and(|ip| !ip.is_empty()) {
                 continue;
             }
-            let namespace = reconcile::str_at(svc, "/metadata/namespace").unwrap_or("default").to_owned();
-            let name = reconcile::str_at(svc, "/metadata/name").unwrap_or_default().to_owned();
-            let Some(ip) = self.addressing.range.allocate(&self.addressing.salt, &namespace, &name, &taken)
+            let namespace = reconcile::str_at(svc, "/metadata/namespace")
+                .unwrap_or("default")
+                .to_owned();
+            let name = reconcile::str_at(svc, "/metadata/name")
+                .unwrap_or_default()
+                .to_owned();
+            let Some(ip) = self
+                .addressing
+                .range
+                .allocate(&self.addressing.salt, &namespace, &name, &taken)
             else {
                 self.log.line(&format!(
                     "service {namespace}/{name}: no address left in {}",

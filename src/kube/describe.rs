@@ -140,7 +140,12 @@ pub fn describe_with_events(
 /// A Service's address, ports and Endpoints, as `kubectl describe svc` shows them.
 fn service_lines(out: &mut String, svc: &Value, endpoints: Option<&Value>) {
     let _ = writeln!(out, "{:<14}{}", "IP:", text(svc, "/spec/clusterIP"));
-    let _ = writeln!(out, "{:<14}{}", "Port(s):", crate::kube::table::service_ports(svc));
+    let _ = writeln!(
+        out,
+        "{:<14}{}",
+        "Port(s):",
+        crate::kube::table::service_ports(svc)
+    );
     let listed = endpoints.map_or_else(|| "<none>".to_owned(), crate::kube::table::endpoints_cell);
     let _ = writeln!(out, "{:<14}{listed}", "Endpoints:");
 }

@@ -66,9 +66,7 @@ fn of_service(svc: &Value, pods: &[Value], observed: &[Observed]) -> Vec<Wanted>
         "uid": reconcile::str_at(svc, "/metadata/uid").unwrap_or_default(),
         "controller": true, "blockOwnerDeletion": true,
     }]);
-    let meta = |object_name: &str, labels: &BTreeMap<String, Value>| {
-        json!({"name": object_name, "namespace": namespace, "labels": labels, "ownerReferences": owner})
-    };
+    let meta = |object_name: &str, labels: &BTreeMap<String, Value>| json!({"name": object_name, "namespace": namespace, "labels": labels, "ownerReferences": owner});
     let subsets: Vec<Value> = members
         .iter()
         .map(|(pod, ports)| json!({"addresses": [address(pod)], "ports": ports}))
@@ -104,7 +102,11 @@ fn of_service(svc: &Value, pods: &[Value], observed: &[Observed]) -> Vec<Wanted>
             "conditions": {"ready": true, "serving": true, "terminating": false},
             "targetRef": target_ref(pod),
         });
-        out.push(slice(format!("{name}-{pod_name}"), json!([endpoint]), json!(ports)));
+        out.push(slice(
+            format!("{name}-{pod_name}"),
+            json!([endpoint]),
+            json!(ports),
+        ));
     }
     out
 }
@@ -157,7 +159,10 @@ pub fn content(object: &Value) -> Value {
     let field = |f: &str| object.get(f).cloned().unwrap_or(Value::Null);
     json!([
         object.pointer("/metadata/labels").cloned().unwrap_or(Value::Null),
-        object.pointer("/metadata/ownerReferences").cloned().unwrap_or(Value::Null),
+        object
+            .pointer("/metadata/ownerReferences")
+            .cloned()
+            .unwrap_or(Value::Null),
         field("subsets"),
         field("endpoints"),
         field("ports"),
@@ -233,12 +238,18 @@ mod tests {
         let seen = [observed("a", 48000), observed("b", 48001), observed("c", 48002)];
         let wanted = desired(&[svc()], &pods, &seen);
         let endpoints = &wanted[0];
-        assert_eq!((endpoints.kind, endpoints.name.as_str()), (Kind::Endpoints, "web"));
+        assert_eq!(
+            (endpoints.kind, endpoints.name.as_str()),
+            (Kind::Endpoints, "web")
+        );
         let subsets = &endpoints.object["subsets"];
         assert_eq!(subsets.as_array().unwrap().len(), 2);
         assert_eq!(subsets[0]["addresses"][0]["ip"], "127.0.0.1");
         assert_eq!(subsets[0]["addresses"][0]["targetRef"]["name"], "a");
-        assert_eq!(subsets[0]["ports"], json!([{"name": "http", "port": 48000, "protocol": "TCP"}]));
+        assert_eq!(
+            subsets[0]["ports"],
+            json!([{"name": "http", "port": 48000, "protocol": "TCP"}])
+        );
         assert_eq!(subsets[1]["ports"][0]["port"], 48002);
         assert!(is_managed(&endpoints.object));
         assert_eq!(endpoints.object["metadata"]["labels"]["tier"], "front");
@@ -247,7 +258,10 @@ mod tests {
             serde_json::from_value(endpoints.object.clone()).unwrap();
         assert_eq!(serde_json::to_value(typed).unwrap(), endpoints.object);
         let slices: Vec<&Wanted> = wanted.iter().filter(|w| w.kind == Kind::EndpointSlice).collect();
-        assert_eq!(slices.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["web-a", "web-c"]);
+        assert_eq!(
+            slices.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["web-a", "web-c"]
+        );
         assert_eq!(slices[0].object["metadata"]["labels"][SERVICE_NAME], "web");
         let typed: k8s_openapi::api::discovery::v1::EndpointSlice =
             serde_json::from_value(slices[1].object.clone()).unwrap();
@@ -261,7 +275,8 @@ mod tests {
         assert!(wanted[0].object.get("subsets").is_none());
         assert_eq!(wanted[1].name, "web");
         assert_eq!(wanted[1].object["endpoints"], json!([]));
-        let bare = json!({"metadata": {"name": "ext", "namespace": "shop"}, "spec": {"ports": [{"port": 80}]}});
+        let bare =
+            json!({"metadata": {"name": "ext", "namespace": "shop"}, "spec": {"ports": [{"port": 80}]}});
         assert!(desired(&[bare], &[pod("a", true)], &[observed("a", 1)]).is_empty());
     }
 

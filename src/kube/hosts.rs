@@ -123,8 +123,8 @@ impl HostsBlock {
 
     /// Makes the block hold `entries` (none removes it), under the lock, replacing the file whole.
     pub fn write(&self, entries: &[Entry]) -> io::Result<()> {
-        let _lock = LockedFile::acquire_in_place(&self.lock_path(), "the hosts file")
-            .map_err(io::Error::other)?;
+        let _lock =
+            LockedFile::acquire_in_place(&self.lock_path(), "the hosts file").map_err(io::Error::other)?;
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
@@ -138,7 +138,9 @@ impl HostsBlock {
         match fsutil::write_atomic_mode(&self.path, updated.as_bytes(), mode) {
             Ok(()) => Ok(()),
             // A hosts file bind-mounted into a container cannot be replaced, only rewritten.
-            Err(e) if e.kind() == io::ErrorKind::ResourceBusy || e.kind() == io::ErrorKind::CrossesDevices => {
+            Err(e)
+                if e.kind() == io::ErrorKind::ResourceBusy || e.kind() == io::ErrorKind::CrossesDevices =>
+            {
                 std::fs::write(&self.path, updated)
             }
             Err(e) => Err(e),
@@ -146,7 +148,10 @@ impl HostsBlock {
     }
 
     fn lock_path(&self) -> PathBuf {
-        let name = self.path.file_name().map_or_else(|| "hosts".into(), |n| n.to_string_lossy());
+        let name = self
+            .path
+            .file_name()
+            .map_or_else(|| "hosts".into(), |n| n.to_string_lossy());
         self.path.with_file_name(format!(".{name}.jube.lock"))
     }
 }
@@ -209,8 +214,10 @@ impl ServiceNames {
                     ));
                     kept.warned = true;
                 } else if !new.is_empty() {
-                    self.log
-                        .line(&format!("these Service names will not resolve either: {}", new.join(", ")));
+                    self.log.line(&format!(
+                        "these Service names will not resolve either: {}",
+                        new.join(", ")
+                    ));
                 }
                 kept.reported.extend(new);
                 kept.failing = true;
@@ -224,13 +231,13 @@ impl ServiceNames {
     /// Takes the block out of the hosts file (the daemon is stopping).
     pub fn clear(&self) {
         let mut kept = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = self.block.write(&[]) {
-            if !kept.failing {
-                self.log.line(&format!(
-                    "cannot remove this daemon's Service names from {}: {e}",
-                    self.block.path().display()
-                ));
-            }
+        if let Err(e) = self.block.write(&[])
+            && !kept.failing
+        {
+            self.log.line(&format!(
+                "cannot remove this daemon's Service names from {}: {e}",
+                self.block.path().display()
+            ));
         }
         kept.written = Some(Vec::new());
     }
@@ -254,9 +261,18 @@ mod tests {
             (ServiceKey::new("b", "db"), ip("127.77.0.5")),
         ]);
         let names = |addr: &str| e.iter().find(|(i, _)| *i == ip(addr)).unwrap().1.join(" ");
-        assert_eq!(names("127.77.0.3"), "cart.shop.svc.cluster.local cart.shop.svc cart.shop cart");
-        assert_eq!(names("127.77.0.1"), "redis.default.svc.cluster.local redis.default.svc redis.default redis");
-        assert_eq!(names("127.77.0.2"), "redis.shop.svc.cluster.local redis.shop.svc redis.shop");
+        assert_eq!(
+            names("127.77.0.3"),
+            "cart.shop.svc.cluster.local cart.shop.svc cart.shop cart"
+        );
+        assert_eq!(
+            names("127.77.0.1"),
+            "redis.default.svc.cluster.local redis.default.svc redis.default redis"
+        );
+        assert_eq!(
+            names("127.77.0.2"),
+            "redis.shop.svc.cluster.local redis.shop.svc redis.shop"
+        );
         assert!(!names("127.77.0.4").ends_with(" db") && !names("127.77.0.5").ends_with(" db"));
     }
 
@@ -268,7 +284,9 @@ mod tests {
         let with = with_block(&text, "/home/a", &one);
         assert_eq!(
             with,
-            format!("127.0.0.1 localhost\n{other}::1 localhost\n# BEGIN jube /home/a\n127.77.0.1\tweb.default web\n# END jube /home/a\n")
+            format!(
+                "127.0.0.1 localhost\n{other}::1 localhost\n# BEGIN jube /home/a\n127.77.0.1\tweb.default web\n# END jube /home/a\n"
+            )
         );
         let two = [(ip("127.77.0.2"), vec!["db".to_owned()])];
         let replaced = with_block(&with, "/home/a", &two);
@@ -282,13 +300,24 @@ mod tests {
         let path = dir.path().join("hosts");
         std::fs::write(&path, "127.0.0.1 localhost\n").unwrap();
         let block = HostsBlock::new(path.clone(), "/home/a\nsneaky");
-        block.write(&[(ip("127.77.0.1"), vec!["web".to_owned()])]).unwrap();
+        block
+            .write(&[(ip("127.77.0.1"), vec!["web".to_owned()])])
+            .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("127.0.0.1 localhost\n# BEGIN jube /home/a sneaky\n"), "{text}");
+        assert!(
+            text.starts_with("127.0.0.1 localhost\n# BEGIN jube /home/a sneaky\n"),
+            "{text}"
+        );
         block.write(&[]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "127.0.0.1 localhost\n");
         let fresh = HostsBlock::new(dir.path().join("none"), "m");
-        fresh.write(&[(ip("127.77.0.1"), vec!["web".to_owned()])]).unwrap();
-        assert!(std::fs::read_to_string(dir.path().join("none")).unwrap().contains("web"));
+        fresh
+            .write(&[(ip("127.77.0.1"), vec!["web".to_owned()])])
+            .unwrap();
+        assert!(
+            std::fs::read_to_string(dir.path().join("none"))
+                .unwrap()
+                .contains("web")
+        );
     }
 }

@@ -262,7 +262,13 @@ fn row(kind: Kind, o: &Value, opts: &TableOptions) -> Vec<String> {
                 .flat_map(|e| e.get("addresses").and_then(Value::as_array).into_iter().flatten())
                 .filter_map(|a| a.as_str().map(str::to_owned))
                 .collect();
-            let unset = |v: Vec<String>| if v.is_empty() { "<unset>".to_owned() } else { v.join(",") };
+            let unset = |v: Vec<String>| {
+                if v.is_empty() {
+                    "<unset>".to_owned()
+                } else {
+                    v.join(",")
+                }
+            };
             vec![name, text(o, "/addressType"), unset(ports), unset(addresses), age]
         }
         Kind::ConfigMap => {

@@ -26,7 +26,8 @@ fn proxy_at(k: &Kube, service: &str) -> String {
         .as_str()
         .expect("the proxy address is recorded")
         .to_owned();
-    let port = *k.proxy_ports(service)
+    let port = *k
+        .proxy_ports(service)
         .first()
         .expect("the proxy port is recorded");
     format!("{ip}:{port}")

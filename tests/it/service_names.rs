@@ -138,7 +138,9 @@ fn listening(cluster: &Cluster, name: &str, ns: &str) -> SocketAddr {
         let svc = service(cluster, name, ns);
         let ingress = &svc["status"]["loadBalancer"]["ingress"][0];
         let ip = ingress["ip"].as_str().and_then(|ip| ip.parse::<IpAddr>().ok());
-        let port = ingress["ports"][0]["port"].as_u64().and_then(|p| u16::try_from(p).ok());
+        let port = ingress["ports"][0]["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok());
         found = ip.zip(port).map(|(ip, port)| SocketAddr::new(ip, port));
         found.is_some() && ingress["ports"][0].get("error").is_none()
     });
@@ -160,7 +162,11 @@ fn two_services_on_one_port_answer_each_on_its_own_address_with_endpoints() {
     cluster.apply("blue.yaml", &web_and_service("blue", "default", 6379, "blue"));
     let red = listening(&cluster, "red", "default");
     let blue = listening(&cluster, "blue", "default");
-    assert_eq!((red.port(), blue.port()), (6379, 6379), "both on the service port");
+    assert_eq!(
+        (red.port(), blue.port()),
+        (6379, 6379),
+        "both on the service port"
+    );
     assert_ne!(red.ip(), blue.ip(), "each on its own address");
     for (svc, addr) in [("red", red), ("blue", blue)] {
         assert!(in_default_range(addr.ip()), "{addr}");
@@ -181,7 +187,11 @@ fn two_services_on_one_port_answer_each_on_its_own_address_with_endpoints() {
     let (lo, hi) = cluster.api.env.port_range();
     let mut endpoints = String::new();
     wait_until("the endpoints of red", PATIENCE, || {
-        endpoints = cluster.kubectl().args(["get", "endpoints", "red"]).success().stdout;
+        endpoints = cluster
+            .kubectl()
+            .args(["get", "endpoints", "red"])
+            .success()
+            .stdout;
         endpoints.contains("127.0.0.1:")
     });
     let host_port: u16 = endpoints
@@ -190,7 +200,10 @@ fn two_services_on_one_port_answer_each_on_its_own_address_with_endpoints() {
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no host port in\n{endpoints}"));
-    assert!((lo..=hi).contains(&host_port), "{host_port} is a leased port: {endpoints}");
+    assert!(
+        (lo..=hi).contains(&host_port),
+        "{host_port} is a leased port: {endpoints}"
+    );
     assert_eq!(
         http_get(SocketAddr::from(([127, 0, 0, 1], host_port))).as_deref(),
         Some("red"),
@@ -215,7 +228,10 @@ fn two_services_on_one_port_answer_each_on_its_own_address_with_endpoints() {
     cluster.kubectl().args(["delete", "svc", "red"]).success();
     wait_until("red's endpoints gone", PATIENCE, || {
         cluster.names(&["endpoints"]).iter().all(|n| n != "endpoints/red")
-            && cluster.names(&["endpointslices"]).iter().all(|n| !n.starts_with("endpointslice.discovery.k8s.io/red"))
+            && cluster
+                .names(&["endpointslices"])
+                .iter()
+                .all(|n| !n.starts_with("endpointslice.discovery.k8s.io/red"))
     });
 }
 
@@ -228,7 +244,10 @@ fn a_requested_cluster_ip_is_kept_inside_the_range_and_refused_outside() {
         )
     };
     cluster.apply("inside.yaml", &svc("inside", "127.77.200.7"));
-    assert_eq!(service(&cluster, "inside", "default")["spec"]["clusterIP"], "127.77.200.7");
+    assert_eq!(
+        service(&cluster, "inside", "default")["spec"]["clusterIP"],
+        "127.77.200.7"
+    );
     let path = cluster.api.env.root().join("outside.yaml");
     std::fs::write(&path, svc("outside", "10.0.0.1")).unwrap();
     let refused = cluster.kubectl().arg("apply").arg("-f").arg(&path).failure();
@@ -243,21 +262,32 @@ fn a_requested_cluster_ip_is_kept_inside_the_range_and_refused_outside() {
     // Immutable, as in Kubernetes; an update that leaves it out keeps it.
     let changed = cluster
         .kubectl()
-        .args(["patch", "svc", "inside", "-p", r#"{"spec":{"clusterIP":"127.77.200.8"}}"#])
+        .args([
+            "patch",
+            "svc",
+            "inside",
+            "-p",
+            r#"{"spec":{"clusterIP":"127.77.200.8"}}"#,
+        ])
         .failure();
     assert!(changed.stderr.contains("immutable"), "{changed}");
     let generated = service(&cluster, "inside", "default");
     let mut replaced = generated.clone();
     replaced["spec"].as_object_mut().unwrap().remove("clusterIP");
     replaced["spec"].as_object_mut().unwrap().remove("clusterIPs");
-    let put = cluster.api.put("/api/v1/namespaces/default/services/inside", &replaced);
+    let put = cluster
+        .api
+        .put("/api/v1/namespaces/default/services/inside", &replaced);
     assert_eq!(put.code, 200, "{}", put.body);
     assert_eq!(put.body["spec"]["clusterIP"], "127.77.200.7");
 }
 
 /// Whether this process may edit the system's hosts file; under CI it must.
 fn hosts_file_writable() -> bool {
-    let writable = std::fs::OpenOptions::new().append(true).open("/etc/hosts").is_ok();
+    let writable = std::fs::OpenOptions::new()
+        .append(true)
+        .open("/etc/hosts")
+        .is_ok();
     if !writable {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -293,7 +323,10 @@ fn pods_reach_services_by_name_and_names_follow_services_restarts_and_the_daemon
     let (ns, backend) = (format!("names{n}"), format!("backend{n}"));
     let cluster = Cluster::serving_in(env, &images());
     cluster.kubectl().args(["create", "namespace", &ns]).success();
-    cluster.apply("backend.yaml", &web_and_service(&backend, &ns, 8080, "hello-backend"));
+    cluster.apply(
+        "backend.yaml",
+        &web_and_service(&backend, &ns, 8080, "hello-backend"),
+    );
     // A manifest as microservice demos write them: the address is `name:port`.
     let fqdn_url = format!("http://{backend}.{ns}.svc.cluster.local:8080/");
     cluster.apply(
@@ -317,12 +350,19 @@ spec:
         ),
     );
     let address = listening(&cluster, &backend, &ns);
-    for (url, what) in [(format!("http://{backend}:8080/"), "short name"), (fqdn_url.clone(), "FQDN")] {
+    for (url, what) in [
+        (format!("http://{backend}:8080/"), "short name"),
+        (fqdn_url.clone(), "FQDN"),
+    ] {
         let wanted = format!("GET {url} -> 200 hello-backend");
-        wait_until(&format!("the client reaching the backend by its {what}"), PATIENCE, || {
-            let logs = cluster.kubectl().args(["logs", "client", "-n", &ns]).output();
-            logs.stdout.contains(&wanted)
-        });
+        wait_until(
+            &format!("the client reaching the backend by its {what}"),
+            PATIENCE,
+            || {
+                let logs = cluster.kubectl().args(["logs", "client", "-n", &ns]).output();
+                logs.stdout.contains(&wanted)
+            },
+        );
     }
     for name in [
         backend.clone(),
@@ -348,12 +388,19 @@ spec:
     assert_eq!(listening(&cluster, &backend, &ns), address);
 
     // Deleting the Service takes its names away.
-    cluster.kubectl().args(["delete", "svc", &backend, "-n", &ns]).success();
+    cluster
+        .kubectl()
+        .args(["delete", "svc", &backend, "-n", &ns])
+        .success();
     wait_until("the names gone with the Service", PATIENCE, || {
         resolve(&format!("{backend}.{ns}")).is_empty() && resolve(&backend).is_empty()
     });
     let env = cluster.api.stop();
-    assert!(!std::fs::read_to_string("/etc/hosts").unwrap().contains(&block_marker(&env)));
+    assert!(
+        !std::fs::read_to_string("/etc/hosts")
+            .unwrap()
+            .contains(&block_marker(&env))
+    );
 }
 
 #[test]
@@ -373,7 +420,10 @@ fn an_unwritable_hosts_file_warns_once_and_pods_still_start() {
         http_get(address).as_deref() == Some("still-here")
     });
     let log = std::fs::read_to_string(cluster.api.env.home().join("daemon.log")).unwrap();
-    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("cannot write Service names")).collect();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("cannot write Service names"))
+        .collect();
     assert_eq!(warnings.len(), 1, "{log}");
     assert!(warnings[0].contains("web.default.svc.cluster.local"), "{log}");
     assert!(warnings[0].contains("run the daemon as root"), "{log}");

@@ -381,7 +381,9 @@ fn a_taken_service_port_gets_a_leased_port_and_a_node_port_is_honoured() {
 
     // A restarted daemon listens on the same leased port again.
     s.k.jube().args(["daemon", "stop"]).success();
-    wait_until("the listeners closed", PATIENCE, || refused(leased) && refused(node));
+    wait_until("the listeners closed", PATIENCE, || {
+        refused(leased) && refused(node)
+    });
     drop(blocker);
     s.k.jube()
         .args(["apply", "-f"])

@@ -174,16 +174,19 @@ pub fn greeting(addr: SocketAddr) -> Result<String, String> {
     }
 }
 
+/// Where the web service's proxy listens: its own address, at the port its status records.
 pub fn proxy_addr(c: &Cluster) -> SocketAddr {
-    let mut port = None;
+    let mut found = None;
     wait_until("the web service's proxy", PATIENCE, || {
-        port = c.json(&["svc", "web"])["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"].as_u64();
-        port.is_some()
+        let ingress = &c.json(&["svc", "web"])["status"]["loadBalancer"]["ingress"][0];
+        let ip = ingress["ip"].as_str().and_then(|ip| ip.parse().ok());
+        let port = ingress["ports"][0]["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok());
+        found = ip.zip(port).map(|(ip, port)| SocketAddr::new(ip, port));
+        found.is_some()
     });
-    SocketAddr::from((
-        [127, 0, 0, 1],
-        port.and_then(|p| u16::try_from(p).ok()).expect("a port"),
-    ))
+    found.expect("an address")
 }
 
 fn rollout_status(c: &Cluster) {

@@ -15,7 +15,9 @@ use crate::kube::status::ApiError;
 
 /// Fills in or checks `spec.clusterIP` (and `clusterIPs`) of Service `object` in `namespace`.
 pub fn admit(state: &ApiState, namespace: &str, object: &mut Value) -> Result<(), ApiError> {
-    let name = reconcile::str_at(object, "/metadata/name").unwrap_or_default().to_owned();
+    let name = reconcile::str_at(object, "/metadata/name")
+        .unwrap_or_default()
+        .to_owned();
     let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {
         return Ok(());
     };

@@ -502,7 +502,7 @@ pub fn replace(
                 name,
                 dry_run,
                 Managed::Update(&writer),
-                |current| rescale(state, kind, current, replicas, &sent, namespace, name, params),
+                |current| rescale(state, target, current, replicas, &sent, name, params),
             )?;
             Ok(Reply::ok(scale_of(&saved)).warn(warnings))
         }
@@ -577,7 +577,7 @@ pub fn patch(
                 |current| {
                     let scale = apply(&scale_of(current))?;
                     let replicas = scale_replicas(&scale, name)?;
-                    rescale(state, kind, current, replicas, &scale, namespace, name, params)
+                    rescale(state, target, current, replicas, &scale, name, params)
                 },
             )?;
             Ok(Reply::ok(scale_of(&saved)).warn(warnings))
@@ -735,14 +735,14 @@ fn scale_replicas(scale: &Value, name: &str) -> Result<i64, ApiError> {
 
 fn rescale(
     state: &ApiState,
-    kind: Kind,
+    target: &Target,
     current: &Value,
     replicas: i64,
     scale: &Value,
-    namespace: &str,
     name: &str,
     params: &Params,
 ) -> Result<(Value, Vec<String>), ApiError> {
+    let (kind, namespace) = (target.kind, target.store_namespace());
     let mut object = with_revision_of(current.clone(), scale);
     if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("replicas".into(), json!(replicas));

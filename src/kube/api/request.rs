@@ -217,9 +217,7 @@ fn selectable_fields(kind: Kind) -> &'static [&'static str] {
         | Kind::ServiceAccount
         | Kind::PersistentVolumeClaim
         | Kind::Endpoints
-        | Kind::EndpointSlice => {
-            &["metadata.name", "metadata.namespace"]
-        }
+        | Kind::EndpointSlice => &["metadata.name", "metadata.namespace"],
         Kind::Secret => &["metadata.name", "metadata.namespace", "type"],
         Kind::Event => &[
             "metadata.name",

@@ -39,7 +39,9 @@ pub(super) fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
 
 /// Binds exactly `ip:port`, for an address that belongs to one Service alone.
 pub(super) fn bind_exact(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
-    socket_for(ip)?.tap_bind(SocketAddr::new(ip, port))?.listen(BACKLOG)
+    socket_for(ip)?
+        .tap_bind(SocketAddr::new(ip, port))?
+        .listen(BACKLOG)
 }
 
 fn socket_for(ip: IpAddr) -> io::Result<TcpSocket> {

@@ -435,7 +435,7 @@ impl ProxyManager {
         if let Some(node_port) = spec.node_port {
             match listener::bind(at.ip, node_port) {
                 Ok(socket) => {
-                    return Ok(self.start(key, spec, at, socket, Origin::NodePort, "its node port", None));
+                    return Ok(self.start(key, spec, socket, Origin::NodePort, "its node port", None));
                 }
                 Err(e) => {
                     reason = format!("node port {node_port} cannot be bound: {e}");
@@ -460,7 +460,7 @@ impl ProxyManager {
                     } else {
                         format!("the service port; {reason}")
                     };
-                    return Ok(self.start(key, spec, at, socket, Origin::ServicePort, &why, node_port_logged));
+                    return Ok(self.start(key, spec, socket, Origin::ServicePort, &why, node_port_logged));
                 }
                 Err(e) => format!("port {} is taken: {e}", spec.port),
             },
@@ -489,7 +489,7 @@ impl ProxyManager {
         }
         match listener::bind(at.ip, node_port) {
             Ok(socket) => {
-                let moved = self.start(key, spec, at, socket, Origin::NodePort, "its node port", None);
+                let moved = self.start(key, spec, socket, Origin::NodePort, "its node port", None);
                 let old = std::mem::replace(proxy, moved);
                 let was_leased = old.lease_name().is_some();
                 old.listener.close().await;
@@ -581,7 +581,7 @@ impl ProxyManager {
             match bind_at(at, lease.host_port) {
                 Ok(socket) => {
                     let why = format!("a leased port; {reason}");
-                    let proxy = self.start(key, spec, at, socket, Origin::Leased(name), &why, spec.node_port);
+                    let proxy = self.start(key, spec, socket, Origin::Leased(name), &why, spec.node_port);
                     ports.insert(spec.port, proxy);
                 }
                 Err(e) => failed.push(Pending {
@@ -606,18 +606,17 @@ impl ProxyManager {
         &self,
         key: &ServiceKey,
         spec: &ServicePortSpec,
-        at: At,
         socket: tokio::net::TcpListener,
         origin: Origin,
         why: &str,
         node_port_logged: Option<u16>,
     ) -> PortProxy {
         let label = label(key, spec);
+        let bound = socket
+            .local_addr()
+            .map_or_else(|e| e.to_string(), |a| a.to_string());
         let listener = Listener::start(socket, spec.backends.clone(), label.clone(), self.log.clone());
-        self.log.line(&format!(
-            "{label}: listening on {} ({why})",
-            SocketAddr::new(at.ip, listener.port())
-        ));
+        self.log.line(&format!("{label}: listening on {bound} ({why})"));
         self.log_backends(key, spec);
         PortProxy {
             listener,

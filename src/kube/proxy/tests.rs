@@ -689,7 +689,9 @@ async fn services_on_one_port_listen_each_on_its_own_address_with_node_ports_bes
     for (ip, tag) in [(red_ip, "red"), (blue_ip, "blue")] {
         let stream = TcpStream::connect((ip, port)).await.unwrap();
         let mut line = String::new();
-        guard("greeting", BufReader::new(stream).read_line(&mut line)).await.unwrap();
+        guard("greeting", BufReader::new(stream).read_line(&mut line))
+            .await
+            .unwrap();
         assert_eq!(line.trim_end(), tag);
     }
     // The node port listens on the daemon's address, to the same pods.
@@ -697,6 +699,10 @@ async fn services_on_one_port_listen_each_on_its_own_address_with_node_ports_bes
     // Gone with the service.
     env.sync(&desired[1..]).await;
     assert!(TcpStream::connect((red_ip, port)).await.is_err());
-    assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, node_port)).await.is_err());
+    assert!(
+        TcpStream::connect((Ipv4Addr::LOCALHOST, node_port))
+            .await
+            .is_err()
+    );
     assert_eq!(env.manager.service_hosts().await.len(), 1);
 }
