@@ -35,13 +35,12 @@ pub fn hosts_path() -> PathBuf {
     if let Some(path) = env_vars::var(EnvVars::JUBE_HOSTS_FILE) {
         return PathBuf::from(path);
     }
-    #[cfg(windows)]
-    {
+    if cfg!(windows) {
         let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
         PathBuf::from(root).join("System32\\drivers\\etc\\hosts")
+    } else {
+        PathBuf::from("/etc/hosts")
     }
-    #[cfg(not(windows))]
-    PathBuf::from("/etc/hosts")
 }
 
 /// The names of each Service, by its address. Short names shared by Services of several

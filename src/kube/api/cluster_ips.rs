@@ -86,6 +86,12 @@ pub fn admit(state: &ApiState, namespace: &str, object: &mut Value) -> Result<()
     };
     spec.insert("clusterIP".into(), json!(ip));
     spec.insert("clusterIPs".into(), json!([ip]));
+    if ip != HEADLESS {
+        // As the API server fills them in for a single-stack cluster.
+        spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
+        spec.entry("ipFamilyPolicy")
+            .or_insert_with(|| json!("SingleStack"));
+    }
     Ok(())
 }
 
