@@ -706,3 +706,30 @@ async fn services_on_one_port_listen_each_on_its_own_address_with_node_ports_bes
     );
     assert_eq!(env.manager.service_hosts().await.len(), 1);
 }
+
+/// Where the system does not answer on a Service's address (macOS without `lo0` aliases; here a
+/// documentation address no interface has), the Service listens on the daemon's address as
+/// before, and the daemon says so once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_the_system_does_not_answer_on_falls_back_to_the_daemon_s_and_says_so_once() {
+    let env = TestEnv::new();
+    let backend = tagged_backend("a").await;
+    let (one, two) = (free_port(), free_port());
+    let elsewhere = |name: &str, last: u8, port: u16| ServiceProxy {
+        cluster_ip: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))),
+        ..service(name, vec![port_spec(port, &[backend])])
+    };
+    let desired = [elsewhere("one", 1, one), elsewhere("two", 2, two)];
+    let listening = env.sync(&desired).await;
+    assert_eq!(listening[&key("one")][0].listen_port, one, "{}", env.log());
+    assert_eq!(listening[&key("two")][0].listen_port, two, "{}", env.log());
+    let hosts = env.manager.service_hosts().await;
+    assert_eq!(hosts[&key("one")], IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_eq!(connect(one).await.0, "a");
+    assert_eq!(
+        env.log().matches("does not answer on").count(),
+        1,
+        "{}",
+        env.log()
+    );
+}
