@@ -122,6 +122,8 @@ struct Proxies {
     hosts: BTreeMap<ServiceKey, At>,
     /// Node-port listeners of services that listen on their own address, by service and port.
     node_ports: BTreeMap<(ServiceKey, u16), Listener>,
+    /// Node ports whose failed bind was logged, so that a retry that fails again stays quiet.
+    node_ports_failing: BTreeSet<(ServiceKey, u16)>,
     /// Whether the missing-alias hint was logged.
     alias_hint_logged: bool,
     stale_leases_pruned: bool,
@@ -264,7 +266,12 @@ impl ProxyManager {
                 };
                 let ports = proxies.services.entry(service.key.clone()).or_default();
                 let bound = self.sync_service(&own, at, ports, &live).await;
-                self.sync_node_ports(service, &mut proxies.node_ports).await;
+                let Proxies {
+                    node_ports,
+                    node_ports_failing,
+                    ..
+                } = &mut *proxies;
+                self.sync_node_ports(service, node_ports, node_ports_failing);
                 bound
             } else {
                 let ports = proxies.services.entry(service.key.clone()).or_default();
@@ -280,6 +287,7 @@ impl ProxyManager {
             .filter(|k| !wanted.contains(k))
             .cloned()
             .collect();
+        proxies.node_ports_failing.retain(|k| wanted.contains(k));
         for k in stale {
             if let Some(listener) = proxies.node_ports.remove(&k) {
                 listener.close().await;
@@ -318,10 +326,11 @@ impl ProxyManager {
 
     /// The node ports of a service on its own address: listeners on the daemon's address that
     /// send to the same backends. A node port that cannot be bound is logged and tried again.
-    async fn sync_node_ports(
+    fn sync_node_ports(
         &self,
         service: &ServiceProxy,
         node_ports: &mut BTreeMap<(ServiceKey, u16), Listener>,
+        failing: &mut BTreeSet<(ServiceKey, u16)>,
     ) {
         for spec in &service.ports {
             let Some(node_port) = spec.node_port else {
@@ -341,12 +350,17 @@ impl ProxyManager {
                         "{label}: listening on {}",
                         SocketAddr::new(self.bind, node_port)
                     ));
+                    failing.remove(&k);
                     node_ports.insert(k, listener);
                 }
-                Err(e) => self.log.line(&format!(
-                    "{}: node port {node_port} cannot be bound: {e}",
-                    label(&service.key, spec)
-                )),
+                Err(e) => {
+                    if failing.insert(k) {
+                        self.log.line(&format!(
+                            "{}: node port {node_port} cannot be bound: {e}; trying again",
+                            label(&service.key, spec)
+                        ));
+                    }
+                }
             }
         }
     }

@@ -733,3 +733,25 @@ async fn an_address_the_system_does_not_answer_on_falls_back_to_the_daemon_s_and
         env.log()
     );
 }
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_node_port_beside_an_own_address_is_logged_once_and_taken_when_free() {
+    let env = TestEnv::new();
+    let (ip, _) = own_addresses();
+    let backend = tagged_backend("a").await;
+    let blocker = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let node_port = blocker.local_addr().unwrap().port();
+    let mut spec = port_spec(free_port(), &[backend]);
+    spec.node_port = Some(node_port);
+    let desired = [ServiceProxy {
+        cluster_ip: Some(ip),
+        ..service("web", vec![spec])
+    }];
+    env.sync(&desired).await;
+    env.sync(&desired).await;
+    assert_eq!(env.log().matches("cannot be bound").count(), 1, "{}", env.log());
+    drop(blocker);
+    env.sync(&desired).await;
+    assert_eq!(connect(node_port).await.0, "a");
+}
