@@ -13,7 +13,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
+use serde_json::{Value, json};
+
 use crate::env_vars::{self, EnvVars};
+use crate::kube::daemon::DaemonLog;
+use crate::kube::kinds::Kind;
+use crate::kube::reconcile;
+use crate::kube::store::{Store, StoreError};
 
 /// The range Service addresses come from when `JUBE_SERVICE_CIDR` is not set.
 pub const DEFAULT_RANGE: &str = "127.77.0.0/16";
@@ -109,6 +115,51 @@ impl ServiceRange {
             .map(|i| Ipv4Addr::from(first + (start + i) % size))
             .find(|ip| !taken.contains(&IpAddr::V4(*ip)))
     }
+}
+
+/// Gives an address to each of `services` stored before Services had one (by an older jube),
+/// updating `services` as stored. A Service changed meanwhile gets its address on a later pass.
+pub fn backfill(
+    store: &Store,
+    range: &ServiceRange,
+    salt: &str,
+    services: &mut [Value],
+    log: &DaemonLog,
+) -> Result<(), StoreError> {
+    let mut taken: BTreeSet<IpAddr> = services
+        .iter()
+        .filter_map(crate::kube::services::cluster_ip)
+        .collect();
+    for svc in services.iter_mut() {
+        if reconcile::str_at(svc, "/spec/clusterIP").is_some_and(|ip| !ip.is_empty()) {
+            continue;
+        }
+        let namespace = reconcile::str_at(svc, "/metadata/namespace")
+            .unwrap_or("default")
+            .to_owned();
+        let name = reconcile::str_at(svc, "/metadata/name")
+            .unwrap_or_default()
+            .to_owned();
+        let Some(ip) = range.allocate(salt, &namespace, &name, &taken) else {
+            log.line(&format!("service {namespace}/{name}: no address left in {range}"));
+            continue;
+        };
+        let revision = reconcile::str_at(svc, "/metadata/resourceVersion").and_then(|r| r.parse().ok());
+        let mut updated = svc.clone();
+        if let Some(spec) = updated.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.insert("clusterIP".into(), json!(ip.to_string()));
+            spec.insert("clusterIPs".into(), json!([ip.to_string()]));
+        }
+        match store.update(Kind::Service, &namespace, updated, revision) {
+            Ok(saved) => {
+                taken.insert(IpAddr::V4(ip));
+                *svc = saved;
+            }
+            Err(StoreError::NotFound { .. } | StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

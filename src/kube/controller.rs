@@ -282,7 +282,14 @@ impl Controller {
     /// Points each service's proxies at its ready pods and records where they listen.
     async fn sync_services(&self, observed: &[Observed]) -> Result<(), StoreError> {
         let (mut services, _) = self.store.list(Kind::Service, None)?;
-        self.assign_addresses(&mut services)?;
+        let addressing = &self.addressing;
+        cluster_ip::backfill(
+            &self.store,
+            &addressing.range,
+            &addressing.salt,
+            &mut services,
+            &self.log,
+        )?;
         // Readiness as this pass computed it is in the store now; read the pods again for it.
         let (fresh_pods, _) = self.store.list(Kind::Pod, None)?;
         let desired = services::desired(&services, &fresh_pods, observed, &self.addressing.range);
@@ -324,93 +331,7 @@ impl Controller {
         if let Err(e) = tokio::task::spawn_blocking(move || names.sync(entries)).await {
             self.log.line(&format!("cannot update the Service names: {e}"));
         }
-        self.sync_endpoints(&services, &fresh_pods, observed)
-    }
-
-    /// Gives an address to each Service stored before Services had one (by an older jube).
-    fn assign_addresses(&self, services: &mut [Value]) -> Result<(), StoreError> {
-        let mut taken: std::collections::BTreeSet<IpAddr> =
-            services.iter().filter_map(services::cluster_ip).collect();
-        for svc in services.iter_mut() {
-            if reconcile::str_at(svc, "/spec/clusterIP").is_some_and(|ip| !ip.is_empty()) {
-                continue;
-            }
-            let namespace = reconcile::str_at(svc, "/metadata/namespace")
-                .unwrap_or("default")
-                .to_owned();
-            let name = reconcile::str_at(svc, "/metadata/name")
-                .unwrap_or_default()
-                .to_owned();
-            let Some(ip) = self
-                .addressing
-                .range
-                .allocate(&self.addressing.salt, &namespace, &name, &taken)
-            else {
-                self.log.line(&format!(
-                    "service {namespace}/{name}: no address left in {}",
-                    self.addressing.range
-                ));
-                continue;
-            };
-            let mut updated = svc.clone();
-            if let Some(spec) = updated.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.insert("clusterIP".into(), json!(ip.to_string()));
-                spec.insert("clusterIPs".into(), json!([ip.to_string()]));
-            }
-            match self.store.update(Kind::Service, &namespace, updated, None) {
-                Ok(saved) => {
-                    taken.insert(IpAddr::V4(ip));
-                    *svc = saved;
-                }
-                Err(StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Brings the Endpoints and EndpointSlices the controller keeps to each Service's ready pods.
-    fn sync_endpoints(
-        &self,
-        services: &[Value],
-        pods: &[Value],
-        observed: &[Observed],
-    ) -> Result<(), StoreError> {
-        let wanted = endpoints::desired(services, pods, observed);
-        for kind in [Kind::Endpoints, Kind::EndpointSlice] {
-            let (current, _) = self.store.list(kind, None)?;
-            let find = |ns: &str, name: &str| {
-                current.iter().find(|c| {
-                    reconcile::str_at(c, "/metadata/namespace") == Some(ns)
-                        && reconcile::str_at(c, "/metadata/name") == Some(name)
-                })
-            };
-            for w in wanted.iter().filter(|w| w.kind == kind) {
-                match find(&w.namespace, &w.name) {
-                    None => match self.store.create(kind, &w.namespace, w.object.clone()) {
-                        Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-                        Err(e) => return Err(e),
-                    },
-                    // Endpoints a user wrote for a Service that now selects pods become ours.
-                    Some(c) if endpoints::content(c) != endpoints::content(&w.object) => {
-                        let next = endpoints::updated(c, &w.object);
-                        ignore_missing(self.store.update(kind, &w.namespace, next, None))?;
-                    }
-                    Some(_) => {}
-                }
-            }
-            for c in current.iter().filter(|c| endpoints::is_managed(c)) {
-                let ns = reconcile::str_at(c, "/metadata/namespace").unwrap_or_default();
-                let name = reconcile::str_at(c, "/metadata/name").unwrap_or_default();
-                if !wanted
-                    .iter()
-                    .any(|w| w.kind == kind && w.namespace == ns && w.name == name)
-                {
-                    ignore_missing(self.store.delete(kind, ns, name))?;
-                }
-            }
-        }
-        Ok(())
+        endpoints::sync(&self.store, &services, &fresh_pods, observed)
     }
 
     fn current_failures(&self) -> Failures {

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::kube::kinds::Kind;
 use crate::kube::reconcile::{self, Observed};
 use crate::kube::services;
+use crate::kube::store::{Store, StoreError};
 
 /// The label marking the Endpoints and EndpointSlices the controller keeps.
 pub const MANAGED_BY: (&str, &str) = ("endpointslice.kubernetes.io/managed-by", "jube.io");
@@ -143,6 +144,54 @@ fn target_ref(pod: &Value) -> Value {
 
 fn address(pod: &Value) -> Value {
     json!({"ip": POD_ADDRESS, "targetRef": target_ref(pod)})
+}
+
+/// Brings the Endpoints and EndpointSlices in `store` to each Service's ready pods: creates and
+/// updates what [`desired`] asks for, removes the managed ones it no longer asks for.
+pub fn sync(
+    store: &Store,
+    services: &[Value],
+    pods: &[Value],
+    observed: &[Observed],
+) -> Result<(), StoreError> {
+    let wanted = desired(services, pods, observed);
+    for kind in [Kind::Endpoints, Kind::EndpointSlice] {
+        let (current, _) = store.list(kind, None)?;
+        let find = |ns: &str, name: &str| {
+            current.iter().find(|c| {
+                reconcile::str_at(c, "/metadata/namespace") == Some(ns)
+                    && reconcile::str_at(c, "/metadata/name") == Some(name)
+            })
+        };
+        for w in wanted.iter().filter(|w| w.kind == kind) {
+            let written = match find(&w.namespace, &w.name) {
+                None => store.create(kind, &w.namespace, w.object.clone()),
+                // Endpoints a user wrote for a Service that now selects pods become ours.
+                Some(c) if content(c) != content(&w.object) => {
+                    store.update(kind, &w.namespace, updated(c, &w.object), None)
+                }
+                Some(_) => continue,
+            };
+            match written {
+                Ok(_) | Err(StoreError::AlreadyExists { .. } | StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for c in current.iter().filter(|c| is_managed(c)) {
+            let ns = reconcile::str_at(c, "/metadata/namespace").unwrap_or_default();
+            let name = reconcile::str_at(c, "/metadata/name").unwrap_or_default();
+            let still = wanted
+                .iter()
+                .any(|w| w.kind == kind && w.namespace == ns && w.name == name);
+            if !still {
+                match store.delete(kind, ns, name) {
+                    Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `object` is one the controller keeps.
