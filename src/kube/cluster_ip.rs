@@ -167,6 +167,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn services_stored_without_an_address_get_one_and_others_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.db")).unwrap();
+        let layout = crate::layout::Layout::new(dir.path().join("home"));
+        std::fs::create_dir_all(layout.home()).unwrap();
+        let log = DaemonLog::open(&layout).unwrap();
+        let svc = |name: &str, ip: Option<&str>| {
+            let mut spec = json!({"ports": [{"port": 80}]});
+            if let Some(ip) = ip {
+                spec["clusterIP"] = json!(ip);
+            }
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"}, "spec": spec})
+        };
+        for s in [
+            svc("old", None),
+            svc("new", Some("127.77.0.9")),
+            svc("bare", Some("None")),
+        ] {
+            store.create(Kind::Service, "default", s).unwrap();
+        }
+        let (mut services, _) = store.list(Kind::Service, None).unwrap();
+        let range = ServiceRange::default();
+        backfill(&store, &range, "/home", &mut services, &log).unwrap();
+        let ip_of = |name: &str| {
+            let stored = store.get(Kind::Service, "default", name).unwrap().unwrap();
+            stored["spec"]["clusterIP"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let old = ip_of("old");
+        assert!(range.holds(old.parse().unwrap()), "{old}");
+        assert_ne!(old, "127.77.0.9");
+        assert_eq!(
+            (ip_of("new").as_str(), ip_of("bare").as_str()),
+            ("127.77.0.9", "None")
+        );
+        let listed: Vec<&str> = services
+            .iter()
+            .filter_map(|s| reconcile::str_at(s, "/spec/clusterIP"))
+            .collect();
+        assert!(
+            listed.contains(&old.as_str()),
+            "the list given is updated too: {listed:?}"
+        );
+    }
+
+    #[test]
     fn ranges_must_be_loopback_and_hold_addresses() {
         assert_eq!(ServiceRange::default().to_string(), "127.77.0.0/16");
         assert_eq!(

@@ -223,6 +223,10 @@ fn two_services_on_one_port_answer_each_on_its_own_address_with_endpoints() {
         .unwrap_or_else(|| panic!("no Endpoints line\n{described}"));
     assert!(line.contains(&format!("127.0.0.1:{host_port}")), "{described}");
     assert!(described.stdout.contains(&red.ip().to_string()), "{described}");
+    // jube's own describe says the same.
+    let ours = cluster.api.env.jube().args(["describe", "svc", "red"]).success();
+    ours.stdout_contains(&format!("IP:           {}", red.ip()))
+        .stdout_contains(&format!("Endpoints:    127.0.0.1:{host_port}"));
 
     // Gone with their Service.
     cluster.kubectl().args(["delete", "svc", "red"]).success();
