@@ -70,18 +70,24 @@ pub fn entries(services: &[(ServiceKey, IpAddr)]) -> Vec<Entry> {
         .collect()
 }
 
-/// `text` with the block marked `marker` holding `entries` (or no block when there are none);
-/// the rest of the file is kept as it is.
-pub fn with_block(text: &str, marker: &str, entries: &[Entry]) -> String {
+/// `text` with the block marked `marker` holding `entries` (or no block when there are none),
+/// and without the blocks of other daemons `is_gone` says no longer exist; the rest of the file
+/// is kept as it is.
+pub fn with_block(text: &str, marker: &str, entries: &[Entry], is_gone: impl Fn(&str) -> bool) -> String {
     let (begin, end) = (format!("# BEGIN jube {marker}"), format!("# END jube {marker}"));
     let mut out = String::with_capacity(text.len());
-    let mut inside = false;
+    // The end line of the block being dropped.
+    let mut dropping: Option<String> = None;
     for line in text.lines() {
-        if line == begin {
-            inside = true;
-        } else if inside && line == end {
-            inside = false;
-        } else if !inside {
+        if let Some(until) = &dropping {
+            if line == until {
+                dropping = None;
+            }
+        } else if line == begin {
+            dropping = Some(end.clone());
+        } else if let Some(other) = line.strip_prefix("# BEGIN jube ").filter(|m| is_gone(m)) {
+            dropping = Some(format!("# END jube {other}"));
+        } else {
             out.push_str(line);
             out.push('\n');
         }
@@ -113,7 +119,9 @@ impl HostsBlock {
 
     /// This daemon's block in the system's hosts file (or `JUBE_HOSTS_FILE`).
     pub fn for_daemon(layout: &Layout) -> Self {
-        Self::new(hosts_path(), &layout.home().display().to_string())
+        // Absolute, so that another daemon can tell whether this home still exists.
+        let home = std::path::absolute(layout.home()).unwrap_or_else(|_| layout.home().to_owned());
+        Self::new(hosts_path(), &home.display().to_string())
     }
 
     pub fn path(&self) -> &Path {
@@ -129,7 +137,8 @@ impl HostsBlock {
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(e),
         };
-        let updated = with_block(&text, &self.marker, entries);
+        // A daemon whose home is gone left its block behind (killed, its home removed).
+        let updated = with_block(&text, &self.marker, entries, |home| !Path::new(home).exists());
         if updated == text {
             return Ok(());
         }
@@ -280,7 +289,8 @@ mod tests {
         let other = "# BEGIN jube /home/b\n127.77.0.9\tx\n# END jube /home/b\n";
         let text = format!("127.0.0.1 localhost\n{other}::1 localhost\n");
         let one = [(ip("127.77.0.1"), vec!["web.default".to_owned(), "web".to_owned()])];
-        let with = with_block(&text, "/home/a", &one);
+        let kept = |_: &str| false;
+        let with = with_block(&text, "/home/a", &one, kept);
         assert_eq!(
             with,
             format!(
@@ -288,9 +298,12 @@ mod tests {
             )
         );
         let two = [(ip("127.77.0.2"), vec!["db".to_owned()])];
-        let replaced = with_block(&with, "/home/a", &two);
+        let replaced = with_block(&with, "/home/a", &two, kept);
         assert!(replaced.contains("127.77.0.2\tdb\n") && !replaced.contains("web"));
-        assert_eq!(with_block(&replaced, "/home/a", &[]), text);
+        assert_eq!(with_block(&replaced, "/home/a", &[], kept), text);
+        // The block of a daemon whose home is gone goes at the next write.
+        let swept = with_block(&replaced, "/home/a", &[], |home| home == "/home/b");
+        assert_eq!(swept, "127.0.0.1 localhost\n::1 localhost\n");
     }
 
     #[test]
