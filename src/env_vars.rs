@@ -23,6 +23,11 @@ impl EnvVars {
     pub const JUBE_PORT_START: &'static str = "JUBE_PORT_START";
     /// Last host port jube leases. Default: 65535.
     pub const JUBE_PORT_END: &'static str = "JUBE_PORT_END";
+    /// The loopback range Service addresses (`spec.clusterIP`) come from. Default: 127.77.0.0/16.
+    pub const JUBE_SERVICE_CIDR: &'static str = "JUBE_SERVICE_CIDR";
+    /// The hosts file the daemon keeps Service names in. Default: /etc/hosts
+    /// (`%SystemRoot%\System32\drivers\etc\hosts` on Windows).
+    pub const JUBE_HOSTS_FILE: &'static str = "JUBE_HOSTS_FILE";
     /// Seconds to wait for a TCP connection to a repository. Default: 10.
     pub const JUBE_CONNECT_TIMEOUT: &'static str = "JUBE_CONNECT_TIMEOUT";
     /// Seconds a repository may stay silent while sending. Default: 60.
@@ -73,6 +78,8 @@ impl EnvVars {
         Self::JUBE_IMAGE_GROUP_PREFIX,
         Self::JUBE_PORT_START,
         Self::JUBE_PORT_END,
+        Self::JUBE_SERVICE_CIDR,
+        Self::JUBE_HOSTS_FILE,
         Self::JUBE_CONNECT_TIMEOUT,
         Self::JUBE_READ_TIMEOUT,
         Self::JUBE_HTTP_RETRIES,

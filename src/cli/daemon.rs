@@ -35,6 +35,10 @@ pub struct DaemonFlags {
     /// services without any token.
     #[arg(long)]
     expose_services: bool,
+    /// The loopback range Services get their own addresses from (default 127.77.0.0/16; or
+    /// $JUBE_SERVICE_CIDR).
+    #[arg(long, value_name = "CIDR")]
+    service_cidr: Option<crate::kube::cluster_ip::ServiceRange>,
     /// How long events are kept, like `1h`, `30m` or `90s` (default 1h).
     #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
     event_ttl: Option<std::time::Duration>,
@@ -80,6 +84,7 @@ pub fn daemon(action: Option<DaemonAction>, flags: DaemonFlags) -> anyhow::Resul
                 expose_services: flags.expose_services,
                 ..Default::default()
             };
+            options.service_range = flags.service_cidr;
             if let Some(ttl) = flags.event_ttl {
                 options.event_ttl = ttl;
             }

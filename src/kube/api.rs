@@ -2,6 +2,7 @@
 //! Discovery, the verbs on every kind under `/api/v1`, watches, pod logs, and `Status` errors,
 //! so that jube's own commands and kubectl are clients alike.
 
+mod cluster_ips;
 mod defaults;
 mod discovery;
 mod events_v1;
@@ -40,6 +41,8 @@ pub struct ApiState {
     pub layout: Layout,
     pub log: DaemonLog,
     pub shutdown: tokio::sync::watch::Sender<Option<Shutdown>>,
+    /// Where Services' addresses come from.
+    pub service_range: crate::kube::cluster_ip::ServiceRange,
 }
 
 pub type Shared = Arc<ApiState>;
@@ -70,6 +73,10 @@ pub fn router(state: Shared, guard: guard::Guard) -> Router {
         .route("/apis/batch/v1", get(discovery::batch_v1))
         .route("/apis/apps/v1/{*rest}", any(apps_resource))
         .route("/apis/batch/v1/{*rest}", any(batch_resource))
+        .route("/apis/discovery.k8s.io", get(discovery::discovery_group))
+        .route("/apis/discovery.k8s.io/v1", get(discovery::discovery_v1))
+        .route("/apis/discovery.k8s.io/v1/{*rest}", any(discovery_resource))
+        .route("/openapi/v3/apis/discovery.k8s.io/v1", get(openapi::discovery_v1))
         .route("/apis/events.k8s.io", get(discovery::events_group))
         .route("/apis/events.k8s.io/v1", get(discovery::events_v1))
         .route("/apis/events.k8s.io/v1/{*rest}", any(events_v1_resource))
@@ -173,6 +180,27 @@ async fn batch_resource(
 ) -> Response {
     serve_in(
         "/apis/batch/v1",
+        state,
+        method,
+        &rest,
+        query.as_deref(),
+        &headers,
+        body,
+    )
+    .await
+}
+
+/// Everything under `/apis/discovery.k8s.io/v1/`.
+async fn discovery_resource(
+    State(state): State<Shared>,
+    method: Method,
+    Path(rest): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve_in(
+        "/apis/discovery.k8s.io/v1",
         state,
         method,
         &rest,

@@ -4,7 +4,7 @@
 //! up the rest.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,9 +15,12 @@ use crate::container::lifecycle::{Containers, ImageSource, StartOutcome};
 use crate::container::platform;
 use crate::container::scripts;
 use crate::container::state::{POD_LABEL, State, Status};
+use crate::kube::cluster_ip::{self, ServiceRange};
 use crate::kube::daemon::DaemonLog;
+use crate::kube::endpoints;
 use crate::kube::events::{self, EventType, source};
 use crate::kube::gc;
+use crate::kube::hosts::{self, ServiceNames};
 use crate::kube::kinds::Kind;
 use crate::kube::podenv;
 use crate::kube::pods::{self, CONTAINER_LABEL, POD_UID_LABEL};
@@ -44,7 +47,16 @@ const BUSY_JOBS: usize = 16;
 /// How long a pod's containers get to stop when the pod goes.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// Where Services get their addresses and where their names are kept.
+pub struct ServiceAddressing {
+    pub range: ServiceRange,
+    /// What tells this daemon's addresses from another's (its JUBE_HOME).
+    pub salt: String,
+    pub names: Arc<ServiceNames>,
+}
+
 pub struct Controller {
+    addressing: ServiceAddressing,
     store: Arc<Store>,
     proxies: Arc<ProxyManager>,
     containers: Containers,
@@ -105,8 +117,10 @@ impl Controller {
         containers: Containers,
         log: DaemonLog,
         config: Config,
+        addressing: ServiceAddressing,
     ) -> Arc<Self> {
         Arc::new(Self {
+            addressing,
             events: events::Recorder::new(store.clone()),
             store,
             proxies,
@@ -267,25 +281,57 @@ impl Controller {
 
     /// Points each service's proxies at its ready pods and records where they listen.
     async fn sync_services(&self, observed: &[Observed]) -> Result<(), StoreError> {
-        let (services, _) = self.store.list(Kind::Service, None)?;
+        let (mut services, _) = self.store.list(Kind::Service, None)?;
+        let addressing = &self.addressing;
+        cluster_ip::backfill(
+            &self.store,
+            &addressing.range,
+            &addressing.salt,
+            &mut services,
+            &self.log,
+        )?;
         // Readiness as this pass computed it is in the store now; read the pods again for it.
         let (fresh_pods, _) = self.store.list(Kind::Pod, None)?;
-        let desired = services::desired(&services, &fresh_pods, observed);
+        let desired = services::desired(&services, &fresh_pods, observed, &self.addressing.range);
         let listening = self.proxies.sync(&desired).await;
+        let hosts = self.proxies.service_hosts().await;
         for svc in &services {
             let key = ServiceKey::new(
                 reconcile::str_at(svc, "/metadata/namespace").unwrap_or("default"),
                 reconcile::str_at(svc, "/metadata/name").unwrap_or_default(),
             );
             if let Some(ports) = listening.get(&key) {
-                let status = services::status(svc, self.proxies.service_host(), ports);
+                let host = hosts
+                    .get(&key)
+                    .copied()
+                    .unwrap_or_else(|| self.proxies.service_host());
+                let status = services::status(svc, host, ports);
                 ignore_missing(
                     self.store
                         .update_status(Kind::Service, &key.namespace, &key.name, status),
                 )?;
             }
         }
-        Ok(())
+        // Headless Services get no address, so no names either.
+        let named: Vec<(ServiceKey, IpAddr)> = services
+            .iter()
+            .filter(|svc| reconcile::str_at(svc, "/spec/clusterIP") != Some(cluster_ip::HEADLESS))
+            .filter_map(|svc| {
+                let key = ServiceKey::new(
+                    reconcile::str_at(svc, "/metadata/namespace").unwrap_or("default"),
+                    reconcile::str_at(svc, "/metadata/name")?,
+                );
+                let host = *hosts.get(&key)?;
+                Some((key, host))
+            })
+            .collect();
+        // The hosts file's lock may be held by another daemon: not on a runtime thread.
+        let names = self.addressing.names.clone();
+        let entries = hosts::entries(&named);
+        if let Err(e) = tokio::task::spawn_blocking(move || names.sync(entries)).await {
+            self.log.line(&format!("cannot update the Service names: {e}"));
+        }
+        endpoints::sync(&self.store, &services, &fresh_pods, observed)
     }
 
     fn current_failures(&self) -> Failures {
@@ -1121,7 +1167,7 @@ impl Controller {
         let Ok((services, _)) = self.store.list(Kind::Service, Some(namespace)) else {
             return Vec::new();
         };
-        let host = self.proxies.service_host();
+        let default_host = self.proxies.service_host();
         let listed: Vec<proxy::ServiceListening> = services
             .iter()
             .filter_map(|svc| {
@@ -1131,6 +1177,9 @@ impl Controller {
                     .into_iter()
                     .filter_map(|l| Some((l.name, u16::try_from(l.listen_port?).ok()?)))
                     .collect();
+                let host = reconcile::str_at(svc, "/status/loadBalancer/ingress/0/ip")
+                    .and_then(|ip| ip.parse().ok())
+                    .unwrap_or(default_host);
                 Some((name, host, ports))
             })
             .collect();

@@ -13,7 +13,10 @@ use crate::fsutil::{self, LockedFile};
 use crate::kube::api::guard::Guard;
 use crate::kube::api::tls::{Tls, TlsError, TlsListener};
 use crate::kube::api::{self, ApiState};
+use crate::kube::cluster_ip::ServiceRange;
 use crate::kube::controller::Controller;
+use crate::kube::controller::ServiceAddressing;
+use crate::kube::hosts::{HostsBlock, ServiceNames};
 use crate::kube::kinds::DEFAULT_NAMESPACE;
 use crate::kube::proxy::ProxyManager;
 use crate::kube::reconcile::Config;
@@ -71,6 +74,8 @@ pub struct DaemonOptions {
     pub backoff_base: Duration,
     /// How long events are kept.
     pub event_ttl: Duration,
+    /// Where Service addresses come from; `None` reads JUBE_SERVICE_CIDR (or the default).
+    pub service_range: Option<ServiceRange>,
 }
 
 impl Default for DaemonOptions {
@@ -82,6 +87,7 @@ impl Default for DaemonOptions {
             token_file: env_vars::var(EnvVars::JUBE_DAEMON_TOKEN_FILE).map(PathBuf::from),
             backoff_base: backoff_base_from_env(),
             event_ttl: crate::kube::events::DEFAULT_TTL,
+            service_range: None,
         }
     }
 }
@@ -128,6 +134,12 @@ impl DaemonLog {
             let _ = writeln!(f, "{stamp} {message}");
         }
     }
+
+    /// A line the daemon's user must see: in the log, and on the daemon's stderr.
+    pub fn warn(&self, message: &str) {
+        eprintln!("warning: {message}");
+        self.line(&format!("warning: {message}"));
+    }
 }
 
 /// The address a running daemon of this JUBE_HOME listens on, from `daemon.addr`.
@@ -162,6 +174,11 @@ pub fn run(layout: Layout, options: DaemonOptions) -> Result<(), DaemonError> {
         });
     }
     let token = options.token_file.as_deref().map(Token::from_file).transpose()?;
+    let service_range = match options.service_range {
+        Some(range) => range,
+        None => ServiceRange::from_env()
+            .map_err(|e| DaemonError::Setup(format!("{}: {e}", EnvVars::JUBE_SERVICE_CIDR)))?,
+    };
     fs_err::create_dir_all(layout.home()).map_err(|e| DaemonError::Setup(e.to_string()))?;
     let Some(lock) = LockedFile::try_acquire(&layout.daemon_lock())? else {
         return Err(DaemonError::AlreadyRunning {
@@ -176,7 +193,14 @@ pub fn run(layout: Layout, options: DaemonOptions) -> Result<(), DaemonError> {
         .enable_all()
         .build()
         .map_err(|e| DaemonError::Setup(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(layout.clone(), options, token, store, log.clone()));
+    let result = runtime.block_on(serve(
+        layout.clone(),
+        options,
+        service_range,
+        token,
+        store,
+        log.clone(),
+    ));
     let _ = std::fs::remove_file(layout.daemon_addr());
     let _ = std::fs::remove_file(layout.daemon_token());
     let _ = std::fs::remove_file(layout.daemon_cert());
@@ -188,6 +212,7 @@ pub fn run(layout: Layout, options: DaemonOptions) -> Result<(), DaemonError> {
 async fn serve(
     layout: Layout,
     options: DaemonOptions,
+    service_range: ServiceRange,
     token: Option<Token>,
     store: Arc<Store>,
     log: DaemonLog,
@@ -228,6 +253,7 @@ async fn serve(
         layout: layout.clone(),
         log: log.clone(),
         shutdown: shutdown_tx.clone(),
+        service_range,
     });
     let app = api::router(state, Guard::new(addr, token));
 
@@ -246,6 +272,7 @@ async fn serve(
         layout.clone(),
         log.clone(),
     ));
+    let names = Arc::new(ServiceNames::new(HostsBlock::for_daemon(&layout), log.clone()));
     let controller = Controller::new(
         store.clone(),
         proxies.clone(),
@@ -254,6 +281,11 @@ async fn serve(
         Config {
             backoff_base: options.backoff_base,
             event_ttl: options.event_ttl,
+        },
+        ServiceAddressing {
+            range: service_range,
+            salt: layout.home().display().to_string(),
+            names: names.clone(),
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -272,6 +304,7 @@ async fn serve(
     let _ = stop_tx.send(true);
     let _ = reconciling.await;
     proxies.shutdown().await;
+    names.clear();
     if mode == Shutdown::StopPods {
         let c = controller.clone();
         let _ = tokio::task::spawn_blocking(move || c.stop_all_pods()).await;

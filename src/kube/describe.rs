@@ -38,11 +38,17 @@ fn map_lines(out: &mut String, title: &str, map: Option<&Value>) {
 
 /// The text `jube describe` prints for one object with no events.
 pub fn describe(object: &Value) -> String {
-    describe_with_events(object, &[], jiff::Timestamp::now())
+    describe_with_events(object, &[], None, jiff::Timestamp::now())
 }
 
-/// The text `jube describe` prints for one object, with the events about it.
-pub fn describe_with_events(object: &Value, events: &[Value], now: jiff::Timestamp) -> String {
+/// The text `jube describe` prints for one object, with the events about it (and for a Service,
+/// its Endpoints).
+pub fn describe_with_events(
+    object: &Value,
+    events: &[Value],
+    endpoints: Option<&Value>,
+    now: jiff::Timestamp,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:<14}{}", "Name:", text(object, "/metadata/name"));
     if let Some(ns) = object.pointer("/metadata/namespace").and_then(Value::as_str) {
@@ -61,6 +67,9 @@ pub fn describe_with_events(object: &Value, events: &[Value], now: jiff::Timesta
     }
     if let Some(selector) = object.pointer("/spec/selector") {
         let _ = writeln!(out, "{:<14}{}", "Selector:", selector_text(Some(selector)));
+    }
+    if text(object, "/kind") == "Service" {
+        service_lines(&mut out, object, endpoints);
     }
     if let Some(r) = object.pointer("/spec/replicas").and_then(Value::as_u64) {
         let int = |p: &str| object.pointer(p).and_then(Value::as_u64).unwrap_or(0);
@@ -126,6 +135,19 @@ pub fn describe_with_events(object: &Value, events: &[Value], now: jiff::Timesta
     data_lines(&mut out, object);
     event_lines(&mut out, events, now);
     out
+}
+
+/// A Service's address, ports and Endpoints, as `kubectl describe svc` shows them.
+fn service_lines(out: &mut String, svc: &Value, endpoints: Option<&Value>) {
+    let _ = writeln!(out, "{:<14}{}", "IP:", text(svc, "/spec/clusterIP"));
+    let _ = writeln!(
+        out,
+        "{:<14}{}",
+        "Port(s):",
+        crate::kube::table::service_ports(svc)
+    );
+    let listed = endpoints.map_or_else(|| "<none>".to_owned(), crate::kube::table::endpoints_cell);
+    let _ = writeln!(out, "{:<14}{listed}", "Endpoints:");
 }
 
 /// `Events:` as kubectl prints them: type, reason, age (with the count of repeats), source and

@@ -17,10 +17,14 @@ pub enum Kind {
     ServiceAccount,
     PersistentVolumeClaim,
     Event,
+    /// A Service's ready pods, which the controller writes (core v1).
+    Endpoints,
+    /// The same, as discovery.k8s.io/v1 lists them.
+    EndpointSlice,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Namespace,
         Kind::Pod,
         Kind::ReplicationController,
@@ -30,9 +34,11 @@ impl Kind {
         Kind::ServiceAccount,
         Kind::PersistentVolumeClaim,
         Kind::Event,
+        Kind::Endpoints,
         Kind::ReplicaSet,
         Kind::Deployment,
         Kind::Job,
+        Kind::EndpointSlice,
     ];
 
     /// The `kind` field's value.
@@ -50,6 +56,8 @@ impl Kind {
             Kind::ServiceAccount => "ServiceAccount",
             Kind::PersistentVolumeClaim => "PersistentVolumeClaim",
             Kind::Event => "Event",
+            Kind::Endpoints => "Endpoints",
+            Kind::EndpointSlice => "EndpointSlice",
         }
     }
 
@@ -68,6 +76,8 @@ impl Kind {
             Kind::ServiceAccount => "serviceaccounts",
             Kind::PersistentVolumeClaim => "persistentvolumeclaims",
             Kind::Event => "events",
+            Kind::Endpoints => "endpoints",
+            Kind::EndpointSlice => "endpointslices",
         }
     }
 
@@ -80,7 +90,8 @@ impl Kind {
             Kind::Service => &["svc"],
             Kind::ReplicaSet => &["rs"],
             Kind::Deployment => &["deploy"],
-            Kind::Job | Kind::Secret => &[],
+            Kind::Job | Kind::Secret | Kind::EndpointSlice => &[],
+            Kind::Endpoints => &["ep"],
             Kind::ConfigMap => &["cm"],
             Kind::ServiceAccount => &["sa"],
             Kind::PersistentVolumeClaim => &["pvc"],
@@ -102,6 +113,8 @@ impl Kind {
             Kind::ServiceAccount => "serviceaccount",
             Kind::PersistentVolumeClaim => "persistentvolumeclaim",
             Kind::Event => "event",
+            Kind::Endpoints => "endpoints",
+            Kind::EndpointSlice => "endpointslice",
         }
     }
 
@@ -110,6 +123,7 @@ impl Kind {
         match self {
             Kind::ReplicaSet | Kind::Deployment => "apps",
             Kind::Job => "batch",
+            Kind::EndpointSlice => "discovery.k8s.io",
             _ => "",
         }
     }
@@ -119,6 +133,7 @@ impl Kind {
         match self.group() {
             "apps" => "apps/v1",
             "batch" => "batch/v1",
+            "discovery.k8s.io" => "discovery.k8s.io/v1",
             _ => "v1",
         }
     }
@@ -128,6 +143,7 @@ impl Kind {
         match self.group() {
             "apps" => "/apis/apps/v1",
             "batch" => "/apis/batch/v1",
+            "discovery.k8s.io" => "/apis/discovery.k8s.io/v1",
             _ => "/api/v1",
         }
     }
@@ -150,6 +166,8 @@ impl Kind {
                 | Kind::ServiceAccount
                 | Kind::PersistentVolumeClaim
                 | Kind::Event
+                | Kind::Endpoints
+                | Kind::EndpointSlice
         )
     }
 
@@ -157,7 +175,12 @@ impl Kind {
     pub fn has_status(self) -> bool {
         !matches!(
             self,
-            Kind::ConfigMap | Kind::Secret | Kind::ServiceAccount | Kind::Event
+            Kind::ConfigMap
+                | Kind::Secret
+                | Kind::ServiceAccount
+                | Kind::Event
+                | Kind::Endpoints
+                | Kind::EndpointSlice
         )
     }
 

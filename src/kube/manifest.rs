@@ -282,6 +282,8 @@ pub fn check(
         Kind::ServiceAccount => typed::<ServiceAccount>(&object),
         Kind::PersistentVolumeClaim => typed::<PersistentVolumeClaim>(&object),
         Kind::Event => typed::<Event>(&object),
+        Kind::Endpoints => typed::<k8s_openapi::api::core::v1::Endpoints>(&object),
+        Kind::EndpointSlice => typed::<k8s_openapi::api::discovery::v1::EndpointSlice>(&object),
     }
     .map_err(invalid)?;
     unknown_fields(&object, &typed, "", &here, warnings);
@@ -337,7 +339,12 @@ pub fn check(
         }
         Kind::Service => check_service(&object, &here, warnings).map_err(invalid)?,
         Kind::ConfigMap | Kind::Secret => check_data_keys(&object).map_err(invalid)?,
-        Kind::Namespace | Kind::ServiceAccount | Kind::PersistentVolumeClaim | Kind::Event => {}
+        Kind::Namespace
+        | Kind::ServiceAccount
+        | Kind::PersistentVolumeClaim
+        | Kind::Event
+        | Kind::Endpoints
+        | Kind::EndpointSlice => {}
     }
     Ok(Some(Manifest {
         source: source.to_owned(),

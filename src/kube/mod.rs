@@ -3,13 +3,16 @@
 
 pub mod api;
 pub mod client;
+pub mod cluster_ip;
 pub mod controller;
 pub mod daemon;
 pub mod deployment;
 pub mod describe;
+pub mod endpoints;
 pub mod events;
 pub mod fieldset;
 pub mod gc;
+pub mod hosts;
 pub mod job;
 pub mod kinds;
 pub mod kubeconfig;

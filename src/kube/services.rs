@@ -6,11 +6,18 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde_json::{Value, json};
 
+use crate::kube::cluster_ip::ServiceRange;
 use crate::kube::proxy::{ProxyPort, ServiceKey, ServicePortSpec, ServiceProxy};
 use crate::kube::reconcile::{self, Observed};
 
-/// The proxies the services in the store ask for, with the host ports of the ready pods they select.
-pub fn desired(services: &[Value], pods: &[Value], observed: &[Observed]) -> Vec<ServiceProxy> {
+/// The proxies the services in the store ask for, with the host ports of the ready pods they
+/// select, and each one's own address when it has one in `range`.
+pub fn desired(
+    services: &[Value],
+    pods: &[Value],
+    observed: &[Observed],
+    range: &ServiceRange,
+) -> Vec<ServiceProxy> {
     services
         .iter()
         .map(|svc| {
@@ -18,21 +25,7 @@ pub fn desired(services: &[Value], pods: &[Value], observed: &[Observed]) -> Vec
                 reconcile::str_at(svc, "/metadata/namespace").unwrap_or("default"),
                 reconcile::str_at(svc, "/metadata/name").unwrap_or_default(),
             );
-            let selector: BTreeMap<String, String> = svc
-                .pointer("/spec/selector")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let selected: Vec<&Value> = pods
-                .iter()
-                .filter(|p| reconcile::str_at(p, "/metadata/namespace") == Some(key.namespace.as_str()))
-                .filter(|p| selects(&selector, p))
-                .filter(|p| ready(p))
-                .collect();
+            let selected = ready_selected(svc, pods);
             let ports = svc
                 .pointer("/spec/ports")
                 .and_then(Value::as_array)
@@ -60,9 +53,40 @@ pub fn desired(services: &[Value], pods: &[Value], observed: &[Observed]) -> Vec
                     })
                 })
                 .collect();
-            ServiceProxy { key, ports }
+            ServiceProxy {
+                key,
+                cluster_ip: cluster_ip(svc).filter(|ip| range.holds(*ip)),
+                ports,
+            }
         })
         .collect()
+}
+
+/// `spec.clusterIP` as an address (not for a headless Service).
+pub fn cluster_ip(svc: &Value) -> Option<IpAddr> {
+    reconcile::str_at(svc, "/spec/clusterIP")?.parse().ok()
+}
+
+/// The ready pods of `svc`'s namespace its selector picks.
+pub fn ready_selected<'a>(svc: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
+    let namespace = reconcile::str_at(svc, "/metadata/namespace").unwrap_or("default");
+    let selector = selector(svc);
+    pods.iter()
+        .filter(|p| reconcile::str_at(p, "/metadata/namespace") == Some(namespace))
+        .filter(|p| selects(&selector, p))
+        .filter(|p| ready(p))
+        .collect()
+}
+
+fn selector(svc: &Value) -> BTreeMap<String, String> {
+    svc.pointer("/spec/selector")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A pod is a backend once its Ready condition is true.
@@ -92,7 +116,7 @@ pub fn selects(selector: &BTreeMap<String, String>, pod: &Value) -> bool {
 
 /// Where a pod serves a service's `targetPort`: a number is a container port, a name is looked up in
 /// the pod's container ports; either way the host port jube leased for it.
-fn backend(pod: &Value, target: &Value, observed: &[Observed]) -> Option<SocketAddr> {
+pub fn backend(pod: &Value, target: &Value, observed: &[Observed]) -> Option<SocketAddr> {
     let container_port: u16 = match target {
         Value::Number(n) => u16::try_from(n.as_u64()?).ok()?,
         Value::String(s) => match s.parse::<u16>() {
@@ -228,7 +252,7 @@ mod tests {
         let seen = [observed("a", 48000), observed("b", 48001), observed("c", 48002)];
         let svc = json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"selector": {"app": "web"},
             "ports": [{"name": "http", "port": 80, "targetPort": "http"}, {"port": 81, "targetPort": 8080, "nodePort": 30080}]}});
-        let d = desired(&[svc], &pods, &seen);
+        let d = desired(&[svc], &pods, &seen, &ServiceRange::default());
         assert_eq!(
             d[0].ports[0].backends,
             [SocketAddr::from(([127, 0, 0, 1], 48000))]
@@ -240,7 +264,7 @@ mod tests {
         assert_eq!(d[0].ports[1].node_port, Some(30080));
         let no_selector = json!({"metadata": {"name": "x"}, "spec": {"ports": [{"port": 80}]}});
         assert!(
-            desired(&[no_selector], &pods, &seen)[0].ports[0]
+            desired(&[no_selector], &pods, &seen, &ServiceRange::default())[0].ports[0]
                 .backends
                 .is_empty()
         );

@@ -43,6 +43,29 @@ impl Default for TableOptions {
 
 const NONE: &str = "<none>";
 
+/// `ip:port` of every address and port of an Endpoints, as kubectl shows them (three, then how
+/// many more).
+pub fn endpoints_cell(o: &Value) -> String {
+    let all: Vec<String> = (o.get("subsets").and_then(Value::as_array).into_iter().flatten())
+        .flat_map(|s| {
+            let ports: Vec<u64> = (s.get("ports").and_then(Value::as_array).into_iter().flatten())
+                .filter_map(|p| p.get("port").and_then(Value::as_u64))
+                .collect();
+            let ips: Vec<String> = (s.get("addresses").and_then(Value::as_array).into_iter().flatten())
+                .filter_map(|a| a.get("ip").and_then(Value::as_str).map(str::to_owned))
+                .collect();
+            ips.into_iter()
+                .flat_map(move |ip| ports.clone().into_iter().map(move |p| format!("{ip}:{p}")))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    match all.len() {
+        0 => NONE.to_owned(),
+        n if n > 3 => format!("{} + {} more...", all[..3].join(","), n - 3),
+        _ => all.join(","),
+    }
+}
+
 /// The table of `objects`, all of `kind`, with kubectl's columns.
 pub fn table(kind: Kind, objects: &[Value], opts: &TableOptions) -> Table {
     let mut headers: Vec<&str> = match kind {
@@ -53,6 +76,8 @@ pub fn table(kind: Kind, objects: &[Value], opts: &TableOptions) -> Table {
         Kind::Service => vec!["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
         Kind::Namespace => vec!["NAME", "STATUS", "AGE"],
         Kind::ConfigMap => vec!["NAME", "DATA", "AGE"],
+        Kind::Endpoints => vec!["NAME", "ENDPOINTS", "AGE"],
+        Kind::EndpointSlice => vec!["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
         Kind::Event => vec!["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
         Kind::Secret => vec!["NAME", "TYPE", "DATA", "AGE"],
         Kind::ServiceAccount => vec!["NAME", "SECRETS", "AGE"],
@@ -76,7 +101,12 @@ pub fn table(kind: Kind, objects: &[Value], opts: &TableOptions) -> Table {
             Kind::Service => &["SELECTOR"][..],
             Kind::PersistentVolumeClaim => &["VOLUMEMODE"][..],
             Kind::Event => &["SUBOBJECT", "SOURCE", "FIRST SEEN", "COUNT", "NAME"][..],
-            Kind::Namespace | Kind::ConfigMap | Kind::Secret | Kind::ServiceAccount => &[][..],
+            Kind::Namespace
+            | Kind::ConfigMap
+            | Kind::Secret
+            | Kind::ServiceAccount
+            | Kind::Endpoints
+            | Kind::EndpointSlice => &[][..],
         });
     }
     let namespace_column = opts.namespace_column && kind.namespaced();
@@ -221,6 +251,25 @@ fn row(kind: Kind, o: &Value, opts: &TableOptions) -> Vec<String> {
                 row.push(name);
             }
             row
+        }
+        Kind::Endpoints => vec![name, endpoints_cell(o), age],
+        Kind::EndpointSlice => {
+            let ports: Vec<String> = (o.get("ports").and_then(Value::as_array).into_iter().flatten())
+                .filter_map(|p| p.get("port").and_then(Value::as_u64))
+                .map(|p| p.to_string())
+                .collect();
+            let addresses: Vec<String> = (o.get("endpoints").and_then(Value::as_array).into_iter().flatten())
+                .flat_map(|e| e.get("addresses").and_then(Value::as_array).into_iter().flatten())
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect();
+            let unset = |v: Vec<String>| {
+                if v.is_empty() {
+                    "<unset>".to_owned()
+                } else {
+                    v.join(",")
+                }
+            };
+            vec![name, text(o, "/addressType"), unset(ports), unset(addresses), age]
         }
         Kind::ConfigMap => {
             let count = |f: &str| o.get(f).and_then(Value::as_object).map_or(0, |m| m.len());
@@ -675,7 +724,8 @@ pub fn service_ports(svc: &Value) -> String {
         .map(|(p, l)| {
             let protocol = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
             let node_port = p.get("nodePort").and_then(Value::as_i64).filter(|n| *n > 0);
-            let host = l.listen_port.or(node_port).filter(|h| *h != l.port);
+            // A Service on its own address listens on its own port; its node port is beside it.
+            let host = l.listen_port.filter(|h| *h != l.port).or(node_port);
             match host {
                 Some(h) => format!("{}:{h}/{protocol}", l.port),
                 None => format!("{}/{protocol}", l.port),

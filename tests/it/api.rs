@@ -77,10 +77,14 @@ fn discovery_names_versions_resources_and_groups() {
                 "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}},
             {"name": "batch", "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
                 "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"}},
+            {"name": "discovery.k8s.io", "versions": [{"groupVersion": "discovery.k8s.io/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": "discovery.k8s.io/v1", "version": "v1"}},
             {"name": "events.k8s.io", "versions": [{"groupVersion": "events.k8s.io/v1", "version": "v1"}],
                 "preferredVersion": {"groupVersion": "events.k8s.io/v1", "version": "v1"}},
         ]})
     );
+    let discovery = names_of_resources(api.get("/apis/discovery.k8s.io/v1").expect(200, None));
+    assert_eq!(discovery, ["endpointslices"]);
     let apps = api.get("/apis/apps/v1");
     let apps = names_of_resources(apps.expect(200, None));
     assert!(

@@ -168,18 +168,18 @@ spec:
     targetPort: 8080
 ";
     k.apply(&k.write("svc.yaml", svc));
-    let port = {
-        let mut port = 0;
+    let (ip, port) = {
+        let (mut ip, mut port) = (String::new(), 0);
         wait_until("the proxy listens", PATIENCE, || {
             let s = k.json(&["svc", "lonely"]);
-            port = s["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"]
-                .as_u64()
-                .unwrap_or(0);
+            let ingress = &s["status"]["loadBalancer"]["ingress"][0];
+            ip = ingress["ip"].as_str().unwrap_or_default().to_owned();
+            port = ingress["ports"][0]["port"].as_u64().unwrap_or(0);
             port != 0
         });
-        port as u16
+        (ip, port as u16)
     };
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the proxy accepts");
+    let mut conn = std::net::TcpStream::connect((ip.as_str(), port)).expect("the proxy accepts");
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = [0u8; 16];
     let n = conn.read(&mut buf).expect("a clean close, not a hang or a reset");

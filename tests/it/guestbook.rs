@@ -19,16 +19,23 @@ fn ready(k: &Kube, tier: &str) -> Vec<String> {
     k.ready_pods(&format!("tier={tier}"))
 }
 
-/// Where a service's proxy listens, as the daemon records it.
-fn proxy_port(k: &Kube, service: &str) -> u16 {
-    *k.proxy_ports(service)
+/// Where a service's proxy listens (its own address), as the daemon records it.
+fn proxy_at(k: &Kube, service: &str) -> String {
+    let svc = k.json(&["svc", service]);
+    let ip = svc["status"]["loadBalancer"]["ingress"][0]["ip"]
+        .as_str()
+        .expect("the proxy address is recorded")
+        .to_owned();
+    let port = *k
+        .proxy_ports(service)
         .first()
-        .expect("the proxy port is recorded")
+        .expect("the proxy port is recorded");
+    format!("{ip}:{port}")
 }
 
-fn get(port: u16) -> Option<String> {
+fn get(at: &str) -> Option<String> {
     let out = std::process::Command::new("curl")
-        .args(["-s", "--max-time", "5", &format!("http://127.0.0.1:{port}/")])
+        .args(["-s", "--max-time", "5", &format!("http://{at}/")])
         .output()
         .ok()?;
     out.status
@@ -71,16 +78,18 @@ fn guestbook_runs_heals_scales_and_goes() {
     });
 
     // Through the frontend service to a frontend pod, which asks the backend through its service.
-    let frontend = proxy_port(&k, "frontend");
-    let page = get(frontend).expect("the frontend service answers");
+    let frontend = proxy_at(&k, "frontend");
+    let page = get(&frontend).expect("the frontend service answers");
     assert!(page.contains("Hello from jube!"), "{page}");
+    let backend = k.json(&["svc", "backend"]);
+    let backend_ip = backend["spec"]["clusterIP"].as_str().expect("a cluster IP");
     assert!(
-        page.contains("backend backend: answered from 127.0.0.1:"),
+        page.contains(&format!("backend backend: answered from {backend_ip}:")),
         "{page}"
     );
     // Round robin: three requests meet three different frontend pods.
     let ports: std::collections::BTreeSet<String> = (0..6)
-        .filter_map(|_| get(frontend))
+        .filter_map(|_| get(&frontend))
         .filter_map(|p| p.lines().find(|l| l.starts_with("port:")).map(str::to_owned))
         .collect();
     assert_eq!(ports.len(), 3, "{ports:?}");
@@ -116,7 +125,7 @@ fn guestbook_runs_heals_scales_and_goes() {
     wait_until("one frontend pod and container left", PATIENCE, || {
         k.names(&["pods", "-l", "tier=frontend"]).len() == 1 && pod_containers(&k, "frontend").len() == 1
     });
-    assert!(get(frontend).is_some_and(|p| p.contains("Hello from jube!")));
+    assert!(get(&frontend).is_some_and(|p| p.contains("Hello from jube!")));
 
     // Delete everything: pods, containers and proxies go.
     k.jube().args(["delete", "-f"]).arg(example()).success();
@@ -124,7 +133,7 @@ fn guestbook_runs_heals_scales_and_goes() {
         k.names(&["pods"]).is_empty() && pod_containers(&k, "").is_empty()
     });
     wait_until("the frontend proxy closed", Duration::from_secs(10), || {
-        get(frontend).is_none()
+        get(&frontend).is_none()
     });
 }
 

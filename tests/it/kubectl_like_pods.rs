@@ -214,8 +214,9 @@ fn pod_status_shows_crash_loops_completions_and_errors() {
 #[test]
 fn service_ports_show_where_the_proxy_listens() {
     let k = Kube::new();
-    // The service port is taken, so the daemon's proxy listens on a leased port instead.
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    // The service port is taken on every address (the service's own one too), so the daemon's
+    // proxy listens on a leased port instead.
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").expect("bind a port");
     let port = taken.local_addr().expect("its address").port();
     let svc = format!(
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector:\n    app: api\n  \

@@ -79,6 +79,8 @@ mod push;
 mod repo_server;
 #[cfg(unix)] // /proc for the processes' arguments
 mod secrets;
+#[cfg(unix)] // pods run Perl HTTP servers and clients
+mod service_names;
 #[cfg(unix)] // pods run a Perl TCP server
 mod services;
 mod settings;

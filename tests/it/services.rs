@@ -1,7 +1,8 @@
 //! Services through a real daemon: the proxy of each service port balances over the ready pods
 //! that `jube apply` started, follows them as they die, scale and go, closes connections cleanly
 //! when none is ready, chooses its port (service port, node port or a leased one, as `jube get
-//! svc` shows), and pods started after a service find it through `<NAME>_SERVICE_HOST/PORT`.
+//! svc` shows), and pods started after a service find it through `<NAME>_SERVICE_HOST/PORT`. Each
+//! service listens on its own address (its `spec.clusterIP`), as its status records.
 //! The pods run a small Perl TCP server (Perl comes with every Debian and macOS).
 
 use std::io::{BufRead, BufReader, Write};
@@ -97,6 +98,20 @@ impl Services {
         });
     }
 
+    /// The address the service's proxies listen on, as its status records it.
+    fn address(&self, service: &str) -> IpAddr {
+        let svc = self.k.json(&["svc", service]);
+        svc["status"]["loadBalancer"]["ingress"][0]["ip"]
+            .as_str()
+            .and_then(|ip| ip.parse().ok())
+            .unwrap_or_else(|| panic!("no address in the status of {service}: {svc}"))
+    }
+
+    /// Where the service's port `port` listens.
+    fn at(&self, service: &str, port: u16) -> SocketAddr {
+        SocketAddr::new(self.address(service), port)
+    }
+
     fn listening(&self, service: &str) -> Vec<u16> {
         self.k.proxy_ports(service)
     }
@@ -176,8 +191,8 @@ fn greeting_at(addr: SocketAddr) -> Option<String> {
     (read > 0).then(|| line.trim_end().to_owned())
 }
 
-fn greeting(port: u16) -> Option<String> {
-    greeting_at(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+fn greeting(at: SocketAddr) -> Option<String> {
+    greeting_at(at)
 }
 
 /// The pod part of a greeting (`pod 10003`).
@@ -185,7 +200,7 @@ fn pod_of(greeting: &str) -> String {
     greeting.split(" backend=").next().unwrap_or_default().to_owned()
 }
 
-fn pods_met(port: u16, connections: usize) -> Vec<String> {
+fn pods_met(port: SocketAddr, connections: usize) -> Vec<String> {
     (0..connections)
         .map(|_| pod_of(&greeting(port).expect("a pod answers through the service")))
         .collect()
@@ -193,15 +208,15 @@ fn pods_met(port: u16, connections: usize) -> Vec<String> {
 
 /// Like [`pods_met`], for waiting: a connection closed unanswered (the proxy has not yet heard of
 /// the ready pods) counts for nothing rather than failing.
-fn pods_answering(port: u16, connections: usize) -> Vec<String> {
+fn pods_answering(port: SocketAddr, connections: usize) -> Vec<String> {
     (0..connections)
         .filter_map(|_| greeting(port))
         .map(|g| pod_of(&g))
         .collect()
 }
 
-fn refused(port: u16) -> bool {
-    TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err()
+fn refused(at: SocketAddr) -> bool {
+    TcpStream::connect(at).is_err()
 }
 
 #[test]
@@ -216,15 +231,17 @@ fn a_service_balances_over_ready_pods_and_follows_them() {
         "the service port was free"
     );
     assert_eq!(s.ports_cell("echo"), format!("{service_port}/TCP"));
+    let service = s.at("echo", service_port);
+    assert_ne!(service.ip(), Ipv4Addr::LOCALHOST, "an address of its own");
 
     // Round robin: every pod answers within two rounds, and a connection stays with its pod.
     wait_until("all three pods behind the service", PATIENCE, || {
-        let mut met = pods_answering(service_port, 6);
+        let mut met = pods_answering(service, 6);
         met.sort();
         met.dedup();
         met.len() == 3
     });
-    let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, service_port)).unwrap();
+    let stream = TcpStream::connect(service).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut open = BufReader::new(stream);
     let mut line = String::new();
@@ -256,7 +273,7 @@ fn a_service_balances_over_ready_pods_and_follows_them() {
     wait_until("the killed process to be gone", PATIENCE, || {
         !crate::containers_support::is_alive(pid as u32)
     });
-    for met in pods_met(service_port, 6) {
+    for met in pods_met(service, 6) {
         assert!(met.starts_with("pod "), "{met}");
     }
     wait_until("the killed pod restarted and ready again", PATIENCE, || {
@@ -272,7 +289,7 @@ fn a_service_balances_over_ready_pods_and_follows_them() {
     // Scaled down, only the pod left answers.
     s.k.jube().args(["scale", "rc/echo", "--replicas", "1"]).success();
     wait_until("one pod behind the service", PATIENCE, || {
-        let mut met = pods_answering(service_port, 4);
+        let mut met = pods_answering(service, 4);
         met.dedup();
         met.len() == 1
     });
@@ -280,7 +297,7 @@ fn a_service_balances_over_ready_pods_and_follows_them() {
     // None ready: connections are closed at once, cleanly.
     s.k.jube().args(["scale", "rc/echo", "--replicas", "0"]).success();
     wait_until("no pod behind the service", PATIENCE, || {
-        greeting(service_port).is_none()
+        greeting(service).is_none()
     });
     assert!(s.k.env.home().join("daemon.log").exists());
     let log = std::fs::read_to_string(s.k.env.home().join("daemon.log")).unwrap();
@@ -288,7 +305,7 @@ fn a_service_balances_over_ready_pods_and_follows_them() {
 
     // Deleting the service closes its listener.
     s.k.jube().args(["delete", "svc", "echo"]).success();
-    wait_until("the listener closed", PATIENCE, || refused(service_port));
+    wait_until("the listener closed", PATIENCE, || refused(service));
 }
 
 #[test]
@@ -315,10 +332,10 @@ spec:
     s.apply("client.yaml", &rc_and_service(1, client_port));
     s.wait_ready("echo", 1);
     s.wait_listening("echo", 1);
-    let answer = greeting(client_port).expect("the client pod answers");
+    let answer = greeting(s.at("echo", client_port)).expect("the client pod answers");
     assert_eq!(
         answer.split(" backend=").nth(1),
-        Some(format!("127.0.0.1:{}", listening[0]).as_str()),
+        Some(format!("{}:{}", s.address("backend"), listening[0]).as_str()),
         "{answer}"
     );
 }
@@ -326,7 +343,8 @@ spec:
 #[test]
 fn a_taken_service_port_gets_a_leased_port_and_a_node_port_is_honoured() {
     let Some(s) = Services::new() else { return };
-    let blocker = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    // Taken on every address, so on the service's own one too.
+    let blocker = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
     let taken = blocker.local_addr().unwrap().port();
     let node_port = free_port();
     s.apply(
@@ -348,25 +366,31 @@ fn a_taken_service_port_gets_a_leased_port_and_a_node_port_is_honoured() {
         (start..=end).contains(&listening[0]),
         "a leased port: {listening:?}"
     );
-    assert_eq!(listening[1], node_port);
+    // Port 81 is free on the service's own address; its node port listens beside it, on
+    // 127.0.0.1.
+    assert_eq!(listening[1], 81);
     assert_eq!(
         s.ports_cell("echo"),
         format!("{taken}:{}/TCP,81:{node_port}/TCP", listening[0])
     );
-    for port in &listening {
-        wait_until("the pod behind the proxy", PATIENCE, || greeting(*port).is_some());
+    let leased = s.at("echo", listening[0]);
+    let node = SocketAddr::from((Ipv4Addr::LOCALHOST, node_port));
+    for at in [leased, s.at("echo", 81), node] {
+        wait_until("the pod behind the proxy", PATIENCE, || greeting(at).is_some());
     }
 
     // A restarted daemon listens on the same leased port again.
     s.k.jube().args(["daemon", "stop"]).success();
-    wait_until("the listeners closed", PATIENCE, || refused(listening[0]));
+    wait_until("the listeners closed", PATIENCE, || {
+        refused(leased) && refused(node)
+    });
     drop(blocker);
     s.k.jube()
         .args(["apply", "-f"])
         .arg(s.k.env.root().join("echo.yaml"))
         .success();
     wait_until("the proxy back on its leased port", PATIENCE, || {
-        !refused(listening[0]) && greeting(listening[0]).is_some()
+        !refused(leased) && greeting(leased).is_some()
     });
     assert_eq!(s.listening("echo"), listening);
 }
@@ -400,7 +424,10 @@ fn proxies_listen_on_the_daemon_address() {
     wait_until("the pod behind 127.0.0.2", PATIENCE, || {
         greeting_at(SocketAddr::new(address, service_port)).is_some()
     });
-    assert!(refused(service_port), "not on 127.0.0.1");
+    assert!(
+        refused(SocketAddr::from((Ipv4Addr::LOCALHOST, service_port))),
+        "not on 127.0.0.1"
+    );
     s.k.jube().args(["daemon", "stop", "--stop-pods"]).success();
     daemon.wait();
 }

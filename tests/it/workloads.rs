@@ -63,11 +63,15 @@ impl Cluster {
     }
 
     pub fn serving(images: &[(&str, &str, Vec<u8>)]) -> Self {
+        Self::serving_in(TestEnv::new(), images)
+    }
+
+    /// Like [`Cluster::serving`], in `env` (a daemon's home of its own, or one a daemon used).
+    pub fn serving_in(mut env: TestEnv, images: &[(&str, &str, Vec<u8>)]) -> Self {
         let server = RepoServer::start();
         for (image, version, zip) in images {
             server.publish_image(image, version, zip);
         }
-        let mut env = TestEnv::new();
         env.set_env("JUBE_REMOTE_MAVEN_REPOS", server.url());
         Self {
             api: Api::start_in(env),
@@ -170,16 +174,19 @@ pub fn greeting(addr: SocketAddr) -> Result<String, String> {
     }
 }
 
+/// Where the web service's proxy listens: its own address, at the port its status records.
 pub fn proxy_addr(c: &Cluster) -> SocketAddr {
-    let mut port = None;
+    let mut found = None;
     wait_until("the web service's proxy", PATIENCE, || {
-        port = c.json(&["svc", "web"])["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"].as_u64();
-        port.is_some()
+        let ingress = &c.json(&["svc", "web"])["status"]["loadBalancer"]["ingress"][0];
+        let ip = ingress["ip"].as_str().and_then(|ip| ip.parse().ok());
+        let port = ingress["ports"][0]["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok());
+        found = ip.zip(port).map(|(ip, port)| SocketAddr::new(ip, port));
+        found.is_some()
     });
-    SocketAddr::from((
-        [127, 0, 0, 1],
-        port.and_then(|p| u16::try_from(p).ok()).expect("a port"),
-    ))
+    found.expect("an address")
 }
 
 fn rollout_status(c: &Cluster) {

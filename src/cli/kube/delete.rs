@@ -261,7 +261,9 @@ fn pods_of(client: &Client, d: &Doomed) -> Vec<PodsGone> {
         | Kind::Secret
         | Kind::ServiceAccount
         | Kind::PersistentVolumeClaim
-        | Kind::Event => Vec::new(),
+        | Kind::Event
+        | Kind::Endpoints
+        | Kind::EndpointSlice => Vec::new(),
     }
 }
 

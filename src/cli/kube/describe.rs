@@ -49,9 +49,13 @@ pub fn describe(args: &DescribeArgs) -> anyhow::Result<i32> {
                 .ok()
                 .and_then(|list| list.get("items").and_then(|i| i.as_array()).cloned())
                 .unwrap_or_default();
+            let endpoints = (kind == Kind::Service)
+                .then(|| client.get(&object_path(Kind::Endpoints, ns, &name)).ok())
+                .flatten();
             output::print(&crate::kube::describe::describe_with_events(
                 &object,
                 &events,
+                endpoints.as_ref(),
                 jiff::Timestamp::now(),
             ))?;
             Ok(0)

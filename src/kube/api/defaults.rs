@@ -26,7 +26,12 @@ pub fn apply(kind: Kind, object: &mut Value) {
         Kind::Service => service(object),
         Kind::Secret => secret(object),
         Kind::PersistentVolumeClaim => claim(object),
-        Kind::Namespace | Kind::ConfigMap | Kind::ServiceAccount | Kind::Event => {}
+        Kind::Namespace
+        | Kind::ConfigMap
+        | Kind::ServiceAccount
+        | Kind::Event
+        | Kind::Endpoints
+        | Kind::EndpointSlice => {}
     }
 }
 
@@ -39,7 +44,12 @@ pub fn initial_status(kind: Kind, object: &Value) -> Value {
             "accessModes": object.pointer("/spec/accessModes").cloned().unwrap_or_else(|| json!(["ReadWriteOnce"])),
             "capacity": object.pointer("/spec/resources/requests").cloned().unwrap_or_else(|| json!({})),
         }),
-        Kind::ConfigMap | Kind::Secret | Kind::ServiceAccount | Kind::Event => Value::Null,
+        Kind::ConfigMap
+        | Kind::Secret
+        | Kind::ServiceAccount
+        | Kind::Event
+        | Kind::Endpoints
+        | Kind::EndpointSlice => Value::Null,
         Kind::Pod => json!({"phase": "Pending"}),
         Kind::ReplicationController | Kind::ReplicaSet => json!({"replicas": 0}),
         Kind::Deployment | Kind::Job => json!({}),

@@ -35,7 +35,7 @@ pub async fn api_versions(headers: HeaderMap) -> impl IntoResponse {
 }
 
 /// The named groups jube serves, each with its one version.
-const GROUPS: [&str; 3] = ["apps", "batch", "events.k8s.io"];
+const GROUPS: [&str; 4] = ["apps", "batch", "discovery.k8s.io", "events.k8s.io"];
 
 fn group(name: &str) -> Value {
     let version = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
@@ -59,6 +59,14 @@ fn with_kind(mut v: Value, kind: &str) -> Value {
     v["kind"] = json!(kind);
     v["apiVersion"] = json!("v1");
     v
+}
+
+pub async fn discovery_group() -> impl IntoResponse {
+    Json(with_kind(group("discovery.k8s.io"), "APIGroup"))
+}
+
+pub async fn discovery_v1() -> impl IntoResponse {
+    Json(group_resource_list("discovery.k8s.io/v1"))
 }
 
 pub async fn events_group() -> impl IntoResponse {
@@ -86,7 +94,7 @@ pub async fn batch_v1() -> impl IntoResponse {
 
 pub async fn root_paths() -> impl IntoResponse {
     Json(
-        json!({"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/apis/batch", "/apis/batch/v1", "/apis/events.k8s.io", "/apis/events.k8s.io/v1", "/healthz", "/livez", "/readyz", "/version"]}),
+        json!({"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/apis/batch", "/apis/batch/v1", "/apis/discovery.k8s.io", "/apis/discovery.k8s.io/v1", "/apis/events.k8s.io", "/apis/events.k8s.io/v1", "/healthz", "/livez", "/readyz", "/version"]}),
     )
 }
 
@@ -177,6 +185,7 @@ mod tests {
             names,
             [
                 "configmaps",
+                "endpoints",
                 "events",
                 "namespaces",
                 "namespaces/status",
@@ -194,7 +203,7 @@ mod tests {
                 "services/status",
             ]
         );
-        let ns = &list["resources"][2];
+        let ns = &list["resources"][3];
         assert_eq!(ns["namespaced"], false);
         assert!(
             !ns["verbs"]
@@ -204,7 +213,7 @@ mod tests {
         );
         assert_eq!(ns["shortNames"], json!(["ns"]));
         assert!(ns.get("categories").is_none());
-        assert_eq!(list["resources"][6]["categories"], json!(["all"]));
+        assert_eq!(list["resources"][7]["categories"], json!(["all"]));
         assert!(
             list["resources"][0].get("categories").is_none(),
             "configmaps are not in `all`"

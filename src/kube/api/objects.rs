@@ -306,6 +306,7 @@ fn validate(kind: Kind, object: &Value, validation: FieldValidation) -> Result<V
 }
 
 fn admit(
+    state: &ApiState,
     kind: Kind,
     namespace: &str,
     url_name: Option<&str>,
@@ -314,6 +315,9 @@ fn admit(
 ) -> Result<Vec<String>, ApiError> {
     identify(kind, namespace, url_name, object)?;
     defaults::apply(kind, object);
+    if kind == Kind::Service {
+        super::cluster_ips::admit(state, namespace, object)?;
+    }
     validate(kind, object, params.field_validation()?)
 }
 
@@ -334,7 +338,7 @@ pub fn create(state: &ApiState, target: &Target, params: &Params, body: &Body) -
     if let Some(prefix) = &generate {
         metadata_mut(&mut object).insert("name".into(), json!(generated_name(prefix)));
     }
-    let warnings = admit(kind, namespace, None, &mut object, params)?;
+    let warnings = admit(state, kind, namespace, None, &mut object, params)?;
     if kind.namespaced() {
         require_namespace(state, namespace)?;
     }
@@ -467,7 +471,7 @@ pub fn replace(
         None => {
             let mut sent = sent;
             // The revision the client sent is checked against the current one below.
-            let warnings = admit(kind, namespace, Some(name), &mut sent, params)?;
+            let warnings = admit(state, kind, namespace, Some(name), &mut sent, params)?;
             let writer = writer(kind, params, body, None)?;
             let (saved, _) = update_with(
                 state,
@@ -484,7 +488,7 @@ pub fn replace(
             identify(kind, namespace, Some(name), &mut check)?;
             let (saved, warnings) = update_with(state, target, name, dry_run, Managed::Keep, |current| {
                 let mut object = with_revision_of(with_status_of(current.clone(), &sent), &sent);
-                let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
+                let warnings = admit(state, kind, namespace, Some(name), &mut object, params)?;
                 Ok((object, warnings))
             })?;
             Ok(Reply::ok(saved).warn(warnings))
@@ -498,7 +502,7 @@ pub fn replace(
                 name,
                 dry_run,
                 Managed::Update(&writer),
-                |current| rescale(kind, current, replicas, &sent, namespace, name, params),
+                |current| rescale(state, target, current, replicas, &sent, name, params),
             )?;
             Ok(Reply::ok(scale_of(&saved)).warn(warnings))
         }
@@ -547,7 +551,7 @@ pub fn patch(
                 |current| {
                     // Changes to status go through the status subresource.
                     let mut object = with_status_of(apply(current)?, current);
-                    let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
+                    let warnings = admit(state, kind, namespace, Some(name), &mut object, params)?;
                     Ok((object, warnings))
                 },
             )?;
@@ -557,7 +561,7 @@ pub fn patch(
             let (saved, warnings) = update_with(state, target, name, dry_run, Managed::Keep, |current| {
                 let patched = apply(current)?;
                 let mut object = with_revision_of(with_status_of(current.clone(), &patched), &patched);
-                let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
+                let warnings = admit(state, kind, namespace, Some(name), &mut object, params)?;
                 Ok((object, warnings))
             })?;
             Ok(Reply::ok(saved).warn(warnings))
@@ -573,7 +577,7 @@ pub fn patch(
                 |current| {
                     let scale = apply(&scale_of(current))?;
                     let replicas = scale_replicas(&scale, name)?;
-                    rescale(kind, current, replicas, &scale, namespace, name, params)
+                    rescale(state, target, current, replicas, &scale, name, params)
                 },
             )?;
             Ok(Reply::ok(scale_of(&saved)).warn(warnings))
@@ -630,7 +634,7 @@ fn server_side_apply(
                 require_namespace(state, namespace)?;
             }
             let mut object = merged(None)?;
-            let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
+            let warnings = admit(state, kind, namespace, Some(name), &mut object, params)?;
             let status = defaults::initial_status(kind, &object);
             if let Some(map) = object.as_object_mut()
                 && !status.is_null()
@@ -649,7 +653,7 @@ fn server_side_apply(
         }
         let updated = update_with(state, target, name, dry_run, Managed::Given, |current| {
             let mut object = with_status_of(merged(Some(current))?, current);
-            let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
+            let warnings = admit(state, kind, namespace, Some(name), &mut object, params)?;
             Ok((object, warnings))
         });
         match updated {
@@ -730,19 +734,20 @@ fn scale_replicas(scale: &Value, name: &str) -> Result<i64, ApiError> {
 }
 
 fn rescale(
-    kind: Kind,
+    state: &ApiState,
+    target: &Target,
     current: &Value,
     replicas: i64,
     scale: &Value,
-    namespace: &str,
     name: &str,
     params: &Params,
 ) -> Result<(Value, Vec<String>), ApiError> {
+    let (kind, namespace) = (target.kind, target.store_namespace());
     let mut object = with_revision_of(current.clone(), scale);
     if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("replicas".into(), json!(replicas));
     }
-    let warnings = admit(kind, namespace, Some(name), &mut object, params)?;
+    let warnings = admit(state, kind, namespace, Some(name), &mut object, params)?;
     Ok((object, warnings))
 }
 

@@ -21,10 +21,11 @@ use sha2::{Digest, Sha256};
 use crate::kube::kinds::Kind;
 
 /// The group versions with a document, as `/openapi/v3` names them, with their `apiVersion`.
-const GROUP_VERSIONS: [(&str, &str); 3] = [
+const GROUP_VERSIONS: [(&str, &str); 4] = [
     ("api/v1", "v1"),
     ("apis/apps/v1", "apps/v1"),
     ("apis/batch/v1", "batch/v1"),
+    ("apis/discovery.k8s.io/v1", "discovery.k8s.io/v1"),
 ];
 
 /// A document, serialized once, and the hash clients key their caches on.
@@ -89,6 +90,10 @@ pub async fn apps_v1() -> impl IntoResponse {
 
 pub async fn batch_v1() -> impl IntoResponse {
     respond("batch/v1")
+}
+
+pub async fn discovery_v1() -> impl IntoResponse {
+    respond("discovery.k8s.io/v1")
 }
 
 /// The OpenAPI v3 document of one group version (`v1`, `apps/v1`, `batch/v1`).
@@ -166,6 +171,8 @@ fn register_kind(kind: Kind, generator: &mut SchemaGenerator) -> String {
         Kind::ReplicaSet => register::<apps::ReplicaSet>(generator),
         Kind::Deployment => register::<apps::Deployment>(generator),
         Kind::Job => register::<batch::Job>(generator),
+        Kind::Endpoints => register::<core::Endpoints>(generator),
+        Kind::EndpointSlice => register::<k8s_openapi::api::discovery::v1::EndpointSlice>(generator),
     }
 }
 

@@ -212,9 +212,12 @@ fn selectable_fields(kind: Kind) -> &'static [&'static str] {
         Kind::ReplicaSet | Kind::Deployment => &["metadata.name", "metadata.namespace"],
         Kind::Job => &["metadata.name", "metadata.namespace", "status.successful"],
         Kind::Namespace => &["metadata.name", "status.phase"],
-        Kind::Service | Kind::ConfigMap | Kind::ServiceAccount | Kind::PersistentVolumeClaim => {
-            &["metadata.name", "metadata.namespace"]
-        }
+        Kind::Service
+        | Kind::ConfigMap
+        | Kind::ServiceAccount
+        | Kind::PersistentVolumeClaim
+        | Kind::Endpoints
+        | Kind::EndpointSlice => &["metadata.name", "metadata.namespace"],
         Kind::Secret => &["metadata.name", "metadata.namespace", "type"],
         Kind::Event => &[
             "metadata.name",

@@ -37,6 +37,13 @@ pub(super) fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
+/// Binds exactly `ip:port`, for an address that belongs to one Service alone.
+pub(super) fn bind_exact(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
+    socket_for(ip)?
+        .tap_bind(SocketAddr::new(ip, port))?
+        .listen(BACKLOG)
+}
+
 fn socket_for(ip: IpAddr) -> io::Result<TcpSocket> {
     let socket = match ip {
         IpAddr::V4(_) => TcpSocket::new_v4()?,

@@ -3,6 +3,11 @@
 //! A port listens on its `nodePort` when set, else on the service port when that is free, else on
 //! a port leased from jube's lease table (owner `svc~<ns>~<name>`, so containers never get it).
 //! Once bound, a listener stays where it is across syncs; only its backends change.
+//!
+//! A Service with an address of its own (`spec.clusterIP`, see [`crate::kube::cluster_ip`])
+//! listens there, on its service port, which no other Service shares; its node ports listen on
+//! the daemon's address beside it. Where the system does not answer on that address (macOS
+//! without `lo0` aliases), the Service falls back to the daemon's address, as above.
 
 mod env;
 mod listener;
@@ -54,6 +59,8 @@ impl fmt::Display for ServiceKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceProxy {
     pub key: ServiceKey,
+    /// The Service's own address, when it has one in the daemon's range.
+    pub cluster_ip: Option<IpAddr>,
     pub ports: Vec<ServicePortSpec>,
 }
 
@@ -99,10 +106,26 @@ impl PortProxy {
     }
 }
 
+/// Where a service's listeners bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct At {
+    ip: IpAddr,
+    /// The Service's own address: no other program's wildcard listener is shadowed there.
+    own: bool,
+}
+
 #[derive(Default)]
 struct Proxies {
     /// Per service, its listeners by service port.
     services: BTreeMap<ServiceKey, BTreeMap<u16, PortProxy>>,
+    /// Per service, where its listeners bind, chosen when it is first seen.
+    hosts: BTreeMap<ServiceKey, At>,
+    /// Node-port listeners of services that listen on their own address, by service and port.
+    node_ports: BTreeMap<(ServiceKey, u16), Listener>,
+    /// Node ports whose failed bind was logged, so that a retry that fails again stays quiet.
+    node_ports_failing: BTreeSet<(ServiceKey, u16)>,
+    /// Whether the missing-alias hint was logged.
+    alias_hint_logged: bool,
     stale_leases_pruned: bool,
     closed: bool,
 }
@@ -150,6 +173,49 @@ impl ProxyManager {
         env::reachable(self.bind)
     }
 
+    /// Where each service's clients reach it: its own address, or the daemon's.
+    pub async fn service_hosts(&self) -> BTreeMap<ServiceKey, IpAddr> {
+        let proxies = self.proxies.lock().await;
+        proxies
+            .hosts
+            .iter()
+            .map(|(k, at)| (k.clone(), env::reachable(at.ip)))
+            .collect()
+    }
+
+    /// Whether services listen on their own addresses: only when proxies listen on the default
+    /// loopback address; `--address` puts them all on the address it names.
+    fn own_addresses(&self) -> bool {
+        self.bind == IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+    }
+
+    /// Where `service`'s listeners go: its own address when it has one and the system answers
+    /// there, else the daemon's. Logs once how to add the addresses where they are missing.
+    fn choose_host(&self, service: &ServiceProxy, alias_hint_logged: &mut bool) -> At {
+        let shared = At {
+            ip: self.bind,
+            own: false,
+        };
+        let Some(ip) = service.cluster_ip.filter(|_| self.own_addresses()) else {
+            return shared;
+        };
+        match std::net::TcpListener::bind(SocketAddr::new(ip, 0)) {
+            Ok(_) => At { ip, own: true },
+            Err(e) => {
+                if !*alias_hint_logged {
+                    *alias_hint_logged = true;
+                    self.log.warn(&format!(
+                        "this system does not answer on {ip} ({e}), so Services listen on {} at \
+                         leased ports instead of their own addresses. {}",
+                        self.bind,
+                        alias_hint(ip)
+                    ));
+                }
+                shared
+            }
+        }
+    }
+
     /// Brings the proxies to the desired set: one listener per service port, backends = the
     /// ready endpoints. Idempotent; called by the reconciler after every pass. Returns, per
     /// service, the host port each service port listens on (a port that could not be bound is
@@ -167,6 +233,7 @@ impl ProxyManager {
             .cloned()
             .collect();
         for key in gone {
+            proxies.hosts.remove(&key);
             if let Some(ports) = proxies.services.remove(&key) {
                 self.remove_service(&key, ports).await;
             }
@@ -178,9 +245,55 @@ impl ProxyManager {
         }
         let mut listening = BTreeMap::new();
         for service in desired {
-            let ports = proxies.services.entry(service.key.clone()).or_default();
-            let bound = self.sync_service(service, ports, &live).await;
+            let at = match proxies.hosts.get(&service.key) {
+                Some(at) => *at,
+                None => {
+                    let at = self.choose_host(service, &mut proxies.alias_hint_logged);
+                    proxies.hosts.insert(service.key.clone(), at);
+                    at
+                }
+            };
+            let bound = if at.own {
+                // Node ports listen on the daemon's address, beside the Service's own one.
+                let own = ServiceProxy {
+                    ports: (service.ports.iter())
+                        .map(|p| ServicePortSpec {
+                            node_port: None,
+                            ..p.clone()
+                        })
+                        .collect(),
+                    ..service.clone()
+                };
+                let ports = proxies.services.entry(service.key.clone()).or_default();
+                let bound = self.sync_service(&own, at, ports, &live).await;
+                let Proxies {
+                    node_ports,
+                    node_ports_failing,
+                    ..
+                } = &mut *proxies;
+                self.sync_node_ports(service, node_ports, node_ports_failing);
+                bound
+            } else {
+                let ports = proxies.services.entry(service.key.clone()).or_default();
+                self.sync_service(service, at, ports, &live).await
+            };
             listening.insert(service.key.clone(), bound);
+        }
+        let wanted: BTreeSet<(ServiceKey, u16)> = (desired.iter())
+            .filter(|s| proxies.hosts.get(&s.key).is_some_and(|at| at.own))
+            .flat_map(|s| s.ports.iter().filter_map(|p| Some((s.key.clone(), p.node_port?))))
+            .collect();
+        let stale: Vec<(ServiceKey, u16)> = (proxies.node_ports.keys())
+            .filter(|k| !wanted.contains(k))
+            .cloned()
+            .collect();
+        proxies.node_ports_failing.retain(|k| wanted.contains(k));
+        for k in stale {
+            if let Some(listener) = proxies.node_ports.remove(&k) {
+                listener.close().await;
+                self.log
+                    .line(&format!("service {} node port {}: closed", k.0, k.1));
+            }
         }
         listening
     }
@@ -193,6 +306,9 @@ impl ProxyManager {
             for (_, proxy) in ports {
                 proxy.listener.close().await;
             }
+        }
+        for (_, listener) in std::mem::take(&mut proxies.node_ports) {
+            listener.close().await;
         }
     }
 
@@ -208,9 +324,51 @@ impl ProxyManager {
             .line(&format!("service {key}: removed, its proxies are closed"));
     }
 
+    /// The node ports of a service on its own address: listeners on the daemon's address that
+    /// send to the same backends. A node port that cannot be bound is logged and tried again.
+    fn sync_node_ports(
+        &self,
+        service: &ServiceProxy,
+        node_ports: &mut BTreeMap<(ServiceKey, u16), Listener>,
+        failing: &mut BTreeSet<(ServiceKey, u16)>,
+    ) {
+        for spec in &service.ports {
+            let Some(node_port) = spec.node_port else {
+                continue;
+            };
+            let k = (service.key.clone(), node_port);
+            if let Some(listener) = node_ports.get(&k) {
+                listener.set_backends(&spec.backends);
+                continue;
+            }
+            match listener::bind(self.bind, node_port) {
+                Ok(socket) => {
+                    let label = format!("{} node port {node_port}", label(&service.key, spec));
+                    let listener =
+                        Listener::start(socket, spec.backends.clone(), label.clone(), self.log.clone());
+                    self.log.line(&format!(
+                        "{label}: listening on {}",
+                        SocketAddr::new(self.bind, node_port)
+                    ));
+                    failing.remove(&k);
+                    node_ports.insert(k, listener);
+                }
+                Err(e) => {
+                    if failing.insert(k) {
+                        self.log.line(&format!(
+                            "{}: node port {node_port} cannot be bound: {e}; trying again",
+                            label(&service.key, spec)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
     async fn sync_service(
         &self,
         service: &ServiceProxy,
+        at: At,
         ports: &mut BTreeMap<u16, PortProxy>,
         live: &BTreeSet<String>,
     ) -> Vec<ProxyPort> {
@@ -241,11 +399,11 @@ impl ProxyManager {
                     if proxy.listener.set_backends(&spec.backends) {
                         self.log_backends(&service.key, spec);
                     }
-                    leases_changed |= self.follow_node_port(&service.key, spec, proxy).await;
+                    leases_changed |= self.follow_node_port(&service.key, spec, at, proxy).await;
                 }
                 None => {
                     let earlier_name = take_earlier(&mut earlier, spec.port);
-                    match self.bind_unleased(&service.key, spec, earlier_name.is_some()) {
+                    match self.bind_unleased(&service.key, spec, at, earlier_name.is_some()) {
                         Ok(proxy) => {
                             ports.insert(spec.port, proxy);
                         }
@@ -261,7 +419,7 @@ impl ProxyManager {
         // Earlier leases no port asks for any more are given back.
         leases_changed |= !earlier.is_empty();
         if !pending.is_empty() || leases_changed {
-            self.bind_leased(&service.key, pending, ports, live).await;
+            self.bind_leased(&service.key, at, pending, ports, live).await;
         }
         service
             .ports
@@ -283,12 +441,13 @@ impl ProxyManager {
         &self,
         key: &ServiceKey,
         spec: &ServicePortSpec,
+        at: At,
         leased_before: bool,
     ) -> Result<PortProxy, String> {
         let mut reason = String::new();
         let mut node_port_logged = None;
         if let Some(node_port) = spec.node_port {
-            match listener::bind(self.bind, node_port) {
+            match listener::bind(at.ip, node_port) {
                 Ok(socket) => {
                     return Ok(self.start(key, spec, socket, Origin::NodePort, "its node port", None));
                 }
@@ -308,7 +467,7 @@ impl ProxyManager {
         }
         let why_not = match self.lease_holder(key, spec.port) {
             Some(holder) => format!("port {} is leased to {holder}", spec.port),
-            None => match listener::bind(self.bind, spec.port) {
+            None => match bind_at(at, spec.port) {
                 Ok(socket) => {
                     let why = if reason.is_empty() {
                         "the service port".to_owned()
@@ -333,6 +492,7 @@ impl ProxyManager {
         &self,
         key: &ServiceKey,
         spec: &ServicePortSpec,
+        at: At,
         proxy: &mut PortProxy,
     ) -> bool {
         let Some(node_port) = spec.node_port else {
@@ -341,7 +501,7 @@ impl ProxyManager {
         if proxy.listener.port() == node_port {
             return false;
         }
-        match listener::bind(self.bind, node_port) {
+        match listener::bind(at.ip, node_port) {
             Ok(socket) => {
                 let moved = self.start(key, spec, socket, Origin::NodePort, "its node port", None);
                 let old = std::mem::replace(proxy, moved);
@@ -367,6 +527,7 @@ impl ProxyManager {
     async fn bind_leased(
         &self,
         key: &ServiceKey,
+        at: At,
         mut pending: Vec<Pending<'_>>,
         ports: &mut BTreeMap<u16, PortProxy>,
         live: &BTreeSet<String>,
@@ -409,7 +570,7 @@ impl ProxyManager {
             if attempt > LEASE_ATTEMPTS {
                 return;
             }
-            pending = self.bind_leases(key, pending, &leases, ports);
+            pending = self.bind_leases(key, at, pending, &leases, ports);
             if pending.is_empty() {
                 return;
             }
@@ -421,6 +582,7 @@ impl ProxyManager {
     fn bind_leases<'a>(
         &self,
         key: &ServiceKey,
+        at: At,
         pending: Vec<Pending<'a>>,
         leases: &[Lease],
         ports: &mut BTreeMap<u16, PortProxy>,
@@ -430,7 +592,7 @@ impl ProxyManager {
             let Some(lease) = leases.iter().find(|l| l.name == name) else {
                 continue;
             };
-            match listener::bind(self.bind, lease.host_port) {
+            match bind_at(at, lease.host_port) {
                 Ok(socket) => {
                     let why = format!("a leased port; {reason}");
                     let proxy = self.start(key, spec, socket, Origin::Leased(name), &why, spec.node_port);
@@ -464,11 +626,11 @@ impl ProxyManager {
         node_port_logged: Option<u16>,
     ) -> PortProxy {
         let label = label(key, spec);
+        let bound = socket
+            .local_addr()
+            .map_or_else(|e| e.to_string(), |a| a.to_string());
         let listener = Listener::start(socket, spec.backends.clone(), label.clone(), self.log.clone());
-        self.log.line(&format!(
-            "{label}: listening on {} ({why})",
-            SocketAddr::new(self.bind, listener.port())
-        ));
+        self.log.line(&format!("{label}: listening on {bound} ({why})"));
         self.log_backends(key, spec);
         PortProxy {
             listener,
@@ -563,6 +725,27 @@ impl ProxyManager {
             Ok(Err(e)) => self.log.line(&format!("cannot prune service port leases: {e}")),
             Err(e) => self.log.line(&format!("cannot prune service port leases: {e}")),
         }
+    }
+}
+
+/// Binds a service's listener: on its own address only that address matters.
+fn bind_at(at: At, port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    if at.own {
+        listener::bind_exact(at.ip, port)
+    } else {
+        listener::bind(at.ip, port)
+    }
+}
+
+/// The command that makes macOS answer on `ip` (and the rest of its /16, one alias each).
+fn alias_hint(ip: IpAddr) -> String {
+    if cfg!(target_os = "macos") {
+        format!(
+            "To give each Service its own address, add loopback aliases, one per address: \
+             sudo ifconfig lo0 alias {ip} up (see the README, \"Service addresses and names\")"
+        )
+    } else {
+        format!("Check that {ip} is a loopback address this system answers on.")
     }
 }
 

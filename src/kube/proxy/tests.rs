@@ -90,6 +90,7 @@ fn key(name: &str) -> ServiceKey {
 fn service(name: &str, ports: Vec<ServicePortSpec>) -> ServiceProxy {
     ServiceProxy {
         key: key(name),
+        cluster_ip: None,
         ports,
     }
 }
@@ -647,4 +648,110 @@ fn lease_names_change_on_each_failed_bind_and_earlier_ones_are_found() {
     assert_eq!(take_earlier(&mut earlier, 80), None);
     assert_eq!(take_earlier(&mut earlier, 8080).as_deref(), Some("8080"));
     assert_eq!(earlier, [lease("800")]);
+}
+
+/// Two addresses of 127.0.0.0/8 no other test uses (Linux answers on all of it).
+#[cfg(target_os = "linux")]
+fn own_addresses() -> (IpAddr, IpAddr) {
+    let random = std::collections::hash_map::RandomState::new().hash_one(1u8);
+    let [a, b, _, _, _, _, _, _] = random.to_le_bytes();
+    (
+        IpAddr::V4(Ipv4Addr::new(127, 78, a, b.max(1) & 0xfe)),
+        IpAddr::V4(Ipv4Addr::new(127, 78, a, (b.max(1) & 0xfe) + 1)),
+    )
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_on_one_port_listen_each_on_its_own_address_with_node_ports_beside() {
+    let env = TestEnv::new();
+    let (red_ip, blue_ip) = own_addresses();
+    let (red, blue) = (tagged_backend("red").await, tagged_backend("blue").await);
+    let port = free_port();
+    let node_port = free_port();
+    let mut red_spec = port_spec(port, &[red]);
+    red_spec.node_port = Some(node_port);
+    let desired = [
+        ServiceProxy {
+            cluster_ip: Some(red_ip),
+            ..service("red", vec![red_spec])
+        },
+        ServiceProxy {
+            cluster_ip: Some(blue_ip),
+            ..service("blue", vec![port_spec(port, &[blue])])
+        },
+    ];
+    let listening = env.sync(&desired).await;
+    assert_eq!(listening[&key("red")][0].listen_port, port, "{}", env.log());
+    assert_eq!(listening[&key("blue")][0].listen_port, port, "{}", env.log());
+    let hosts = env.manager.service_hosts().await;
+    assert_eq!((hosts[&key("red")], hosts[&key("blue")]), (red_ip, blue_ip));
+    for (ip, tag) in [(red_ip, "red"), (blue_ip, "blue")] {
+        let stream = TcpStream::connect((ip, port)).await.unwrap();
+        let mut line = String::new();
+        guard("greeting", BufReader::new(stream).read_line(&mut line))
+            .await
+            .unwrap();
+        assert_eq!(line.trim_end(), tag);
+    }
+    // The node port listens on the daemon's address, to the same pods.
+    assert_eq!(connect(node_port).await.0, "red");
+    // Gone with the service.
+    env.sync(&desired[1..]).await;
+    assert!(TcpStream::connect((red_ip, port)).await.is_err());
+    assert!(
+        TcpStream::connect((Ipv4Addr::LOCALHOST, node_port))
+            .await
+            .is_err()
+    );
+    assert_eq!(env.manager.service_hosts().await.len(), 1);
+}
+
+/// Where the system does not answer on a Service's address (macOS without `lo0` aliases; here a
+/// documentation address no interface has), the Service listens on the daemon's address as
+/// before, and the daemon says so once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_the_system_does_not_answer_on_falls_back_to_the_daemon_s_and_says_so_once() {
+    let env = TestEnv::new();
+    let backend = tagged_backend("a").await;
+    let (one, two) = (free_port(), free_port());
+    let elsewhere = |name: &str, last: u8, port: u16| ServiceProxy {
+        cluster_ip: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))),
+        ..service(name, vec![port_spec(port, &[backend])])
+    };
+    let desired = [elsewhere("one", 1, one), elsewhere("two", 2, two)];
+    let listening = env.sync(&desired).await;
+    assert_eq!(listening[&key("one")][0].listen_port, one, "{}", env.log());
+    assert_eq!(listening[&key("two")][0].listen_port, two, "{}", env.log());
+    let hosts = env.manager.service_hosts().await;
+    assert_eq!(hosts[&key("one")], IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_eq!(connect(one).await.0, "a");
+    assert_eq!(
+        env.log().matches("does not answer on").count(),
+        1,
+        "{}",
+        env.log()
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_node_port_beside_an_own_address_is_logged_once_and_taken_when_free() {
+    let env = TestEnv::new();
+    let (ip, _) = own_addresses();
+    let backend = tagged_backend("a").await;
+    let blocker = StdListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let node_port = blocker.local_addr().unwrap().port();
+    let mut spec = port_spec(free_port(), &[backend]);
+    spec.node_port = Some(node_port);
+    let desired = [ServiceProxy {
+        cluster_ip: Some(ip),
+        ..service("web", vec![spec])
+    }];
+    env.sync(&desired).await;
+    env.sync(&desired).await;
+    assert_eq!(env.log().matches("cannot be bound").count(), 1, "{}", env.log());
+    drop(blocker);
+    env.sync(&desired).await;
+    assert_eq!(connect(node_port).await.0, "a");
 }

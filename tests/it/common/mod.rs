@@ -84,7 +84,9 @@ impl TestEnv {
             user_home,
             root,
             ports: next_port_range(),
-            extra_env: Vec::new(),
+            // Service names go to a hosts file of the test's own unless a test asks for the
+            // system's: a test that dies never leaves lines in /etc/hosts.
+            extra_env: vec![("JUBE_HOSTS_FILE".into(), base.join("hosts").into_os_string())],
         }
     }
 
