@@ -44,6 +44,10 @@ const BURST: Duration = Duration::from_millis(25);
 /// end wakes it at once. A rollout's few jobs at a time are looked at as they end.
 const BUSY_PERIOD: Duration = Duration::from_millis(100);
 const BUSY_JOBS: usize = 16;
+/// A pass whose own writes give the next one work (a pod's status, then its ReplicaSet's, then a
+/// scale, then new pods) looks again at once rather than after a burst's wait, this many times in
+/// a row at most: each step of a rollout's wave is one pass.
+const CHAIN: u32 = 4;
 /// How long a pod's containers get to stop when the pod goes.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -146,15 +150,24 @@ impl Controller {
                 .line("reaping orphaned app processes (exit codes of apps started by start.sh are known)");
         }
         let mut changes = self.store.subscribe();
+        let mut chained = 0;
         loop {
             let looked = Instant::now();
-            let requeue = match self.clone().pass().await {
+            let (requeue, wrote) = match self.clone().pass().await {
                 Ok(r) => r,
                 Err(e) => {
                     self.log.line(&format!("reconcile failed: {e}"));
-                    None
+                    (None, false)
                 }
             };
+            let in_flight = self.busy.lock().unwrap_or_else(|p| p.into_inner()).len();
+            if wrote && chained < CHAIN && in_flight < BUSY_JOBS && !*stop.borrow() {
+                chained += 1;
+                // What this pass wrote is what the next one reads: no wake is needed for it.
+                while changes.try_recv().is_ok() {}
+                continue;
+            }
+            chained = 0;
             let wait = requeue
                 .map_or(RESYNC, |r| r.min(RESYNC))
                 .max(Duration::from_millis(20));
@@ -184,8 +197,9 @@ impl Controller {
         }
     }
 
-    /// One look: observe, plan, act. Returns when to look again at the latest.
-    async fn pass(self: Arc<Self>) -> Result<Option<Duration>, StoreError> {
+    /// One look: observe, plan, act. Returns when to look again at the latest, and whether the
+    /// look changed any object.
+    async fn pass(self: Arc<Self>) -> Result<(Option<Duration>, bool), StoreError> {
         for (kind, namespace, name) in gc::finish_foreground_deletions(&self.store)? {
             self.log.line(&format!(
                 "deleted {} {namespace}/{name} (its dependants are gone)",
@@ -251,6 +265,7 @@ impl Controller {
             .actions
             .into_iter()
             .partition(|a| matches!(a, Action::StartContainer { .. } | Action::RemoveContainer { .. }));
+        let revision = self.store.revision()?;
         let (statuses, objects): (Vec<Action>, Vec<Action>) = objects
             .into_iter()
             .partition(|a| matches!(a, Action::UpdatePodStatus { .. }));
@@ -264,6 +279,7 @@ impl Controller {
         }
         // Services first, so containers made in this pass see where the proxies listen.
         self.sync_services(&observed).await?;
+        let wrote = self.store.revision()? != revision;
         if due(&self.volumes_synced, VOLUME_SYNC) {
             let me = self.clone();
             let pods = pods.clone();
@@ -276,7 +292,7 @@ impl Controller {
                 self.clone().act(action, &pods)?;
             }
         }
-        Ok(plan.requeue_after)
+        Ok((plan.requeue_after, wrote))
     }
 
     /// Points each service's proxies at its ready pods and records where they listen.

@@ -46,13 +46,17 @@ spec:
         image: example/named:1.0
         ports:
         - {name: http, containerPort: 8080}
+        # Generous timeouts: on a loaded machine a shell can take more than the default second to
+        # start, and a timed-out liveness probe counts as a failure (as in Kubernetes).
         readinessProbe:
           exec: {command: [sh, -c, 'test ! -f unready']}
           periodSeconds: 1
+          timeoutSeconds: 10
           failureThreshold: 1
         livenessProbe:
           exec: {command: [sh, -c, 'test ! -f sick']}
           periodSeconds: 1
+          timeoutSeconds: 10
           failureThreshold: 2
         startupProbe:
           tcpSocket: {port: http}
