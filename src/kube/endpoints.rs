@@ -247,7 +247,6 @@ pub fn updated(current: &Value, wanted: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::state::Status;
 
     fn pod(name: &str, ready: bool) -> Value {
         json!({
@@ -258,22 +257,7 @@ mod tests {
     }
 
     fn observed(name: &str, host: u16) -> Observed {
-        Observed {
-            id: name.into(),
-            pod: ("shop".into(), name.into()),
-            pod_uid: format!("uid-{name}"),
-            container: "web".into(),
-            status: Status::Running,
-            exit_code: None,
-            error: None,
-            started_at: None,
-            finished_at: None,
-            restart_count: 0,
-            last_run: None,
-            ports_ready: true,
-            ports: vec![(8080, host)],
-            image: "x".into(),
-        }
+        Observed::running_web("shop", name, &format!("uid-{name}"), host)
     }
 
     fn svc() -> Value {

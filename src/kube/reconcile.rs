@@ -41,6 +41,30 @@ pub struct Observed {
     pub image: String,
 }
 
+#[cfg(test)]
+impl Observed {
+    /// A running container `web` of pod `namespace/name`, its container port 8080 leased as
+    /// `host`: the fixture of the Service and Endpoints tests.
+    pub fn running_web(namespace: &str, name: &str, uid: &str, host: u16) -> Self {
+        Self {
+            id: name.into(),
+            pod: (namespace.into(), name.into()),
+            pod_uid: uid.into(),
+            container: "web".into(),
+            status: Status::Running,
+            exit_code: None,
+            error: None,
+            started_at: None,
+            finished_at: None,
+            restart_count: 0,
+            last_run: None,
+            ports_ready: true,
+            ports: vec![(8080, host)],
+            image: "x".into(),
+        }
+    }
+}
+
 /// Tunables of the restart policy.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {

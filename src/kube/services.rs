@@ -213,7 +213,6 @@ pub fn listening(svc: &Value) -> Vec<Listening> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::state::Status;
 
     fn pod(name: &str, labels: Value, ready: bool) -> Value {
         json!({
@@ -224,22 +223,7 @@ mod tests {
     }
 
     fn observed(name: &str, host: u16) -> Observed {
-        Observed {
-            id: name.into(),
-            pod: ("default".into(), name.into()),
-            pod_uid: name.into(),
-            container: "web".into(),
-            status: Status::Running,
-            exit_code: None,
-            error: None,
-            started_at: None,
-            finished_at: None,
-            restart_count: 0,
-            last_run: None,
-            ports_ready: true,
-            ports: vec![(8080, host)],
-            image: "x".into(),
-        }
+        Observed::running_web("default", name, name, host)
     }
 
     #[test]
