@@ -622,10 +622,12 @@ spec:
         let Ok(svc) = serde_json::from_str::<serde_json::Value>(&svc) else {
             return false;
         };
-        let Some(port) = svc["status"]["loadBalancer"]["ingress"][0]["ports"][0]["port"].as_u64() else {
+        // The Service's own address (or the daemon's, where the system does not answer there).
+        let ingress = &svc["status"]["loadBalancer"]["ingress"][0];
+        let (Some(ip), Some(port)) = (ingress["ip"].as_str(), ingress["ports"][0]["port"].as_u64()) else {
             return false;
         };
-        match reqwest::blocking::get(format!("http://127.0.0.1:{port}/version")).and_then(|r| r.text()) {
+        match reqwest::blocking::get(format!("http://{ip}:{port}/version")).and_then(|r| r.text()) {
             Ok(text) => {
                 answer = text;
                 answer.contains("\"major\"")
