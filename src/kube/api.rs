@@ -71,11 +71,9 @@ pub fn router(state: Shared, guard: guard::Guard) -> Router {
         .route("/apis/batch", get(discovery::batch_group))
         .route("/apis/apps/v1", get(discovery::apps_v1))
         .route("/apis/batch/v1", get(discovery::batch_v1))
-        .route("/apis/apps/v1/{*rest}", any(apps_resource))
-        .route("/apis/batch/v1/{*rest}", any(batch_resource))
+        .route("/apis/{group}/{version}/{*rest}", any(group_resource))
         .route("/apis/discovery.k8s.io", get(discovery::discovery_group))
         .route("/apis/discovery.k8s.io/v1", get(discovery::discovery_v1))
-        .route("/apis/discovery.k8s.io/v1/{*rest}", any(discovery_resource))
         .route("/openapi/v3/apis/discovery.k8s.io/v1", get(openapi::discovery_v1))
         .route("/apis/events.k8s.io", get(discovery::events_group))
         .route("/apis/events.k8s.io/v1", get(discovery::events_v1))
@@ -148,69 +146,6 @@ async fn resource(
     serve_in("/api/v1", state, method, &rest, query.as_deref(), &headers, body).await
 }
 
-/// Everything under `/apis/apps/v1/`.
-async fn apps_resource(
-    State(state): State<Shared>,
-    method: Method,
-    Path(rest): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    serve_in(
-        "/apis/apps/v1",
-        state,
-        method,
-        &rest,
-        query.as_deref(),
-        &headers,
-        body,
-    )
-    .await
-}
-
-/// Everything under `/apis/batch/v1/`.
-async fn batch_resource(
-    State(state): State<Shared>,
-    method: Method,
-    Path(rest): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    serve_in(
-        "/apis/batch/v1",
-        state,
-        method,
-        &rest,
-        query.as_deref(),
-        &headers,
-        body,
-    )
-    .await
-}
-
-/// Everything under `/apis/discovery.k8s.io/v1/`.
-async fn discovery_resource(
-    State(state): State<Shared>,
-    method: Method,
-    Path(rest): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    serve_in(
-        "/apis/discovery.k8s.io/v1",
-        state,
-        method,
-        &rest,
-        query.as_deref(),
-        &headers,
-        body,
-    )
-    .await
-}
-
 /// Everything under `/apis/events.k8s.io/v1/`: the core events in the newer shape, read-only.
 async fn events_v1_resource(
     State(state): State<Shared>,
@@ -244,6 +179,25 @@ async fn events_v1_resource(
         Ok(Err(e)) => e.into_response(),
         Err(e) => ApiError::internal(format!("the request failed: {e}")).into_response(),
     }
+}
+
+/// The API groups whose objects are served as core/v1's are (events.k8s.io has a route of its own).
+const GROUPS: [&str; 3] = ["/apis/apps/v1", "/apis/batch/v1", "/apis/discovery.k8s.io/v1"];
+
+/// Everything under `/apis/GROUP/VERSION/` of the groups in [`GROUPS`].
+async fn group_resource(
+    State(state): State<Shared>,
+    method: Method,
+    Path((group, version, rest)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let root = format!("/apis/{group}/{version}");
+    if !GROUPS.contains(&root.as_str()) {
+        return not_found().await;
+    }
+    serve_in(&root, state, method, &rest, query.as_deref(), &headers, body).await
 }
 
 async fn serve_in(
