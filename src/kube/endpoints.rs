@@ -157,39 +157,43 @@ pub fn sync(
     let wanted = desired(services, pods, observed);
     for kind in [Kind::Endpoints, Kind::EndpointSlice] {
         let (current, _) = store.list(kind, None)?;
-        let find = |ns: &str, name: &str| {
-            current.iter().find(|c| {
-                reconcile::str_at(c, "/metadata/namespace") == Some(ns)
-                    && reconcile::str_at(c, "/metadata/name") == Some(name)
-            })
-        };
-        for w in wanted.iter().filter(|w| w.kind == kind) {
-            let written = match find(&w.namespace, &w.name) {
-                None => store.create(kind, &w.namespace, w.object.clone()),
-                // Endpoints a user wrote for a Service that now selects pods become ours.
-                Some(c) if content(c) != content(&w.object) => {
-                    store.update(kind, &w.namespace, updated(c, &w.object), None)
-                }
-                Some(_) => continue,
+        // A pass that changed many endpoints writes them in one transaction.
+        store.batch(|b| {
+            let find = |ns: &str, name: &str| {
+                current.iter().find(|c| {
+                    reconcile::str_at(c, "/metadata/namespace") == Some(ns)
+                        && reconcile::str_at(c, "/metadata/name") == Some(name)
+                })
             };
-            match written {
-                Ok(_) | Err(StoreError::AlreadyExists { .. } | StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        for c in current.iter().filter(|c| is_managed(c)) {
-            let ns = reconcile::str_at(c, "/metadata/namespace").unwrap_or_default();
-            let name = reconcile::str_at(c, "/metadata/name").unwrap_or_default();
-            let still = wanted
-                .iter()
-                .any(|w| w.kind == kind && w.namespace == ns && w.name == name);
-            if !still {
-                match store.delete(kind, ns, name) {
-                    Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            for w in wanted.iter().filter(|w| w.kind == kind) {
+                let written = match find(&w.namespace, &w.name) {
+                    None => b.create(kind, &w.namespace, w.object.clone()),
+                    // Endpoints a user wrote for a Service that now selects pods become ours.
+                    Some(c) if content(c) != content(&w.object) => {
+                        b.update(kind, &w.namespace, updated(c, &w.object), None)
+                    }
+                    Some(_) => continue,
+                };
+                match written {
+                    Ok(_) | Err(StoreError::AlreadyExists { .. } | StoreError::NotFound { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
-        }
+            for c in current.iter().filter(|c| is_managed(c)) {
+                let ns = reconcile::str_at(c, "/metadata/namespace").unwrap_or_default();
+                let name = reconcile::str_at(c, "/metadata/name").unwrap_or_default();
+                let still = wanted
+                    .iter()
+                    .any(|w| w.kind == kind && w.namespace == ns && w.name == name);
+                if !still {
+                    match b.delete(kind, ns, name) {
+                        Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(())
+        })?;
     }
     Ok(())
 }
