@@ -145,16 +145,16 @@ print_table() {
   return "$failed"
 }
 
-# Runs nginx in the background with state in $1, one worker, the main-context lines $3 (say a
-# load_module, which must come before any block) and the blocks on stdin; waits until
-# 127.0.0.1:$2 answers.
+# Runs nginx in the background with state in $1, NGINX_WORKERS workers (default 1), the
+# main-context lines $3 (say a load_module, which must come before any block) and the blocks on
+# stdin; waits until 127.0.0.1:$2 answers.
 run_nginx() {
   local dir=$1 port=$2 main=${3:-} user=""
   mkdir -p "$dir/tmp"
   # Workers of a root master run as nobody, who cannot enter mktemp's private folders.
   [ "$(id -u)" -ne 0 ] || user="user root;"
   {
-    printf '%s\n' "$user" "$main" "worker_processes 1;" "daemon off;" "pid $dir/nginx.pid;" \
+    printf '%s\n' "$user" "$main" "worker_processes ${NGINX_WORKERS:-1};" "daemon off;" "pid $dir/nginx.pid;" \
       "error_log $dir/error.log;" "events { worker_connections 1024; }"
     cat
   } >"$dir/nginx.conf"

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
+use super::workers;
 use crate::kube::daemon::DaemonLog;
 
 /// Per direction. Loopback moves data in large segments; 8 KiB (tokio's default) costs syscalls.
@@ -136,7 +137,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         match listener.accept().await {
             Ok((client, _)) => {
                 let (backends, start) = shared.pick();
-                tokio::spawn(forward(client, backends, start, shared.clone()));
+                // Handed over as a plain socket: it registers with the worker's own poller there.
+                let Ok(client) = client.into_std() else { continue };
+                let shared = shared.clone();
+                workers::spawn(async move {
+                    if let Ok(client) = TcpStream::from_std(client) {
+                        forward(client, backends, start, shared).await;
+                    }
+                });
             }
             // Out of file descriptors and the like: the listener itself is fine, so wait a little
             // rather than spin.

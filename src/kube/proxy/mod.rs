@@ -13,6 +13,7 @@ mod env;
 mod listener;
 #[cfg(test)]
 mod tests;
+mod workers;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
