@@ -28,7 +28,7 @@ use axum::routing::{any, get, post};
 use serde_json::json;
 
 use crate::kube::daemon::{DaemonLog, Shutdown};
-use crate::kube::kinds::DEFAULT_NAMESPACE;
+use crate::kube::kinds::{DEFAULT_NAMESPACE, Kind};
 use crate::kube::status::ApiError;
 use crate::kube::store::Store;
 use crate::layout::Layout;
@@ -43,6 +43,9 @@ pub struct ApiState {
     pub shutdown: tokio::sync::watch::Sender<Option<Shutdown>>,
     /// Where Services' addresses come from.
     pub service_range: crate::kube::cluster_ip::ServiceRange,
+    /// Held from choosing a Service's address until it is stored, so that two Services created
+    /// at once never draw the same one.
+    pub service_writes: std::sync::Mutex<()>,
 }
 
 pub type Shared = Arc<ApiState>;
@@ -286,6 +289,8 @@ fn dispatch(
     params: &Params,
     body: &Body,
 ) -> Result<Reply, ApiError> {
+    let _service_write = (target.kind == Kind::Service && *method != Method::GET)
+        .then(|| state.service_writes.lock().unwrap_or_else(|e| e.into_inner()));
     match (method.as_str(), target.name.as_deref()) {
         ("GET", None) => objects::list(state, target, params),
         ("POST", None) => objects::create(state, target, params, body),

@@ -254,6 +254,7 @@ async fn serve(
         log: log.clone(),
         shutdown: shutdown_tx.clone(),
         service_range,
+        service_writes: Default::default(),
     });
     let app = api::router(state, Guard::new(addr, token));
 

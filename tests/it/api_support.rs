@@ -117,6 +117,11 @@ impl Api {
         api
     }
 
+    /// The client the API is called with, for threads of a test's own (it carries the token).
+    pub fn client(&self) -> reqwest::blocking::Client {
+        self.http.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

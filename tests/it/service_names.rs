@@ -286,6 +286,68 @@ fn a_requested_cluster_ip_is_kept_inside_the_range_and_refused_outside() {
     assert_eq!(put.body["spec"]["clusterIP"], "127.77.200.7");
 }
 
+#[test]
+fn services_created_at_once_never_share_an_address() {
+    let cluster = Cluster::serving(&[]);
+    const RACERS: usize = 16;
+    // Creates sent together from threads of their own; returns each answer's code and message.
+    let create_all = |prefix: &str, cluster_ip: Option<&str>| -> Vec<(u16, Value)> {
+        let start = std::sync::Arc::new(std::sync::Barrier::new(RACERS));
+        let creates: Vec<_> = (0..RACERS)
+            .map(|i| {
+                let (client, url, start) = (
+                    cluster.api.client(),
+                    cluster.api.url("/api/v1/namespaces/default/services"),
+                    start.clone(),
+                );
+                let mut spec = serde_json::json!({"selector": {"app": "x"}, "ports": [{"port": 80}]});
+                if let Some(ip) = cluster_ip {
+                    spec["clusterIP"] = ip.into();
+                }
+                let svc = serde_json::json!({
+                    "apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": format!("{prefix}-{i}")}, "spec": spec,
+                });
+                std::thread::spawn(move || {
+                    // Connected first, so that the creates arrive together.
+                    client.get(&url).send().expect("a list");
+                    start.wait();
+                    let answer = client.post(url).json(&svc).send().expect("a create");
+                    (
+                        answer.status().as_u16(),
+                        answer.json::<Value>().expect("a JSON answer"),
+                    )
+                })
+            })
+            .collect();
+        creates.into_iter().map(|c| c.join().unwrap()).collect()
+    };
+    // They race for one address: exactly one gets it, the others are told it is taken.
+    let raced = create_all("racer", Some("127.77.201.9"));
+    assert_eq!(
+        raced.iter().filter(|(code, _)| *code == 201).count(),
+        1,
+        "{raced:#?}"
+    );
+    for (code, refused) in raced.iter().filter(|(code, _)| *code != 201) {
+        assert_eq!(*code, 422, "{refused}");
+        assert!(
+            refused["message"].as_str().unwrap().contains("already allocated"),
+            "{refused}"
+        );
+    }
+    // Addresses drawn from the range at once are all different, and none is the one above.
+    let drawn: std::collections::BTreeSet<String> = create_all("drawn", None)
+        .into_iter()
+        .map(|(code, svc)| {
+            assert_eq!(code, 201, "{svc}");
+            svc["spec"]["clusterIP"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(drawn.len(), RACERS, "{drawn:?}");
+    assert!(!drawn.contains("127.77.201.9"), "{drawn:?}");
+}
+
 /// Whether this process may edit the system's hosts file; under CI it must.
 fn hosts_file_writable() -> bool {
     let writable = std::fs::OpenOptions::new()
