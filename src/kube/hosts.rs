@@ -72,8 +72,13 @@ pub fn entries(services: &[(ServiceKey, IpAddr)]) -> Vec<Entry> {
 
 /// `text` with the block marked `marker` holding `entries` (or no block when there are none),
 /// and without the blocks of other daemons `is_gone` says no longer exist; the rest of the file
-/// is kept as it is.
+/// is kept as it is, line endings too (Windows' hosts file has CRLF).
 pub fn with_block(text: &str, marker: &str, entries: &[Entry], is_gone: impl Fn(&str) -> bool) -> String {
+    let eol = if text.contains("\r\n") || (text.is_empty() && cfg!(windows)) {
+        "\r\n"
+    } else {
+        "\n"
+    };
     let (begin, end) = (format!("# BEGIN jube {marker}"), format!("# END jube {marker}"));
     let mut out = String::with_capacity(text.len());
     // The end line of the block being dropped.
@@ -89,17 +94,17 @@ pub fn with_block(text: &str, marker: &str, entries: &[Entry], is_gone: impl Fn(
             dropping = Some(format!("# END jube {other}"));
         } else {
             out.push_str(line);
-            out.push('\n');
+            out.push_str(eol);
         }
     }
     if !entries.is_empty() {
         out.push_str(&begin);
-        out.push('\n');
+        out.push_str(eol);
         for (ip, names) in entries {
-            out.push_str(&format!("{ip}\t{}\n", names.join(" ")));
+            out.push_str(&format!("{ip}\t{}{eol}", names.join(" ")));
         }
         out.push_str(&end);
-        out.push('\n');
+        out.push_str(eol);
     }
     out
 }
@@ -304,6 +309,18 @@ mod tests {
         // The block of a daemon whose home is gone goes at the next write.
         let swept = with_block(&replaced, "/home/a", &[], |home| home == "/home/b");
         assert_eq!(swept, "127.0.0.1 localhost\n::1 localhost\n");
+    }
+
+    #[test]
+    fn a_crlf_file_keeps_its_line_endings() {
+        let text = "127.0.0.1 localhost\r\n::1 localhost\r\n";
+        let one = [(ip("127.77.0.1"), vec!["web".to_owned()])];
+        let with = with_block(text, "C:\\jube", &one, |_| false);
+        assert_eq!(
+            with,
+            "127.0.0.1 localhost\r\n::1 localhost\r\n# BEGIN jube C:\\jube\r\n127.77.0.1\tweb\r\n# END jube C:\\jube\r\n"
+        );
+        assert_eq!(with_block(&with, "C:\\jube", &[], |_| false), text);
     }
 
     #[test]

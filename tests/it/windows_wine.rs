@@ -565,6 +565,11 @@ fn the_daemon_runs_an_rc_whose_service_answers_through_the_proxy() {
     env.repo(&server);
     env.env.set_env("JUBE_DAEMON_LISTEN", "127.0.0.1:0");
     env.env.set_env("JUBE_BACKOFF_BASE", "0.2");
+    // The Service's names go into a hosts file in Windows' own format (CRLF), kept in step.
+    let hosts = env.env.root().join("hosts");
+    let original = "127.0.0.1 localhost\r\n::1 localhost\r\n";
+    std::fs::write(&hosts, original).unwrap();
+    env.env.set_env("JUBE_HOSTS_FILE", win(&hosts));
     let manifest = format!(
         "apiVersion: v1
 kind: ReplicationController
@@ -612,6 +617,7 @@ spec:
             .output();
     };
     let mut answer = String::new();
+    let mut address = String::new();
     let answered = (0..90).any(|_| {
         std::thread::sleep(Duration::from_secs(1));
         let svc = env
@@ -627,6 +633,7 @@ spec:
         let (Some(ip), Some(port)) = (ingress["ip"].as_str(), ingress["ports"][0]["port"].as_u64()) else {
             return false;
         };
+        address = ip.to_owned();
         match reqwest::blocking::get(format!("http://{ip}:{port}/version")).and_then(|r| r.text()) {
             Ok(text) => {
                 answer = text;
@@ -640,7 +647,26 @@ spec:
         stop(&env);
         panic!("the service never answered through the proxy ({answer})\n{pods}");
     }
+    let named = format!("{address}\tapi.default.svc.cluster.local api.default.svc api.default api\r\n");
+    let named_in_time = (0..60).any(|_| {
+        let text = std::fs::read_to_string(&hosts).unwrap_or_default();
+        text.contains(&named) || {
+            std::thread::sleep(Duration::from_millis(500));
+            false
+        }
+    });
+    let block = std::fs::read_to_string(&hosts).unwrap_or_default();
     stop(&env);
+    assert!(
+        named_in_time,
+        "the hosts file never named the Service at {address}: {block:?}"
+    );
+    assert!(
+        block.starts_with(original) && !block.replace("\r\n", "").contains('\n'),
+        "{block:?}"
+    );
+    // The daemon takes its block away when it stops.
+    assert_eq!(std::fs::read_to_string(&hosts).unwrap(), original);
 }
 
 #[test]
