@@ -15,6 +15,7 @@ use crate::container::lifecycle::{
 };
 use crate::container::logread::Query;
 use crate::container::logs;
+use crate::container::logsize::LogLimits;
 use crate::container::platform;
 use crate::container::process::ProcessError;
 use crate::container::state::{State, Status};
@@ -64,6 +65,8 @@ impl CreateFlags {
                 .with_context(|| format!("-p {p}: `{port}` is not a port number (1 to 65535)"))?;
             ports.push((name.to_owned(), port));
         }
+        // Checked before anything is made: a container that cannot log would not start.
+        LogLimits::from_env()?;
         Ok(CreateOptions {
             name: self.name.clone(),
             env,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{ContainerError, Containers, StartOutcome, io_err};
 use crate::container::logset::LogSet;
+use crate::container::logsize::LogLimits;
 use crate::container::platform;
 use crate::container::process::{self, ProcessError, ProcessId};
 use crate::container::scripts::{self, ScriptOutcome};
@@ -21,6 +22,8 @@ impl Containers {
         if !state.status.can_start() {
             return Ok((state, StartOutcome::AlreadyRunning));
         }
+        // Refused before anything changes: the log's bounds come from the environment.
+        LogLimits::from_env().map_err(ProcessError::from)?;
         // What an earlier run left behind would hold the ports the app is about to bind. A
         // container never launched has nothing behind it, and the look costs a read of every
         // process's environment; so a launch is recorded before it begins, and one that was cut
