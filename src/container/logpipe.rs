@@ -158,6 +158,7 @@ mod tests {
     #[test]
     fn the_relay_copies_until_the_pipe_ends_and_rotates() {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("logs")).unwrap();
         let console = dir.path().join("logs/console.log");
         let set = LogSet::new(&console);
         let (reader, mut writer) = std::io::pipe().unwrap();

@@ -113,8 +113,9 @@ impl LogSet {
     }
 
     fn lock(&self, exclusive: bool) -> io::Result<File> {
+        // The folder is never made here: a relay writing after its container was removed must not
+        // bring the container's folder back.
         let path = self.lock_path();
-        std::fs::create_dir_all(self.dir())?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -177,6 +178,9 @@ impl LogSet {
     /// Moves this set to [`LogSet::previous`] (replacing what was there), so a new run starts with
     /// an empty log and `--previous` shows the run that ended.
     pub fn archive(&self) -> io::Result<()> {
+        if !self.dir().exists() {
+            return Ok(());
+        }
         let _lock = self.lock(true)?;
         let previous = self.previous();
         let folder = previous.dir().to_owned();
@@ -417,6 +421,7 @@ mod tests {
         assert_eq!(text(&set), "456789\n");
         assert!(set.files().len() <= 2);
 
+        std::fs::create_dir(dir.path().join("one")).unwrap();
         let one = LogSet::new(dir.path().join("one/console.log"));
         let mut w = LogWriter::new(one.clone(), limits(6, 1));
         w.write(b"abc\n", 1).unwrap();
