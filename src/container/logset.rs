@@ -262,9 +262,13 @@ impl LogWriter {
         let mut rest = chunk;
         while !rest.is_empty() {
             let path = self.set.console.clone();
-            let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+            let mut file = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path)?;
             let size = file.metadata()?.len();
-            let times = self.times_file(&path, size == 0)?;
+            let mut times = self.times_file(&path, size == 0)?;
             let room = max.saturating_sub(size);
             let part = if rest.len() as u64 <= room {
                 rest
@@ -280,12 +284,16 @@ impl LogWriter {
                     None => fits,
                 }
             };
+            // A mark only where a line starts: a line's time is that of its start, and an app
+            // printing a character at a time must not grow the index by a record per character.
+            let starts_line = ends_a_line(&mut file, size)? || part[..part.len() - 1].contains(&b'\n');
             file.write_all(part)?;
-            let mut times = times;
-            let mut record = [0u8; RECORD];
-            record[..8].copy_from_slice(&size.to_le_bytes());
-            record[8..].copy_from_slice(&nanos.to_le_bytes());
-            times.write_all(&record)?;
+            if starts_line {
+                let mut record = [0u8; RECORD];
+                record[..8].copy_from_slice(&size.to_le_bytes());
+                record[8..].copy_from_slice(&nanos.to_le_bytes());
+                times.write_all(&record)?;
+            }
             rest = &rest[part.len()..];
         }
         Ok(())
@@ -332,6 +340,17 @@ impl LogWriter {
         }
         rename_with_times(&self.set.console, &self.set.file(1))
     }
+}
+
+/// Whether the next byte written to `file` (of `size` bytes) begins a line.
+fn ends_a_line(file: &mut File, size: u64) -> io::Result<bool> {
+    if size == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(size - 1))?;
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
 }
 
 fn remove_with_times(path: &Path) -> io::Result<()> {
@@ -410,6 +429,26 @@ mod tests {
             [Mark { offset: 0, nanos: 2 }, Mark { offset: 5, nanos: 3 }]
         );
         assert_eq!(read[1].marks[0], Mark { offset: 0, nanos: 3 });
+    }
+
+    #[test]
+    fn only_chunks_that_start_a_line_are_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = LogSet::new(dir.path().join("console.log"));
+        let mut w = LogWriter::new(set.clone(), limits(1024, 2));
+        for (i, piece) in ["l", "o", "a", "d", "\n", "x", "y\nz", "\n"].iter().enumerate() {
+            w.write(piece.as_bytes(), i as i64).unwrap();
+        }
+        let read = set.read().unwrap();
+        assert_eq!(read[0].bytes, b"load\nxy\nz\n");
+        assert_eq!(
+            read[0].marks,
+            [
+                Mark { offset: 0, nanos: 0 },
+                Mark { offset: 5, nanos: 5 },
+                Mark { offset: 6, nanos: 6 }
+            ]
+        );
     }
 
     #[test]
