@@ -168,13 +168,13 @@ pub enum Command {
         /// For a pod: its namespace (default: `default`).
         #[arg(long)]
         namespace: Option<String>,
-        /// The console log of the run before the last restart.
+        /// The console.log of the run before the last restart.
         #[arg(short, long)]
         previous: bool,
-        /// Each console line after the time it came (RFC 3339, nanoseconds).
+        /// Each console.log line after the time it came in (RFC 3339 with nanoseconds) and a space.
         #[arg(long)]
         timestamps: bool,
-        /// Only console lines newer than this (`30s`, `5m`, `1h30m`).
+        /// Only console.log lines that came within this long (`30s`, `5m`, `1h30m`).
         #[arg(long, value_name = "DURATION", value_parser = kube::parse_since)]
         since: Option<std::time::Duration>,
     },

@@ -35,7 +35,7 @@ fn log_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn numbers_once_in_order(text: &str) -> Result<(), String> {
-    let got: Vec<&str> = text.lines().filter(|l| *l != "done").collect();
+    let got: Vec<&str> = text.lines().filter(|l| *l != "ready" && *l != "done").collect();
     let expected: Vec<String> = (1..=LINES).map(|i| format!("n {i}")).collect();
     if got.len() == expected.len() && got.iter().zip(&expected).all(|(a, b)| a == b) {
         return Ok(());
@@ -61,10 +61,10 @@ fn a_log_rotated_under_logs_follow_loses_and_repeats_nothing_and_stays_bounded()
     env.set_env("JUBE_LOG_MAX_SIZE", MAX_SIZE.to_string());
     env.set_env("JUBE_LOG_MAX_FILES", MAX_FILES.to_string());
     let api = Api::start_in(env);
-    // The app waits for `go`, so both followers are there from its first line; then about 500
-    // lines a second.
+    // The app waits for `go`, so both followers are there from its first number; then about 500
+    // lines a second, a file of 2 KiB every half second.
     let script = format!(
-        "while [ ! -f go ]; do sleep 0.1; done; i=0; while [ $i -lt {LINES} ]; do i=$((i+1)); \
+        "echo ready; while [ ! -f go ]; do sleep 0.1; done; i=0; while [ $i -lt {LINES} ]; do i=$((i+1)); \
          echo \"n $i\"; [ $((i % 25)) -eq 0 ] && sleep 0.05; done; echo done; exec sleep 600"
     );
     api.create(
@@ -101,9 +101,9 @@ fn a_log_rotated_under_logs_follow_loses_and_repeats_nothing_and_stays_bounded()
         .args(["logs", "-f", container])
         .timeout(PATIENCE * 2)
         .spawn();
-    // Both followers are reading (the log is still empty) before the app begins.
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(kubectl.is_running() && own.is_running());
+    // Both followers are reading before the app begins.
+    kubectl.wait_for_stdout("ready\n", PATIENCE);
+    own.wait_for_stdout("ready\n", PATIENCE);
     std::fs::write(app_base.join("go"), "").unwrap();
 
     let mut most_files = 0;
@@ -128,7 +128,9 @@ fn a_log_rotated_under_logs_follow_loses_and_repeats_nothing_and_stays_bounded()
     assert_eq!(files.len(), MAX_FILES, "{files:?}");
     let kept = api.env.jube().args(["logs", container]).success().stdout;
     assert!(kept.ends_with(&format!("n {LINES}\ndone\n")), "{kept}");
-    let first: usize = kept.lines().next().unwrap()[2..].parse().unwrap();
+    let first: usize = kept.lines().next().unwrap()[2..]
+        .parse()
+        .unwrap_or_else(|_| panic!("a whole first line: {kept}"));
     let expected: String = (first..=LINES).map(|i| format!("n {i}\n")).collect();
     assert_eq!(kept, format!("{expected}done\n"));
     assert!(kept.len() as u64 > MAX_SIZE * (MAX_FILES as u64 - 1));
