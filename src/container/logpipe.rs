@@ -61,6 +61,7 @@ pub fn relay_entry(args: &[OsString]) -> Option<i32> {
 /// Copies `input` into the set until its end. A write that fails (a full disk) drops that chunk
 /// and goes on reading: a relay that stopped reading would block the app on a full pipe.
 fn relay(mut input: impl Read, set: &LogSet, limits: LogLimits) {
+    let _registered = set.register_writer();
     let mut writer = LogWriter::new(set.clone(), limits);
     let mut buf = vec![0u8; 64 * 1024];
     loop {

@@ -129,6 +129,41 @@ impl LogSet {
         Ok(file)
     }
 
+    fn writers_path(&self) -> PathBuf {
+        self.dir().join("writers.lock")
+    }
+
+    /// Marks a writer (a relay) of this set for as long as the returned file is open, so an
+    /// archive waits for the last lines of the run that ended.
+    pub fn register_writer(&self) -> io::Result<File> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.writers_path())?;
+        file.lock_shared()?;
+        Ok(file)
+    }
+
+    /// Waits, `most` at the longest, until no writer is registered: the relays of a run that
+    /// ended finish once the last of its processes is gone, a moment later. One still held after
+    /// that (a process that outlived its container) does not hold up the new run.
+    fn wait_for_writers(&self, most: std::time::Duration) {
+        let Ok(file) = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.writers_path())
+        else {
+            return;
+        };
+        let deadline = std::time::Instant::now() + most;
+        while file.try_lock().is_err() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = file.unlock();
+    }
+
     /// Reads every file of the set, oldest first, as one consistent picture.
     pub fn read(&self) -> io::Result<Vec<Chunked>> {
         if !self.dir().exists() {
@@ -181,6 +216,7 @@ impl LogSet {
         if !self.dir().exists() {
             return Ok(());
         }
+        self.wait_for_writers(std::time::Duration::from_secs(2));
         let _lock = self.lock(true)?;
         let previous = self.previous();
         let folder = previous.dir().to_owned();
