@@ -134,7 +134,10 @@ pub fn print(files: &[LogFile], query: &Query, out: &mut dyn Write) -> io::Resul
     for file in files {
         if file.console {
             let set = LogSet::new(&file.path);
-            let read = set.read()?;
+            let read = match (query.tail, query.since) {
+                (Some(n), None) => set.read_last(n)?,
+                _ => set.read()?,
+            };
             let mut text = Vec::new();
             logread::render(&read, query, &mut text)?;
             contents.push(text);

@@ -166,12 +166,29 @@ impl LogSet {
 
     /// Reads every file of the set, oldest first, as one consistent picture.
     pub fn read(&self) -> io::Result<Vec<Chunked>> {
+        self.read_back(|_| false)
+    }
+
+    /// Reads the files that hold the last `lines` lines, whole (all files when there are fewer):
+    /// `--tail` of a large log need not read all of it.
+    pub fn read_last(&self, lines: usize) -> io::Result<Vec<Chunked>> {
+        let mut seen = 0usize;
+        self.read_back(|file| {
+            seen += file.bytes.iter().filter(|b| **b == b'\n').count();
+            // One more than asked: the oldest file read may begin inside a line.
+            seen > lines
+        })
+    }
+
+    /// Reads the files newest first until `enough` says so after one, and returns them oldest
+    /// first, as one consistent picture.
+    fn read_back(&self, mut enough: impl FnMut(&Chunked) -> bool) -> io::Result<Vec<Chunked>> {
         if !self.dir().exists() {
             return Ok(Vec::new());
         }
         let _lock = self.lock(false)?;
         let mut out = Vec::new();
-        for path in self.files() {
+        for path in self.files().into_iter().rev() {
             let Ok(bytes) = std::fs::read(&path) else { continue };
             let (seq, marks) = read_times(&path, 0)?;
             let fallback_nanos = path
@@ -180,13 +197,19 @@ impl LogSet {
                 .ok()
                 .and_then(|t| jiff::Timestamp::try_from(t).ok())
                 .map_or(0, |t| i64::try_from(t.as_nanosecond()).unwrap_or(0));
-            out.push(Chunked {
+            let file = Chunked {
                 seq,
                 bytes,
                 marks,
                 fallback_nanos,
-            });
+            };
+            let stop = enough(&file);
+            out.push(file);
+            if stop {
+                break;
+            }
         }
+        out.reverse();
         Ok(out)
     }
 
@@ -503,6 +526,22 @@ mod tests {
         w.write(b"def\n", 2).unwrap();
         assert_eq!(one.files().len(), 1);
         assert_eq!(text(&one), "def\n");
+    }
+
+    #[test]
+    fn the_last_lines_are_read_from_the_newest_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = LogSet::new(dir.path().join("console.log"));
+        let mut w = LogWriter::new(set.clone(), limits(8, 9));
+        for i in 0..20 {
+            w.write(format!("line{i:02}\n").as_bytes(), i).unwrap();
+        }
+        // A line per file: the last 3 lines are in the 4 newest files (one more than asked).
+        assert_eq!(set.files().len(), 9);
+        let last = set.read_last(3).unwrap();
+        assert_eq!(last.len(), 4);
+        assert_eq!(last[3].bytes, b"line19\n");
+        assert_eq!(set.read_last(100).unwrap().len(), 9);
     }
 
     #[test]
