@@ -314,7 +314,9 @@ impl LogWriter {
 
     /// Writes `chunk`, received at `nanos`, splitting it at a line end where the file would grow
     /// past its size (at the size itself only for a line longer than a whole file). A full file is
-    /// rotated when the next bytes come, so `console.log` is always there to read.
+    /// rotated when the next bytes come, so `console.log` is always there to read. A file ends
+    /// inside a line only when the bytes received so far ended there and the rest did not fit;
+    /// readers join such a line again.
     pub fn write(&mut self, chunk: &[u8], nanos: i64) -> io::Result<()> {
         let _lock = self.set.lock(true)?;
         let max = self.limits.max_size.max(1);
