@@ -47,6 +47,11 @@ impl EnvVars {
     /// Most bytes an image zip may unpack to per byte of the zip, once it unpacks to more than
     /// 64 MiB (zip bombs by ratio, overlapping entries among them). Default: 200.
     pub const JUBE_UNPACK_MAX_RATIO: &'static str = "JUBE_UNPACK_MAX_RATIO";
+    /// Most bytes in one file of a container's console log before it is rotated: bytes or
+    /// `512k`, `20m`, `1g`. Default: 20m.
+    pub const JUBE_LOG_MAX_SIZE: &'static str = "JUBE_LOG_MAX_SIZE";
+    /// Most console log files kept per run (the one written included). Default: 5.
+    pub const JUBE_LOG_MAX_FILES: &'static str = "JUBE_LOG_MAX_FILES";
     /// Maven Central's URL, or `off` to leave it out of the repositories.
     pub const JUBE_MAVEN_CENTRAL: &'static str = "JUBE_MAVEN_CENTRAL";
     /// Where `jube daemon` listens when --listen is not given. Default: 127.0.0.1:8585, or any free
@@ -89,6 +94,8 @@ impl EnvVars {
         Self::JUBE_UNPACK_MAX_BYTES,
         Self::JUBE_UNPACK_MAX_ENTRIES,
         Self::JUBE_UNPACK_MAX_RATIO,
+        Self::JUBE_LOG_MAX_SIZE,
+        Self::JUBE_LOG_MAX_FILES,
         Self::JUBE_MAVEN_CENTRAL,
         Self::JUBE_DAEMON_LISTEN,
         Self::JUBE_DAEMON_TOKEN_FILE,

@@ -13,7 +13,9 @@ use crate::container::install::UnpackLimits;
 use crate::container::lifecycle::{
     ContainerError, Containers, CreateOptions, ImageSource, StartOutcome, StopOutcome,
 };
+use crate::container::logread::Query;
 use crate::container::logs;
+use crate::container::logsize::LogLimits;
 use crate::container::platform;
 use crate::container::process::ProcessError;
 use crate::container::state::{State, Status};
@@ -63,6 +65,8 @@ impl CreateFlags {
                 .with_context(|| format!("-p {p}: `{port}` is not a port number (1 to 65535)"))?;
             ports.push((name.to_owned(), port));
         }
+        // Checked before anything is made: a container that cannot log would not start.
+        LogLimits::from_env()?;
         Ok(CreateOptions {
             name: self.name.clone(),
             env,
@@ -406,24 +410,46 @@ pub fn ps(all: bool, quiet: bool, format: Format) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn logs(target: &str, follow: bool, tail: Option<usize>, file: Option<&str>) -> anyhow::Result<i32> {
+/// What `jube logs` asks of a container.
+pub struct ContainerLogs<'a> {
+    pub follow: bool,
+    pub tail: Option<usize>,
+    pub file: Option<&'a str>,
+    pub previous: bool,
+    pub timestamps: bool,
+    /// Only lines that came at or after this time (Unix nanoseconds).
+    pub since: Option<i64>,
+}
+
+pub fn logs(target: &str, req: &ContainerLogs<'_>) -> anyhow::Result<i32> {
     let all = containers();
     let state = all.find(target)?;
     let console = all.console_log(&state);
     let app_base = all.app_base(&state);
-    let files = logs::select(logs::files(&console, &app_base), file).map_err(anyhow::Error::msg)?;
+    if req.previous && !logs::has_previous(&console) {
+        bail!(
+            "container {} has no previous run's log: it has not been restarted since it first started",
+            state.name
+        );
+    }
+    let timed = req.timestamps || req.since.is_some();
+    let choose = || logs::choose(&console, &app_base, req.previous, timed, req.file);
+    let files = choose().map_err(anyhow::Error::msg)?;
+    let query = Query {
+        since: req.since,
+        tail: req.tail,
+        timestamps: req.timestamps,
+    };
     let mut out = std::io::stdout().lock();
-    let sizes = match logs::print(&files, tail, &mut out) {
+    let positions = match logs::print(&files, &query, &mut out) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
         other => other?,
     };
-    if follow {
-        let offsets = files.iter().map(|f| f.path.clone()).zip(sizes).collect();
-        let wanted = file.map(str::to_owned);
+    // The previous run has ended: nothing more comes to its log.
+    if req.follow && !req.previous {
         let dir = all.layout().container_dir(&state.id);
-        let listing =
-            || logs::select(logs::files(&console, &app_base), wanted.as_deref()).unwrap_or_default();
-        match logs::follow(listing, offsets, &mut out, || dir.exists()) {
+        let listing = || choose().unwrap_or_default();
+        match logs::follow(listing, positions, &mut out, || dir.exists()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
             other => other?,
         }

@@ -79,6 +79,8 @@ pub fn daemon(action: Option<DaemonAction>, flags: DaemonFlags) -> anyhow::Resul
             Ok(0)
         }
         None => {
+            // Every pod's log is bounded by these: a bad value is refused before any pod runs.
+            crate::container::logsize::LogLimits::from_env()?;
             let mut options = DaemonOptions {
                 listen: flags.listen,
                 expose_services: flags.expose_services,

@@ -15,7 +15,7 @@ pub use apply::{ApplyArgs, apply};
 pub use delete::{DeleteArgs, delete};
 pub use describe::{DescribeArgs, describe};
 pub use get::{GetArgs, get};
-pub use logs::{LogsRequest, logs};
+pub use logs::{LogsRequest, logs, parse_since};
 pub use rollout::{RolloutArgs, rollout};
 pub use scale::{ScaleArgs, scale};
 

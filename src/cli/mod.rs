@@ -168,6 +168,15 @@ pub enum Command {
         /// For a pod: its namespace (default: `default`).
         #[arg(long)]
         namespace: Option<String>,
+        /// The console.log of the run before the last restart.
+        #[arg(short, long)]
+        previous: bool,
+        /// Each console.log line after the time it came in (RFC 3339 with nanoseconds) and a space.
+        #[arg(long)]
+        timestamps: bool,
+        /// Only console.log lines that came within this long (`30s`, `5m`, `1h30m`).
+        #[arg(long, value_name = "DURATION", value_parser = kube::parse_since)]
+        since: Option<std::time::Duration>,
     },
     /// Show containers' records as JSON.
     Inspect {
@@ -244,6 +253,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     if let Some(code) = crate::container::platform::supervisor_entry(&args) {
         return code;
     }
+    if let Some(code) = crate::container::logpipe::relay_entry(&args) {
+        return code;
+    }
+    crate::container::logpipe::relay_with_this_program();
     crate::container::platform::init_process();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -294,6 +307,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             file,
             pod_container,
             namespace,
+            previous,
+            timestamps,
+            since,
         } => kube::logs(&kube::LogsRequest {
             target: &container,
             follow,
@@ -301,6 +317,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             file: file.as_deref(),
             container: pod_container.as_deref(),
             namespace: namespace.as_deref(),
+            previous,
+            timestamps,
+            since,
         }),
         Command::Apply(args) => kube::apply(&args),
         Command::Get(args) => kube::get(&args),

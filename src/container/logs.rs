@@ -1,23 +1,44 @@
-//! A container's logs: what jube captured from its scripts (`logs/console.log`) and the image's
-//! own log files (`APP_BASE/logs/*.log`), read whole, by their last lines, or followed.
+//! A container's logs: what jube captured from its scripts and app (`logs/console.log`, a rotated
+//! set with time marks, see `logset`) and the image's own log files (`APP_BASE/logs/*.log`), read
+//! whole, by their last lines, or followed.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::container::logread::{self, Follower, Query};
+use crate::container::logset::LogSet;
 
 /// One log file of a container, with the name `--file` matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFile {
     pub name: String,
     pub path: PathBuf,
+    /// The console log: a rotated set with a time for each line.
+    pub console: bool,
+}
+
+impl LogFile {
+    /// The console log at `path` (the current run's, or the previous run's).
+    pub fn console(path: &Path) -> Self {
+        Self {
+            name: "console.log".into(),
+            path: path.to_owned(),
+            console: true,
+        }
+    }
+}
+
+/// Where a follower stands in one file.
+#[derive(Debug)]
+pub enum Position {
+    Console(Follower),
+    File(u64),
 }
 
 /// The container's log files: console.log first, then the app's own, by name.
 pub fn files(console_log: &Path, app_base: &Path) -> Vec<LogFile> {
-    let mut out = vec![LogFile {
-        name: "console.log".into(),
-        path: console_log.to_owned(),
-    }];
+    let mut out = vec![LogFile::console(console_log)];
     if let Ok(entries) = std::fs::read_dir(app_base.join("logs")) {
         let mut own: Vec<LogFile> = entries
             .filter_map(Result::ok)
@@ -25,6 +46,7 @@ pub fn files(console_log: &Path, app_base: &Path) -> Vec<LogFile> {
             .map(|e| LogFile {
                 name: e.file_name().to_string_lossy().into_owned(),
                 path: e.path(),
+                console: false,
             })
             .collect();
         own.sort_by(|a, b| a.name.cmp(&b.name));
@@ -48,6 +70,41 @@ pub fn select(all: Vec<LogFile>, wanted: Option<&str>) -> Result<Vec<LogFile>, S
     Ok(found)
 }
 
+/// The files a request shows: the previous run's console log; the console log alone when lines
+/// are picked or stamped by time (`timed`: the app's own files have no times); else all of them,
+/// or the one `--file` names.
+pub fn choose(
+    console: &Path,
+    app_base: &Path,
+    previous: bool,
+    timed: bool,
+    file: Option<&str>,
+) -> Result<Vec<LogFile>, String> {
+    let chosen = select(files(console, app_base), file)?;
+    if timed && chosen.iter().any(|f| !f.console) {
+        if file.is_some() {
+            return Err(format!(
+                "`{}` is the app's own log file: only console.log has a time for each line \
+                 (drop --since/--timestamps, or pick --file console.log)",
+                file.unwrap_or_default()
+            ));
+        }
+        return Ok(vec![LogFile::console(console)]);
+    }
+    if previous {
+        if chosen.iter().any(|f| !f.console) && file.is_some() {
+            return Err("--previous shows console.log: the app's own log files are not kept per run".into());
+        }
+        return Ok(vec![LogFile::console(LogSet::new(console).previous().console())]);
+    }
+    Ok(chosen)
+}
+
+/// Whether the container's previous run left a console log.
+pub fn has_previous(console: &Path) -> bool {
+    LogSet::new(console).previous().exists()
+}
+
 /// The last `n` lines of `bytes` (all of them when `n` is `None`).
 pub fn tail(bytes: &[u8], n: Option<usize>) -> &[u8] {
     let Some(n) = n else { return bytes };
@@ -68,17 +125,40 @@ pub fn tail(bytes: &[u8], n: Option<usize>) -> &[u8] {
     bytes
 }
 
-/// Writes each file's last `lines` (all without a limit), with a `==> name <==` header before each
-/// when several files have something to show, as `tail` does.
-pub fn print(files: &[LogFile], lines: Option<usize>, out: &mut dyn Write) -> io::Result<Vec<u64>> {
-    let contents: Vec<Vec<u8>> = files
-        .iter()
-        .map(|f| std::fs::read(&f.path).unwrap_or_default())
-        .collect();
+/// Writes what `query` picks of each file (`since` and `timestamps` apply to the console log,
+/// the only one with times), with a `==> name <==` header before each when several files have
+/// something to show, as `tail` does. Returns where each file ends, to follow from there.
+pub fn print(files: &[LogFile], query: &Query, out: &mut dyn Write) -> io::Result<Vec<(PathBuf, Position)>> {
+    let mut contents = Vec::new();
+    let mut positions = Vec::new();
+    for file in files {
+        if file.console {
+            let set = LogSet::new(&file.path);
+            let read = match (query.tail, query.since) {
+                (Some(n), None) => set.read_last(n)?,
+                _ => set.read()?,
+            };
+            let mut text = Vec::new();
+            logread::render(&read, query, &mut text)?;
+            contents.push(text);
+            positions.push((
+                file.path.clone(),
+                Position::Console(Follower::after(set, &read, query.timestamps)),
+            ));
+        } else {
+            let bytes = std::fs::read(&file.path).unwrap_or_default();
+            positions.push((file.path.clone(), Position::File(bytes.len() as u64)));
+            let mut part = tail(&bytes, query.tail).to_vec();
+            if !part.is_empty() && !part.ends_with(b"\n") {
+                part.push(b'\n');
+            }
+            contents.push(part);
+        }
+    }
     let shown = contents.iter().filter(|c| !c.is_empty()).count();
     let mut first = true;
-    for (file, bytes) in files.iter().zip(&contents) {
-        if bytes.is_empty() {
+    for (file, part) in files.iter().zip(&contents) {
+        if part.is_empty() {
             continue;
         }
         if shown > 1 {
@@ -88,22 +168,18 @@ pub fn print(files: &[LogFile], lines: Option<usize>, out: &mut dyn Write) -> io
             writeln!(out, "==> {} <==", file.name)?;
         }
         first = false;
-        let part = tail(bytes, lines);
         out.write_all(part)?;
-        if !part.is_empty() && !part.ends_with(b"\n") {
-            out.write_all(b"\n")?;
-        }
     }
     out.flush()?;
-    Ok(contents.iter().map(|c| c.len() as u64).collect())
+    Ok(positions)
 }
 
-/// Follows files from the given offsets until `keep_going` says stop: new bytes are written as
-/// they come, files that appear are picked up from their start, and a file that shrank (rotated or
-/// recreated on restart) is read again from its start.
+/// Follows files from the given positions until `keep_going` says stop: new bytes are written as
+/// they come, the console log through its rotations, files that appear are picked up from their
+/// start, and a file that shrank (recreated) is read again from its start.
 pub fn follow(
     mut list: impl FnMut() -> Vec<LogFile>,
-    mut offsets: Vec<(PathBuf, u64)>,
+    mut positions: Vec<(PathBuf, Position)>,
     out: &mut dyn Write,
     mut keep_going: impl FnMut() -> bool,
 ) -> io::Result<()> {
@@ -111,12 +187,24 @@ pub fn follow(
     loop {
         let mut wrote = false;
         for file in list() {
-            let offset = match offsets.iter_mut().find(|(p, _)| *p == file.path) {
+            let position = match positions.iter_mut().find(|(p, _)| *p == file.path) {
                 Some((_, o)) => o,
                 None => {
-                    offsets.push((file.path.clone(), 0));
-                    &mut offsets.last_mut().expect("just pushed").1
+                    let start = if file.console {
+                        Position::Console(Follower::after(LogSet::new(&file.path), &[], false))
+                    } else {
+                        Position::File(0)
+                    };
+                    positions.push((file.path.clone(), start));
+                    &mut positions.last_mut().expect("just pushed").1
                 }
+            };
+            let offset = match position {
+                Position::Console(follower) => {
+                    wrote |= follower.poll(out)?;
+                    continue;
+                }
+                Position::File(offset) => offset,
             };
             let Ok(mut f) = std::fs::File::open(&file.path) else {
                 continue;
@@ -145,7 +233,7 @@ pub fn follow(
         if !keep_going() {
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -182,7 +270,11 @@ mod tests {
                 .contains("console.log, app.log")
         );
         let mut out = Vec::new();
-        print(&all, Some(1), &mut out).unwrap();
+        let query = Query {
+            tail: Some(1),
+            ..Query::default()
+        };
+        print(&all, &query, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with("==> console.log <==\nc\n\n==> app.log <==\na\n"),
@@ -202,11 +294,13 @@ mod tests {
                 let mut v = vec![LogFile {
                     name: "a".into(),
                     path: a.clone(),
+                    console: false,
                 }];
                 if b.exists() {
                     v.push(LogFile {
                         name: "b".into(),
                         path: b.clone(),
+                        console: false,
                     });
                 }
                 v
@@ -214,7 +308,7 @@ mod tests {
         };
         let mut out = Vec::new();
         let mut round = 0;
-        follow(listed, vec![(a.clone(), 4)], &mut out, || {
+        follow(listed, vec![(a.clone(), Position::File(4))], &mut out, || {
             round += 1;
             match round {
                 1 => std::fs::write(&a, "old\nnew\n").unwrap(),

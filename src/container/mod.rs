@@ -4,7 +4,11 @@
 pub mod envfile;
 pub mod install;
 pub mod lifecycle;
+pub mod logpipe;
+pub mod logread;
 pub mod logs;
+pub mod logset;
+pub mod logsize;
 pub mod names;
 pub mod platform;
 pub mod ports;

@@ -36,6 +36,8 @@ pub enum ProcessError {
     },
     #[error("could not open log file {}: {source}", path.display())]
     Log { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    LogLimits(#[from] crate::container::logsize::LogLimitError),
     #[error(
         "could not write pid file {}: {source}; the process was stopped so it does not run untracked",
         path.display()

@@ -1,15 +1,17 @@
 //! Running an image's scripts: `start`/`stop`/`kill`/`status` to completion with a timeout,
 //! `run` detached (images without `start`) or in the foreground (`jube run`).
 //!
-//! Script output goes to a log file, never a pipe: an app the script leaves running in the
-//! background keeps the pipe open, and jube would wait for it forever.
+//! Script output goes to the console log through its relay (see `logpipe`), never to a pipe jube
+//! reads: an app the script leaves running in the background keeps that pipe open, and jube would
+//! wait for it forever.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use crate::container::logpipe;
 use crate::container::platform::{self, Signal};
 use crate::container::process::{self, PID_FILE, ProcessError, ProcessId};
 use crate::fsutil;
@@ -63,10 +65,12 @@ pub fn run_script(name: &str, run: &ScriptRun) -> Result<Option<ScriptOutcome>, 
     if !script.is_file() {
         return Ok(None);
     }
-    let log = open_log(&run.log)?;
-    let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut cmd = detached_command(&script, &run.app_base, &run.env, log, &run.log)?;
+    let log_start = std::fs::metadata(&run.log).map(|m| m.len()).unwrap_or(0);
+    let log = logpipe::open(&run.log)?;
+    let mut cmd = detached(platform::script_command(&script), &run.app_base, &run.env, log);
     let mut child = spawn(&mut cmd, &script)?;
+    // The command holds the pipe's write end: the relay ends once the script's processes close theirs.
+    drop(cmd);
     let pid = child.id();
     let wait_failed = |source| ProcessError::Wait {
         script: script.clone(),
@@ -79,6 +83,9 @@ pub fn run_script(name: &str, run: &ScriptRun) -> Result<Option<ScriptOutcome>, 
             (None, true)
         }
     };
+    if code != Some(0) {
+        logpipe::settle(&run.log);
+    }
     Ok(Some(ScriptOutcome {
         pid,
         code,
@@ -98,10 +105,10 @@ pub fn spawn_detached(
     log_path: &Path,
 ) -> Result<ProcessId, ProcessError> {
     let script = existing_script(app_base, name)?;
-    let log = open_log(log_path)?;
+    let log = logpipe::open(log_path)?;
     let mut script_cmd = platform::script_command(&script);
     script_cmd.args(args);
-    let cmd = detached(platform::supervised(script_cmd), app_base, env, log, log_path)?;
+    let cmd = detached(platform::supervised(script_cmd), app_base, env, log);
     spawn_tracked(cmd, &script, app_base, log_path)
 }
 
@@ -113,14 +120,13 @@ pub fn spawn_detached_argv(
     env: &[(String, String)],
     log_path: &Path,
 ) -> Result<ProcessId, ProcessError> {
-    let log = open_log(log_path)?;
+    let log = logpipe::open(log_path)?;
     let cmd = detached(
         platform::supervised(platform::app_command(argv)),
         app_base,
         env,
         log,
-        log_path,
-    )?;
+    );
     let program = PathBuf::from(argv.first().map(String::as_str).unwrap_or_default());
     spawn_tracked(cmd, &program, app_base, log_path)
 }
@@ -233,51 +239,20 @@ fn existing_script(app_base: &Path, name: &str) -> Result<PathBuf, ProcessError>
     }
 }
 
-fn open_log(path: &Path) -> Result<File, ProcessError> {
-    let failed = |source| ProcessError::Log {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(failed)?;
-    }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(failed)
-}
-
-/// The script in its own session, stdin empty, stdout and stderr appended to the log.
-fn detached_command(
-    script: &Path,
-    app_base: &Path,
-    env: &[(String, String)],
-    log: File,
-    log_path: &Path,
-) -> Result<Command, ProcessError> {
-    detached(platform::script_command(script), app_base, env, log, log_path)
-}
-
-/// `cmd` in its own session, stdin empty, stdout and stderr appended to the log.
+/// `cmd` in its own session, stdin empty, stdout and stderr to the console log's pipe.
 fn detached(
     mut cmd: Command,
     app_base: &Path,
     env: &[(String, String)],
-    log: File,
-    log_path: &Path,
-) -> Result<Command, ProcessError> {
-    let log_for_stderr = log.try_clone().map_err(|source| ProcessError::Log {
-        path: log_path.to_owned(),
-        source,
-    })?;
+    (stdout, stderr): (Stdio, Stdio),
+) -> Command {
     cmd.current_dir(app_base)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_for_stderr);
+        .stdout(stdout)
+        .stderr(stderr);
     platform::detach(&mut cmd);
-    Ok(cmd)
+    cmd
 }
 
 fn spawn(cmd: &mut Command, script: &Path) -> Result<Child, ProcessError> {

@@ -52,13 +52,12 @@ fn pod_logs_show_tail_limit_and_follow_the_containers_output() {
     );
     let limited = api.get(&format!("{log_path}?limitBytes=4&container=ticker"));
     assert_eq!(limited.body.as_str().unwrap().len(), 4, "{}", limited.body);
-    // `previous` is accepted and shows what exists.
-    assert!(
-        api.get(&format!("{log_path}?previous=true"))
-            .body
-            .as_str()
-            .unwrap()
-            .contains("hello 1")
+    // A pod that never restarted has no previous run to show, as Kubernetes says.
+    let previous = api.get(&format!("{log_path}?previous=true"));
+    previous.expect(400, Some("BadRequest"));
+    assert_eq!(
+        previous.message(),
+        "previous terminated container \"ticker\" in pod \"web\" not found"
     );
 
     // Following: lines keep coming after what was there.

@@ -62,6 +62,10 @@ mod kubectl_like_pods;
 mod lifecycle;
 #[cfg(unix)]
 mod logs;
+#[cfg(unix)] // pods run shell loops; the real kubectl follows them
+mod logs_rotation;
+#[cfg(unix)] // pods run shell scripts that crash and print by the clock; the real kubectl
+mod logs_runs;
 #[cfg(unix)]
 mod ports;
 mod pull;

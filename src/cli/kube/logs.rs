@@ -20,6 +20,20 @@ pub struct LogsRequest<'a> {
     /// `-c`: a container of the pod.
     pub container: Option<&'a str>,
     pub namespace: Option<&'a str>,
+    /// `-p`: the run before the last restart.
+    pub previous: bool,
+    pub timestamps: bool,
+    /// `--since`: only lines newer than this.
+    pub since: Option<std::time::Duration>,
+}
+
+/// A `--since` duration as kubectl takes it (`30s`, `5m`, `1h30m`).
+pub fn parse_since(text: &str) -> Result<std::time::Duration, String> {
+    let parsed: jiff::SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("`{text}` is not a duration like 30s, 5m or 1h30m: {e}"))?;
+    std::time::Duration::try_from(parsed).map_err(|_| format!("`{text}`: a duration cannot be negative"))
 }
 
 pub fn logs(req: &LogsRequest<'_>) -> anyhow::Result<i32> {
@@ -35,7 +49,19 @@ pub fn logs(req: &LogsRequest<'_>) -> anyhow::Result<i32> {
         };
     }
     if !pod_only {
-        match super::super::containers::logs(req.target, req.follow, req.tail, req.file) {
+        let since = req.since.map(|d| {
+            let now = jiff::Timestamp::now().as_nanosecond();
+            i64::try_from(now - i128::try_from(d.as_nanos()).unwrap_or(i128::MAX)).unwrap_or(0)
+        });
+        let asked = super::super::containers::ContainerLogs {
+            follow: req.follow,
+            tail: req.tail,
+            file: req.file,
+            previous: req.previous,
+            timestamps: req.timestamps,
+            since,
+        };
+        match super::super::containers::logs(req.target, &asked) {
             Err(e) if is_container_not_found(&e) => {
                 // No such container: maybe a pod, if a daemon runs to ask.
                 match connect() {
@@ -98,6 +124,17 @@ fn pod_logs(req: &LogsRequest<'_>, client: &Client, name: &str) -> anyhow::Resul
     }
     if let Some(n) = req.tail {
         path.push_str(&format!("&tailLines={n}"));
+    }
+    if req.previous {
+        path.push_str("&previous=true");
+    }
+    if req.timestamps {
+        path.push_str("&timestamps=true");
+    }
+    if let Some(since) = req.since {
+        // Whole seconds, as kubectl sends them; a part of one counts as one.
+        let secs = since.as_secs() + u64::from(since.subsec_nanos() > 0);
+        path.push_str(&format!("&sinceSeconds={}", secs.max(1)));
     }
     let response = match client.stream(&path) {
         Ok(r) => r,
@@ -203,5 +240,17 @@ mod tests {
         assert_eq!(pick_container(&pod, None).unwrap(), "a");
         let e = pick_container(&pod, Some("c")).unwrap_err();
         assert!(e.contains("container c is not valid for pod web"), "{e}");
+    }
+
+    #[test]
+    fn since_takes_go_like_durations() {
+        assert_eq!(parse_since("30s").unwrap().as_secs(), 30);
+        assert_eq!(parse_since("5m").unwrap().as_secs(), 300);
+        assert_eq!(parse_since("1h30m").unwrap().as_secs(), 5400);
+        assert!(
+            parse_since("soon")
+                .unwrap_err()
+                .contains("`soon` is not a duration")
+        );
     }
 }

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{ContainerError, Containers, StartOutcome, io_err};
+use crate::container::logset::LogSet;
+use crate::container::logsize::LogLimits;
 use crate::container::platform;
 use crate::container::process::{self, ProcessError, ProcessId};
 use crate::container::scripts::{self, ScriptOutcome};
@@ -20,6 +22,8 @@ impl Containers {
         if !state.status.can_start() {
             return Ok((state, StartOutcome::AlreadyRunning));
         }
+        // Refused before anything changes: the log's bounds come from the environment.
+        LogLimits::from_env().map_err(ProcessError::from)?;
         // What an earlier run left behind would hold the ports the app is about to bind. A
         // container never launched has nothing behind it, and the look costs a read of every
         // process's environment; so a launch is recorded before it begins, and one that was cut
@@ -29,6 +33,11 @@ impl Containers {
         }
         let app_base = self.app_base(&state);
         process::remove_pid_files(&app_base).map_err(io_err(&app_base))?;
+        // Each run has a log of its own; the one before is kept for `logs --previous`.
+        if state.started_at.is_some() {
+            let console = self.console_log(&state);
+            LogSet::new(&console).archive().map_err(io_err(&console))?;
+        }
         let since = process::now_ticks();
         if state.launched_ticks.is_none() {
             state.launched_ticks = since.or(Some(0));

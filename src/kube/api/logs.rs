@@ -1,13 +1,16 @@
 //! `pods/{name}/log`: the log of the jube container that runs one of a pod's containers (the
 //! container labelled with the pod and the container name), as `jube logs` shows it: the console
-//! log, then the app's own log files. `follow` streams until the client goes away, the container
-//! is removed or the daemon stops.
+//! log, then the app's own log files. `previous` shows the console log of the run before the last
+//! restart; `sinceSeconds`/`sinceTime` and `timestamps` work on the console log, the one with a
+//! time for each line. `follow` streams until the client goes away, the container is removed or
+//! the daemon stops.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::container::lifecycle::Containers;
+use crate::container::logread::Query;
 use crate::container::logs;
 use crate::container::state::State;
 use crate::kube::api::objects::get_object;
@@ -21,24 +24,54 @@ use crate::kube::status::ApiError;
 struct LogRequest {
     container: Option<String>,
     follow: bool,
-    tail: Option<usize>,
+    previous: bool,
     limit: Option<u64>,
+    query: Query,
 }
 
 impl LogRequest {
     fn read(params: &Params) -> Result<Self, ApiError> {
-        // `previous` is accepted: a restarted container keeps one log, which is what exists.
-        params.flag("previous")?;
-        params.flag("timestamps")?;
+        let since_seconds = params.number("sinceSeconds")?;
+        let since_time = params.get("sinceTime").filter(|t| !t.is_empty());
+        let now = jiff::Timestamp::now().as_nanosecond();
+        let since = match (since_seconds, since_time) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "at most one of `sinceTime` or `sinceSeconds` may be specified",
+                ));
+            }
+            (Some(0), None) => {
+                return Err(ApiError::bad_request("sinceSeconds: must be greater than 0"));
+            }
+            (Some(secs), None) => Some(now - i128::from(secs) * 1_000_000_000),
+            (None, Some(text)) => Some(
+                text.parse::<jiff::Timestamp>()
+                    .map_err(|e| {
+                        ApiError::bad_request(format!("sinceTime: `{text}` is not an RFC 3339 time: {e}"))
+                    })?
+                    .as_nanosecond(),
+            ),
+            (None, None) => None,
+        };
         Ok(Self {
             container: params
                 .get("container")
                 .filter(|c| !c.is_empty())
                 .map(str::to_owned),
             follow: params.flag("follow")?,
-            tail: params.number("tailLines")?.map(|n| n as usize),
+            previous: params.flag("previous")?,
             limit: params.number("limitBytes")?.filter(|n| *n > 0),
+            query: Query {
+                since: since.map(|n| i64::try_from(n).unwrap_or(0)),
+                tail: params.number("tailLines")?.map(|n| n as usize),
+                timestamps: params.flag("timestamps")?,
+            },
         })
+    }
+
+    /// Whether lines are picked or stamped by their time.
+    fn timed(&self) -> bool {
+        self.query.since.is_some() || self.query.timestamps
     }
 }
 
@@ -55,12 +88,25 @@ pub async fn log(state: Shared, target: Target, params: Params) -> Result<Respon
     let console = containers.console_log(&found);
     let app_base = containers.app_base(&found);
     let folder = containers.layout().container_dir(&found.id);
-    let files = move || logs::files(&console, &app_base);
+    if request.previous && !logs::has_previous(&console) {
+        let container = request
+            .container
+            .clone()
+            .unwrap_or_else(|| container_label(&found));
+        return Err(ApiError::bad_request(format!(
+            "previous terminated container \"{container}\" in pod \"{}\" not found",
+            target.name.clone().unwrap_or_default()
+        )));
+    }
+    let (previous, timed) = (request.previous, request.timed());
+    let files = move || logs::choose(&console, &app_base, previous, timed, None).unwrap_or_default();
+    let query = request.query;
 
-    if !request.follow {
+    // The previous run has ended: nothing more comes to its log.
+    if !request.follow || request.previous {
         let text = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
-            logs::print(&files(), request.tail, &mut out).map(|_| out)
+            logs::print(&files(), &query, &mut out).map(|_| out)
         })
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
@@ -83,12 +129,11 @@ pub async fn log(state: Shared, target: Target, params: Params) -> Result<Respon
             inner: stream::ChannelWriter { tx: tx.clone() },
             left: request.limit.unwrap_or(u64::MAX),
         };
-        let Ok(sizes) = logs::print(&files(), request.tail, &mut out) else {
+        let Ok(positions) = logs::print(&files(), &query, &mut out) else {
             return;
         };
-        let offsets = files().into_iter().map(|f| f.path).zip(sizes).collect();
         let keep_going = || !tx.is_closed() && folder.exists() && shutdown.borrow().is_none();
-        let _ = logs::follow(files, offsets, &mut out, keep_going);
+        let _ = logs::follow(files, positions, &mut out, keep_going);
     });
     Ok(response)
 }
@@ -115,6 +160,15 @@ impl<W: std::io::Write> std::io::Write for Limited<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// The pod's container name a jube container runs.
+fn container_label(state: &State) -> String {
+    state
+        .labels
+        .get(CONTAINER_LABEL)
+        .cloned()
+        .unwrap_or_else(|| state.name.clone())
 }
 
 /// The pod's container to show (the one asked for, or the only one) and the jube container
