@@ -11,3 +11,4 @@ pub mod ports;
 pub mod process;
 pub mod scripts;
 pub mod state;
+pub mod usage;

@@ -17,6 +17,8 @@ mod api_logs;
 mod api_schemas;
 #[cfg(unix)] // the Kubernetes API of a real daemon; pods run the ticker image
 mod api_support;
+#[cfg(unix)] // the real kubectl: nodes and `top`, pods whose process trees burn CPU
+mod api_top;
 #[cfg(unix)]
 mod api_watch;
 #[cfg(unix)]
