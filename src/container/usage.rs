@@ -264,13 +264,13 @@ mod tests {
     #[test]
     fn the_tree_takes_descendants_and_marked_orphans_but_not_other_containers() {
         let procs: HashMap<u32, Proc> = [
-            (10, proc(1, Some("a"))),     // leader
-            (11, proc(10, None)),         // child that cleared its environment
-            (12, proc(11, None)),         // grandchild
-            (13, proc(10, Some("b"))),    // started by a but marked as b's
-            (20, proc(1, Some("a"))),     // a daemon of a's, reparented to init
-            (21, proc(20, None)),         // its child
-            (30, proc(1, None)),          // someone else
+            (10, proc(1, Some("a"))),  // leader
+            (11, proc(10, None)),      // child that cleared its environment
+            (12, proc(11, None)),      // grandchild
+            (13, proc(10, Some("b"))), // started by a but marked as b's
+            (20, proc(1, Some("a"))),  // a daemon of a's, reparented to init
+            (21, proc(20, None)),      // its child
+            (30, proc(1, None)),       // someone else
         ]
         .into_iter()
         .collect();
@@ -300,7 +300,12 @@ mod tests {
         // A real child that burns CPU, marked as the container's: the second reading shows it.
         let id = "usage-test-container";
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "container::usage::tests::spin_forever", "--ignored", "--nocapture"])
+            .args([
+                "--exact",
+                "container::usage::tests::spin_forever",
+                "--ignored",
+                "--nocapture",
+            ])
             .env(CONTAINER_ID_VAR, id)
             .stdout(std::process::Stdio::null())
             .spawn()

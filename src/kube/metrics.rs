@@ -134,8 +134,22 @@ mod tests {
         ];
         let reading = Reading {
             containers: HashMap::from([
-                ("c1".into(), Usage { cpu_cores: Some(0.25), memory_bytes: 4096, processes: 2 }),
-                ("c2".into(), Usage { cpu_cores: Some(0.0), memory_bytes: 1024, processes: 1 }),
+                (
+                    "c1".into(),
+                    Usage {
+                        cpu_cores: Some(0.25),
+                        memory_bytes: 4096,
+                        processes: 2,
+                    },
+                ),
+                (
+                    "c2".into(),
+                    Usage {
+                        cpu_cores: Some(0.0),
+                        memory_bytes: 1024,
+                        processes: 1,
+                    },
+                ),
             ]),
             window: Some(Duration::from_millis(1500)),
             ..Reading::default()

@@ -171,7 +171,12 @@ pub fn object(name: &str, machine: &Machine, now: jiff::Timestamp) -> Value {
 /// kubectl's columns for nodes: NAME STATUS ROLES AGE VERSION, and with `-o wide` the addresses,
 /// OS image, kernel and container runtime.
 pub fn table(nodes: &[Value], now: jiff::Timestamp) -> Table {
-    let text = |o: &Value, p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |o: &Value, p: &str| {
+        o.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let address = |o: &Value, kind: &str| {
         o.pointer("/status/addresses")
             .and_then(Value::as_array)
@@ -198,7 +203,11 @@ pub fn table(nodes: &[Value], now: jiff::Timestamp) -> Table {
             vec![
                 text(o, "/metadata/name"),
                 if ready { "Ready" } else { "NotReady" }.to_owned(),
-                if roles.is_empty() { "<none>".to_owned() } else { roles.join(",") },
+                if roles.is_empty() {
+                    "<none>".to_owned()
+                } else {
+                    roles.join(",")
+                },
                 age(o.pointer("/metadata/creationTimestamp"), now),
                 text(o, "/status/nodeInfo/kubeletVersion"),
                 address(o, "InternalIP"),

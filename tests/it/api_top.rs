@@ -101,11 +101,14 @@ fn kubectl_sees_the_machine_as_a_node_and_tops_pods_by_their_process_tree() {
         .stdout_contains("  pods:               110")
         .stdout_contains("InternalIP:  127.0.0.1")
         .stdout_contains("Kernel Version:")
-        .stdout_contains(&format!("Architecture:               {}", match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            other => other,
-        }))
+        .stdout_contains(&format!(
+            "Architecture:               {}",
+            match std::env::consts::ARCH {
+                "x86_64" => "amd64",
+                "aarch64" => "arm64",
+                other => other,
+            }
+        ))
         .stdout_contains("Ready");
     kubectl(&api)
         .args(["get", "node", "no-such-node"])
@@ -138,11 +141,15 @@ fn kubectl_sees_the_machine_as_a_node_and_tops_pods_by_their_process_tree() {
 
     // The spinning child has run a while by the second reading; the idle pod stays near zero.
     let mut last = Vec::new();
-    wait_until("the busy pod's CPU well above the idle one's", Duration::from_secs(60), || {
-        last = top_pods(&api);
-        let cpu = |name: &str| last.iter().find(|(n, _, _)| n == name).map(|p| p.1);
-        matches!((cpu("spin"), cpu("idle")), (Some(busy), Some(idle)) if busy >= 150 && busy > idle + 100)
-    });
+    wait_until(
+        "the busy pod's CPU well above the idle one's",
+        Duration::from_secs(60),
+        || {
+            last = top_pods(&api);
+            let cpu = |name: &str| last.iter().find(|(n, _, _)| n == name).map(|p| p.1);
+            matches!((cpu("spin"), cpu("idle")), (Some(busy), Some(idle)) if busy >= 150 && busy > idle + 100)
+        },
+    );
     for (name, _, memory) in &last {
         assert!(*memory > 0, "{name} uses no memory? {last:?}");
     }
@@ -166,5 +173,7 @@ fn kubectl_sees_the_machine_as_a_node_and_tops_pods_by_their_process_tree() {
     assert!(millicores(row[1]) >= 150, "{nodes}");
     assert!(mebibytes(row[3]) > 0, "{nodes}");
 
-    kubectl(&api).args(["delete", "pod", "spin", "idle", "--wait=false"]).success();
+    kubectl(&api)
+        .args(["delete", "pod", "spin", "idle", "--wait=false"])
+        .success();
 }

@@ -147,8 +147,10 @@ pub fn group_resource_list(group_version: &str) -> Value {
     }
     if group_version == "v1" {
         // The machine, as the one node (see `nodes.rs`): read-only.
-        resources.push(json!({"name": "nodes", "singularName": "node", "namespaced": false,
-            "kind": "Node", "verbs": ["get", "list"], "shortNames": ["no"]}));
+        resources.push(
+            json!({"name": "nodes", "singularName": "node", "namespaced": false,
+            "kind": "Node", "verbs": ["get", "list"], "shortNames": ["no"]}),
+        );
     }
     resources.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     json!({

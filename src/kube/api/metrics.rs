@@ -91,8 +91,8 @@ pub async fn resource(
     let Some(path) = parse(&rest) else {
         return ApiError::no_such_resource().into_response();
     };
-    let reply = tokio::task::spawn_blocking(move || answer(&state, path, &Params::parse(query.as_deref())))
-        .await;
+    let reply =
+        tokio::task::spawn_blocking(move || answer(&state, path, &Params::parse(query.as_deref()))).await;
     match reply {
         Ok(Ok(reply)) => reply.into_response(),
         Ok(Err(e)) => e.into_response(),
