@@ -88,6 +88,8 @@ mod services;
 mod settings;
 #[cfg(unix)]
 mod stock;
+#[cfg(unix)] // `jube top`: built images, a daemon, and its screen driven in tmux
+mod top;
 #[cfg(target_os = "linux")] // jube.exe under wine: the Windows build's suite
 mod windows_wine;
 #[cfg(unix)] // Deployments, ReplicaSets and Jobs through the real kubectl; pods run Perl and the ticker
