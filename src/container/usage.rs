@@ -61,9 +61,14 @@ struct Proc {
 /// again and again.
 pub struct Meter {
     system: Option<System>,
-    /// When the last pass ran, and the CPU time of every process it saw, by (pid, start time):
-    /// a pid reused meanwhile is a new process.
-    last: Option<(Instant, HashMap<(u32, u64), u64>)>,
+    last: Option<Pass>,
+}
+
+/// When a pass ran, and the CPU time of every process it saw, by (pid, start time): a pid reused
+/// since is a new process.
+struct Pass {
+    at: Instant,
+    cpu_ms: HashMap<(u32, u64), u64>,
 }
 
 impl Default for Meter {
@@ -82,7 +87,7 @@ impl Meter {
 
     /// How long ago the last reading was taken.
     pub fn age(&self) -> Option<Duration> {
-        self.last.as_ref().map(|(at, _)| at.elapsed())
+        self.last.as_ref().map(|pass| pass.at.elapsed())
     }
 
     /// A reading whose CPU figures cover at least `window`: the previous reading is used when it
@@ -138,11 +143,11 @@ impl Meter {
             );
         }
         let starts: HashMap<u32, u64> = cpu_now.keys().map(|(pid, start)| (*pid, *start)).collect();
-        let window = self.last.as_ref().map(|(at, _)| now.duration_since(*at));
+        let window = self.last.as_ref().map(|pass| now.duration_since(pass.at));
         // CPU a process used since the last pass; one that pass did not see started since, so all
         // of its time counts.
         let used_since = |pid: u32, cpu_ms: u64| -> Option<u64> {
-            let (_, before) = self.last.as_ref()?;
+            let before = &self.last.as_ref()?.cpu_ms;
             let key = (pid, *starts.get(&pid)?);
             Some(cpu_ms.saturating_sub(before.get(&key).copied().unwrap_or(0)))
         };
@@ -171,7 +176,10 @@ impl Meter {
             cpus,
             memory_total: system.total_memory(),
         };
-        self.last = Some((now, cpu_now));
+        self.last = Some(Pass {
+            at: now,
+            cpu_ms: cpu_now,
+        });
         Reading {
             containers,
             machine,
@@ -232,7 +240,7 @@ fn tree_of(
 /// `1.5` cores as Kubernetes writes a quantity: `1500m`; below a millicore, nanocores (`250000n`).
 pub fn cpu_quantity(cores: f64) -> String {
     let nanos = (cores.max(0.0) * 1e9).round() as u64;
-    if nanos % 1_000_000 == 0 || nanos >= 1_000_000 {
+    if nanos == 0 || nanos >= 1_000_000 {
         format!("{}m", nanos / 1_000_000)
     } else {
         format!("{nanos}n")
@@ -241,7 +249,7 @@ pub fn cpu_quantity(cores: f64) -> String {
 
 /// Bytes as Kubernetes writes a memory quantity: `1234Ki` (what metrics-server reports).
 pub fn memory_quantity(bytes: u64) -> String {
-    if bytes % 1024 == 0 {
+    if bytes.is_multiple_of(1024) {
         format!("{}Ki", bytes / 1024)
     } else {
         bytes.to_string()
