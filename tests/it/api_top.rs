@@ -110,6 +110,11 @@ fn kubectl_sees_the_machine_as_a_node_and_tops_pods_by_their_process_tree() {
             }
         ))
         .stdout_contains("Ready");
+    // A watch shows the node, then waits: it never changes.
+    let mut watch = kubectl(&api).args(["get", "nodes", "-w"]).spawn();
+    watch.wait_for_stdout(&node_name, Duration::from_secs(30));
+    assert!(watch.is_running(), "the watch ended: {}", watch.stderr_so_far());
+    watch.kill();
     kubectl(&api)
         .args(["get", "node", "no-such-node"])
         .failure()

@@ -1,14 +1,16 @@
-//! `/api/v1/nodes`: the machine as the one Node, read (get, list, Table) but never stored, so
-//! there is nothing to write.
+//! `/api/v1/nodes`: the machine as the one Node, read (get, list, Table, watch) but never
+//! stored, so there is nothing to write.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use std::time::Duration;
+
 use super::Shared;
 use super::request::{Params, Reply};
-use super::tables;
+use super::{stream, tables};
 use crate::kube::node;
 use crate::kube::status::ApiError;
 
@@ -62,11 +64,17 @@ async fn serve(
     if method != Method::GET {
         return ApiError::method_not_allowed().into_response();
     }
-    let reply = tokio::task::spawn_blocking(move || {
-        let params = Params::parse(query.as_deref());
-        if params.flag("watch")? {
-            return Err(ApiError::method_not_allowed());
+    let params = Params::parse(query.as_deref());
+    match params.flag("watch") {
+        Ok(true) => {
+            return watch(state, name, params, &headers)
+                .await
+                .unwrap_or_else(|e| e.into_response());
         }
+        Ok(false) => {}
+        Err(e) => return e.into_response(),
+    }
+    let reply = tokio::task::spawn_blocking(move || {
         let table = tables::requested(&headers, params.get("includeObject"))?;
         let (objects, body) = match name {
             Some(name) => {
@@ -84,14 +92,7 @@ async fn serve(
             }
         };
         Ok(match table {
-            Some(include) => {
-                let wide = node::table(&objects, jiff::Timestamp::now());
-                let narrow: Vec<String> = node::TABLE_HEADERS[..node::NARROW_COLUMNS]
-                    .iter()
-                    .map(|h| (*h).to_owned())
-                    .collect();
-                Reply::ok(tables::from_rows(wide, &narrow, &objects, Some(1), include))
-            }
+            Some(include) => Reply::ok(node_table(&objects, include)),
             None => Reply::ok(body),
         })
     })
@@ -101,4 +102,64 @@ async fn serve(
         Ok(Err(e)) => e.into_response(),
         Err(e) => ApiError::internal(format!("the request failed: {e}")).into_response(),
     }
+}
+
+/// The node as a Table of its own, as a table request shows it.
+fn node_table(objects: &[Value], include: tables::Include) -> Value {
+    let wide = node::table(objects, jiff::Timestamp::now());
+    let narrow: Vec<String> = node::TABLE_HEADERS[..node::NARROW_COLUMNS]
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+    tables::from_rows(wide, &narrow, objects, Some(1), include)
+}
+
+/// `?watch=true`: the node once (unless the client already listed it, at resourceVersion 1), then
+/// nothing, since it never changes, until the watch times out, the client leaves or the daemon
+/// stops.
+async fn watch(
+    state: Shared,
+    name: Option<String>,
+    params: Params,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let table = tables::requested(headers, params.get("includeObject"))?;
+    let timeout = params.number("timeoutSeconds")?.map(Duration::from_secs);
+    let listed = !matches!(params.get("resourceVersion"), None | Some("") | Some("0"));
+    let shared = state.clone();
+    let nodes = tokio::task::spawn_blocking(move || selected(&shared, &params))
+        .await
+        .map_err(|e| ApiError::internal(format!("the watch could not start: {e}")))??;
+    let nodes: Vec<Value> = nodes
+        .into_iter()
+        .filter(|n| name.as_deref().is_none_or(|name| n["metadata"]["name"] == name))
+        .collect();
+    let (tx, response) = stream::channel("application/json");
+    let mut shutdown = state.shutdown.subscribe();
+    tokio::spawn(async move {
+        if !listed {
+            for node in &nodes {
+                let object = match table {
+                    Some(include) => node_table(std::slice::from_ref(node), include),
+                    None => node.clone(),
+                };
+                let line = format!("{{\"type\":\"ADDED\",\"object\":{object}}}\n");
+                if tx.send(line.into()).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let expired = async {
+            match timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tx.closed() => {}
+            _ = expired => {}
+            _ = shutdown.wait_for(Option::is_some) => {}
+        }
+    });
+    Ok(response)
 }
