@@ -121,21 +121,10 @@ fn event_loop(
     rows_rx: Receiver<Snapshot>,
 ) -> anyhow::Result<()> {
     let (done_tx, done_rx) = mpsc::channel::<String>();
-    let mut app = App {
-        rows: Vec::new(),
-        daemon: None,
-        sort: SortKey::Name,
-        filter: String::new(),
-        editing_filter: false,
-        selected: None,
-        log_open: false,
-        confirm: None,
-        message: "reading processes...".into(),
-        quit: false,
-    };
+    let mut app = App::new();
     while !app.quit {
         while let Ok(snapshot) = rows_rx.try_recv() {
-            if app.message == "reading processes..." {
+            if app.message == READING {
                 app.message.clear();
             }
             app.rows = snapshot.rows;
@@ -161,7 +150,24 @@ fn event_loop(
     Ok(())
 }
 
+const READING: &str = "reading processes...";
+
 impl App {
+    fn new() -> Self {
+        Self {
+            rows: Vec::new(),
+            daemon: None,
+            sort: SortKey::Name,
+            filter: String::new(),
+            editing_filter: false,
+            selected: None,
+            log_open: false,
+            confirm: None,
+            message: READING.into(),
+            quit: false,
+        }
+    }
+
     /// The rows shown, in order.
     fn visible(&self) -> Vec<Row> {
         let mut rows: Vec<Row> = self
@@ -271,7 +277,8 @@ impl App {
 fn act(containers: &Containers, verb: Verb, row: &Row) -> String {
     let outcome = match (verb, row.kind) {
         (Verb::Stop, RowKind::Pod) => delete_pod(&row.name),
-        (_, RowKind::Pod) | (_, RowKind::Container) => row.containers.iter().try_for_each(|id| {
+        (_, RowKind::Pod) if row.containers.is_empty() => Err("it has no container yet".to_owned()),
+        _ => row.containers.iter().try_for_each(|id| {
             match verb {
                 Verb::Start => containers.start(id).map(|_| ()),
                 Verb::Stop => containers.stop(id, STOP_GRACE).map(|_| ()),
@@ -424,4 +431,77 @@ fn tail(path: &Path, lines: usize) -> Vec<String> {
         })
         .collect();
     all[all.len().saturating_sub(lines)..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: RowKind, name: &str) -> Row {
+        Row {
+            kind,
+            name: name.into(),
+            status: "running".into(),
+            running: true,
+            restarts: 0,
+            cpu: None,
+            memory: None,
+            ports: String::new(),
+            uptime: None,
+            image: "fabric8/ticker".into(),
+            containers: vec![format!("id-{name}")],
+            log: None,
+        }
+    }
+
+    fn press(app: &mut App, keys: &str) -> Option<(Verb, Row)> {
+        let mut last = None;
+        for c in keys.chars() {
+            let code = match c {
+                '\n' => KeyCode::Enter,
+                '\x1b' => KeyCode::Esc,
+                c => KeyCode::Char(c),
+            };
+            last = app.key(KeyEvent::new(code, KeyModifiers::NONE));
+        }
+        last
+    }
+
+    #[test]
+    fn stop_and_restart_wait_for_a_yes_and_start_does_not() {
+        let mut app = App::new();
+        app.rows = vec![row(RowKind::Container, "a"), row(RowKind::Container, "b")];
+        assert!(press(&mut app, "jx").is_none());
+        assert!(app.confirm.is_some(), "stop asks first");
+        assert!(press(&mut app, "n").is_none());
+        assert!(app.confirm.is_none());
+        assert_eq!(app.message, "stop of b cancelled");
+        let (verb, target) = press(&mut app, "xy").expect("a confirmed stop");
+        assert_eq!((verb, target.name.as_str()), (Verb::Stop, "b"));
+        let (verb, _) = press(&mut app, "ry").expect("a confirmed restart");
+        assert_eq!(verb, Verb::Restart);
+        let (verb, target) = press(&mut app, "ks").expect("start needs no question");
+        assert_eq!((verb, target.name.as_str()), (Verb::Start, "a"));
+    }
+
+    #[test]
+    fn the_filter_is_typed_after_a_slash_and_keys_sort() {
+        let mut app = App::new();
+        app.rows = vec![row(RowKind::Pod, "default/web"), row(RowKind::Container, "db")];
+        press(&mut app, "/db\n");
+        assert_eq!(app.filter, "db");
+        assert!(!app.editing_filter);
+        let visible = app.visible();
+        assert_eq!(visible.len(), 1);
+        assert_eq!(visible[0].name, "db");
+        press(&mut app, "/x\x1b");
+        assert_eq!(app.filter, "", "Esc clears the filter");
+        press(&mut app, "c");
+        assert_eq!(app.sort, SortKey::Cpu);
+        press(&mut app, "\n");
+        assert!(app.log_open);
+        assert_eq!(press(&mut app, "s"), None, "a pod is not started from here");
+        press(&mut app, "q");
+        assert!(app.quit);
+    }
 }
