@@ -3,10 +3,11 @@
 //! is one pass of sysinfo over every process, so `jube top`, `kubectl top` and the node's figures
 //! all count the same way on Linux, macOS and Windows.
 //!
-//! A container's processes are its leader (the pid in `state.json`), every process whose
-//! environment carries its marker (`JUBE_CONTAINER_ID=<id>`, inherited by whatever the scripts
-//! start, even a daemon that left the session), and every descendant of those (a child that
-//! cleared its environment is still the container's).
+//! A container's processes are its leader (the pid in `state.json`), on Windows the members of the
+//! leader's Job Object, every process whose environment carries its marker
+//! (`JUBE_CONTAINER_ID=<id>`, inherited by whatever the scripts start, even a daemon that left the
+//! session), and every descendant of those (a child that cleared its environment is still the
+//! container's).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use sysinfo::{ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System, UpdateKind};
 
 use crate::container::lifecycle::CONTAINER_ID_VAR;
+use crate::container::platform;
 use crate::container::state::{State, Status};
 
 /// What one container used.
@@ -154,8 +156,12 @@ impl Meter {
         let children = children_of(&procs);
         let mut containers = HashMap::new();
         for state in states.iter().filter(|s| s.status == Status::Running) {
-            let leader = state.process.map(|p| p.pid);
-            let tree = tree_of(&procs, &children, leader, &state.id);
+            // On Windows the leader is the supervisor, whose Job Object holds the whole tree.
+            let mut roots: Vec<u32> = state.process.map(|p| p.pid).into_iter().collect();
+            if let Some(leader) = roots.first().copied() {
+                roots.extend(platform::job_members(leader).unwrap_or_default());
+            }
+            let tree = tree_of(&procs, &children, &roots, &state.id);
             let mut usage = Usage {
                 processes: tree.len(),
                 ..Usage::default()
@@ -207,12 +213,13 @@ fn children_of(procs: &HashMap<u32, Proc>) -> HashMap<u32, Vec<u32>> {
     children
 }
 
-/// The container's processes: its leader and the processes marked as its, with all their
-/// descendants. A descendant marked as another container's is that container's, not this one's.
+/// The container's processes: `roots` (its leader, and its Job Object's members on Windows) and
+/// the processes marked as its, with all their descendants. A descendant marked as another
+/// container's is that container's, not this one's.
 fn tree_of(
     procs: &HashMap<u32, Proc>,
     children: &HashMap<u32, Vec<u32>>,
-    leader: Option<u32>,
+    roots: &[u32],
     id: &str,
 ) -> HashSet<u32> {
     let mine = |pid: &u32| {
@@ -220,7 +227,7 @@ fn tree_of(
             .get(pid)
             .is_some_and(|p| p.container.as_deref().is_none_or(|c| c == id))
     };
-    let mut todo: Vec<u32> = leader.into_iter().filter(mine).collect();
+    let mut todo: Vec<u32> = roots.iter().copied().filter(mine).collect();
     todo.extend(
         procs
             .iter()
@@ -283,13 +290,13 @@ mod tests {
         .into_iter()
         .collect();
         let children = children_of(&procs);
-        let mut tree: Vec<u32> = tree_of(&procs, &children, Some(10), "a").into_iter().collect();
+        let mut tree: Vec<u32> = tree_of(&procs, &children, &[10], "a").into_iter().collect();
         tree.sort();
         assert_eq!(tree, [10, 11, 12, 20, 21]);
-        let mut b: Vec<u32> = tree_of(&procs, &children, None, "b").into_iter().collect();
+        let mut b: Vec<u32> = tree_of(&procs, &children, &[], "b").into_iter().collect();
         b.sort();
         assert_eq!(b, [13]);
-        assert!(tree_of(&procs, &children, Some(99), "c").is_empty());
+        assert!(tree_of(&procs, &children, &[99], "c").is_empty());
     }
 
     #[test]
