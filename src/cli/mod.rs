@@ -9,6 +9,7 @@ mod kube;
 mod kubeconfig;
 pub mod output;
 pub mod progress;
+mod top;
 
 use std::ffi::OsString;
 
@@ -137,6 +138,8 @@ pub enum Command {
         #[arg(short, long)]
         force: bool,
     },
+    /// Watch every container and pod live: CPU, memory, ports, logs; start, stop, restart.
+    Top(top::TopArgs),
     /// List containers.
     Ps {
         /// Show all containers, not only running ones.
@@ -300,6 +303,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Status { container } => containers::status(&container),
         Command::Rm { containers, force } => containers::rm(&containers, force),
         Command::Ps { all, quiet, format } => containers::ps(all, quiet, format),
+        Command::Top(args) => top::top(&args),
         Command::Logs {
             container,
             follow,

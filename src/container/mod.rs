@@ -15,3 +15,4 @@ pub mod ports;
 pub mod process;
 pub mod scripts;
 pub mod state;
+pub mod usage;

@@ -8,6 +8,8 @@ mod discovery;
 mod events_v1;
 pub mod guard;
 mod logs;
+mod metrics;
+mod nodes;
 pub mod objects;
 mod openapi;
 mod protobuf;
@@ -68,6 +70,8 @@ pub fn router(state: Shared, guard: guard::Guard) -> Router {
         .route("/version", get(version))
         .route("/api", get(discovery::api_versions))
         .route("/api/v1", get(discovery::core_v1))
+        .route("/api/v1/nodes", any(nodes::list))
+        .route("/api/v1/nodes/{name}", any(nodes::get))
         .route("/api/v1/{*rest}", any(resource))
         .route("/apis", get(discovery::api_groups))
         .route("/apis/apps", get(discovery::apps_group))
@@ -78,6 +82,9 @@ pub fn router(state: Shared, guard: guard::Guard) -> Router {
         .route("/apis/discovery.k8s.io", get(discovery::discovery_group))
         .route("/apis/discovery.k8s.io/v1", get(discovery::discovery_v1))
         .route("/openapi/v3/apis/discovery.k8s.io/v1", get(openapi::discovery_v1))
+        .route("/apis/metrics.k8s.io", get(metrics::api_group))
+        .route("/apis/metrics.k8s.io/v1beta1", get(metrics::resources))
+        .route("/apis/metrics.k8s.io/v1beta1/{*rest}", any(metrics::resource))
         .route("/apis/events.k8s.io", get(discovery::events_group))
         .route("/apis/events.k8s.io/v1", get(discovery::events_v1))
         .route("/apis/events.k8s.io/v1/{*rest}", any(events_v1_resource))

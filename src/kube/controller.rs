@@ -1250,7 +1250,8 @@ fn create_pod(
     for _ in 0..10 {
         let name = format!("{}-{}", owner.name, pod_suffix());
         metadata["name"] = json!(name);
-        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template.get("spec").cloned().unwrap_or_default()});
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template.get("spec").cloned().unwrap_or_default()});
+        crate::kube::node::bind(&mut pod);
         match batch.create(Kind::Pod, namespace, pod) {
             Ok(_) => return Ok(Some(name)),
             Err(StoreError::AlreadyExists { .. }) => continue,

@@ -18,6 +18,8 @@ pub mod kinds;
 pub mod kubeconfig;
 pub mod managed;
 pub mod manifest;
+pub mod metrics;
+pub mod node;
 pub mod patch;
 pub mod podenv;
 pub mod pods;

@@ -105,6 +105,11 @@ impl ApiError {
         .about(kind.plural(), name)
     }
 
+    /// `nodes "x" not found`, for a resource that is no stored kind.
+    pub fn resource_not_found(resource: &str, name: &str) -> Self {
+        Self::new(Reason::NotFound, format!("{resource} \"{name}\" not found")).about(resource, name)
+    }
+
     /// A path that names no resource this server has.
     pub fn no_such_resource() -> Self {
         Self::new(

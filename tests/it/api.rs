@@ -81,6 +81,8 @@ fn discovery_names_versions_resources_and_groups() {
                 "preferredVersion": {"groupVersion": "discovery.k8s.io/v1", "version": "v1"}},
             {"name": "events.k8s.io", "versions": [{"groupVersion": "events.k8s.io/v1", "version": "v1"}],
                 "preferredVersion": {"groupVersion": "events.k8s.io/v1", "version": "v1"}},
+            {"name": "metrics.k8s.io", "versions": [{"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}],
+                "preferredVersion": {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}},
         ]})
     );
     let discovery = names_of_resources(api.get("/apis/discovery.k8s.io/v1").expect(200, None));

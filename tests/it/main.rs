@@ -17,6 +17,8 @@ mod api_logs;
 mod api_schemas;
 #[cfg(unix)] // the Kubernetes API of a real daemon; pods run the ticker image
 mod api_support;
+#[cfg(unix)] // the real kubectl: nodes and `top`, pods whose process trees burn CPU
+mod api_top;
 #[cfg(unix)]
 mod api_watch;
 #[cfg(unix)]
@@ -90,6 +92,8 @@ mod services;
 mod settings;
 #[cfg(unix)]
 mod stock;
+#[cfg(unix)] // `jube top`: built images, a daemon, and its screen driven in tmux
+mod top;
 #[cfg(target_os = "linux")] // jube.exe under wine: the Windows build's suite
 mod windows_wine;
 #[cfg(unix)] // Deployments, ReplicaSets and Jobs through the real kubectl; pods run Perl and the ticker

@@ -28,9 +28,10 @@ use windows_sys::Win32::System::Console::{
 };
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
-    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
-    JobObjectBasicAccountingInformation, JobObjectExtendedLimitInformation, OpenJobObjectW,
-    QueryInformationJobObject, SetInformationJobObject, TerminateJobObject,
+    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_BASIC_PROCESS_ID_LIST,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicAccountingInformation, JobObjectBasicProcessIdList,
+    JobObjectExtendedLimitInformation, OpenJobObjectW, QueryInformationJobObject, SetInformationJobObject,
+    TerminateJobObject,
 };
 use windows_sys::Win32::System::Threading::{CREATE_NO_WINDOW, GetCurrentProcess};
 
@@ -148,6 +149,48 @@ impl Job {
         };
         (ok != 0).then_some(info.ActiveProcesses)
     }
+}
+
+impl Job {
+    /// The pids of the processes in the job now (at most a few thousand).
+    fn process_ids(&self) -> Option<Vec<u32>> {
+        const MAX: usize = 4096;
+        // The list is a header of two counts, then the ids, each a pointer-sized integer.
+        let header = std::mem::offset_of!(JOBOBJECT_BASIC_PROCESS_ID_LIST, ProcessIdList)
+            / std::mem::size_of::<usize>();
+        let mut buf = vec![0usize; header + MAX];
+        let bytes = u32::try_from(buf.len() * std::mem::size_of::<usize>()).ok()?;
+        // SAFETY: `buf` is writable for `bytes` bytes and aligned for the structure, whose
+        // variable-length id list it has room for.
+        let ok = unsafe {
+            QueryInformationJobObject(
+                self.0,
+                JobObjectBasicProcessIdList,
+                buf.as_mut_ptr().cast(),
+                bytes,
+                std::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return None;
+        }
+        // SAFETY: the call filled the structure's header at the start of `buf`.
+        let listed =
+            unsafe { (*buf.as_ptr().cast::<JOBOBJECT_BASIC_PROCESS_ID_LIST>()).NumberOfProcessIdsInList };
+        let n = usize::try_from(listed).unwrap_or(MAX).min(MAX);
+        Some(
+            buf[header..header + n]
+                .iter()
+                .filter_map(|id| u32::try_from(*id).ok())
+                .collect(),
+        )
+    }
+}
+
+/// The processes of the container whose supervisor is `pid`: the members of its Job Object,
+/// whoever their parents are now. `None` when it has no job (an app jube did not start).
+pub fn job_members(pid: u32) -> Option<Vec<u32>> {
+    Job::open(pid, JOB_OBJECT_QUERY)?.process_ids()
 }
 
 impl Drop for Job {

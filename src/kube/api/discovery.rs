@@ -43,7 +43,8 @@ fn group(name: &str) -> Value {
 }
 
 pub async fn api_groups() -> impl IntoResponse {
-    let groups: Vec<Value> = GROUPS.iter().map(|g| group(g)).collect();
+    let mut groups: Vec<Value> = GROUPS.iter().map(|g| group(g)).collect();
+    groups.push(super::metrics::group());
     Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }
 
@@ -94,7 +95,7 @@ pub async fn batch_v1() -> impl IntoResponse {
 
 pub async fn root_paths() -> impl IntoResponse {
     Json(
-        json!({"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/apis/batch", "/apis/batch/v1", "/apis/discovery.k8s.io", "/apis/discovery.k8s.io/v1", "/apis/events.k8s.io", "/apis/events.k8s.io/v1", "/healthz", "/livez", "/readyz", "/version"]}),
+        json!({"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/apis/batch", "/apis/batch/v1", "/apis/discovery.k8s.io", "/apis/discovery.k8s.io/v1", "/apis/events.k8s.io", "/apis/events.k8s.io/v1", "/apis/metrics.k8s.io", "/apis/metrics.k8s.io/v1beta1", "/healthz", "/livez", "/readyz", "/version"]}),
     )
 }
 
@@ -144,6 +145,13 @@ pub fn group_resource_list(group_version: &str) -> Value {
             _ => {}
         }
     }
+    if group_version == "v1" {
+        // The machine, as the one node (see `nodes.rs`): read-only.
+        resources.push(
+            json!({"name": "nodes", "singularName": "node", "namespaced": false,
+            "kind": "Node", "verbs": ["get", "list"], "shortNames": ["no"]}),
+        );
+    }
     resources.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     json!({
         "kind": "APIResourceList",
@@ -189,6 +197,7 @@ mod tests {
                 "events",
                 "namespaces",
                 "namespaces/status",
+                "nodes",
                 "persistentvolumeclaims",
                 "persistentvolumeclaims/status",
                 "pods",
@@ -213,7 +222,7 @@ mod tests {
         );
         assert_eq!(ns["shortNames"], json!(["ns"]));
         assert!(ns.get("categories").is_none());
-        assert_eq!(list["resources"][7]["categories"], json!(["all"]));
+        assert_eq!(list["resources"][8]["categories"], json!(["all"]));
         assert!(
             list["resources"][0].get("categories").is_none(),
             "configmaps are not in `all`"

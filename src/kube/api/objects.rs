@@ -318,7 +318,11 @@ fn admit(
     if kind == Kind::Service {
         super::cluster_ips::admit(state, namespace, object)?;
     }
-    validate(kind, object, params.field_validation()?)
+    let warnings = validate(kind, object, params.field_validation()?)?;
+    if kind == Kind::Pod {
+        crate::kube::node::bind(object);
+    }
+    Ok(warnings)
 }
 
 /// POST to a collection.

@@ -56,6 +56,18 @@ pub fn to_table(kind: Kind, objects: &[Value], revision: Option<u64>, include: I
         },
     );
     let narrow = table(kind, &[], &TableOptions::default());
+    from_rows(wide, &narrow.headers, objects, revision, include)
+}
+
+/// The Table of rows already laid out: `wide` holds every column, and the ones not in `narrow`
+/// are shown only with `-o wide`.
+pub fn from_rows(
+    wide: crate::kube::table::Table,
+    narrow: &[String],
+    objects: &[Value],
+    revision: Option<u64>,
+    include: Include,
+) -> Value {
     let columns: Vec<Value> = wide
         .headers
         .iter()
@@ -66,7 +78,7 @@ pub fn to_table(kind: Kind, objects: &[Value], revision: Option<u64>, include: I
                 "type": "string",
                 "format": if i == 0 && h == "NAME" { "name" } else { "" },
                 "description": "",
-                "priority": if narrow.headers.contains(h) { 0 } else { 1 },
+                "priority": if narrow.contains(h) { 0 } else { 1 },
             })
         })
         .collect();
