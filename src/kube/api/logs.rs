@@ -119,7 +119,7 @@ impl<W: std::io::Write> std::io::Write for Limited<W> {
 
 /// The pod's container to show (the one asked for, or the only one) and the jube container
 /// running it.
-fn find(
+pub(super) fn find(
     state: &Shared,
     namespace: &str,
     name: &str,
