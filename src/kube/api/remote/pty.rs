@@ -56,7 +56,7 @@ impl Master {
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let mut ready = self.fd.readable().await?;
-            match ready.try_io(|f| (&*f.get_ref()).read(buf)) {
+            match ready.try_io(|f| f.get_ref().read(buf)) {
                 Ok(Ok(n)) => return Ok(n),
                 // Linux says EIO when the last process holding the terminal has closed it.
                 Ok(Err(e)) if e.raw_os_error() == Some(nix::libc::EIO) => return Ok(0),
@@ -69,7 +69,7 @@ impl Master {
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let mut ready = self.fd.writable().await?;
-            match ready.try_io(|f| (&*f.get_ref()).write(data)) {
+            match ready.try_io(|f| f.get_ref().write(data)) {
                 Ok(Ok(n)) => data = &data[n..],
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
