@@ -223,6 +223,33 @@ fn kubectl_exec_runs_commands_in_the_container_folder_with_exit_codes_stdin_and_
         out.stdout_contains("/dev/pts/").stdout_contains("45 123");
     }
 
+    // A client that goes away takes its command along.
+    let mut running = pod
+        .kubectl()
+        .args([
+            "exec",
+            "hello",
+            "--",
+            "sh",
+            "-c",
+            "echo $$ > exec.pid; exec sleep 300",
+        ])
+        .timeout(Duration::from_secs(300))
+        .spawn();
+    let pid_file = std::path::Path::new(&folder).join("exec.pid");
+    wait_until("the exec'd command's pid", PATIENCE, || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|p| p.ends_with('\n'))
+    });
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+    assert!(alive() && running.is_running());
+    running.kill();
+    wait_until("the command of a gone client to end", PATIENCE, || !alive());
+
     // Without -t there is no terminal.
     pod.kubectl()
         .args(["exec", "hello", "--", "sh", "-c", "tty || true"])

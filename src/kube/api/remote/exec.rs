@@ -210,7 +210,8 @@ async fn run(
             message = inbound.recv() => match message {
                 Some(message) => dispatch(&message, &mut input, v5, exec.tty).await,
                 None => {
-                    // The client went away: the command goes too.
+                    // The client went away: the command goes too, with what it started.
+                    kill_group(&child);
                     let _ = child.start_kill();
                     input_task.abort();
                     for task in outputs {
@@ -242,6 +243,9 @@ fn spawn(cmd: &mut tokio::process::Command, exec: &ExecRequest) -> std::io::Resu
         let child = cmd.spawn()?;
         return Ok((child, Ends::Terminal(std::sync::Arc::new(master))));
     }
+    // A group of its own, which a client that goes away takes down whole.
+    #[cfg(unix)]
+    cmd.process_group(0);
     let piped = |wanted: bool| if wanted { Stdio::piped() } else { Stdio::null() };
     cmd.stdin(piped(exec.stdin))
         .stdout(piped(exec.stdout))
@@ -253,6 +257,18 @@ fn spawn(cmd: &mut tokio::process::Command, exec: &ExecRequest) -> std::io::Resu
         stderr: child.stderr.take(),
     };
     Ok((child, ends))
+}
+
+/// Kills the command's process group (its session, with a terminal). The child is not reaped
+/// yet while it has an id, so the group id is still its own.
+fn kill_group(child: &Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        let group = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+    }
+    #[cfg(not(unix))]
+    let _ = child;
 }
 
 /// One message from the client: stdin data, a resize, or (v5) a stream closed.
