@@ -1,5 +1,5 @@
 //! Into running pods with the real kubectl: `exec` (pipes, stdin, exit codes, a terminal driven
-//! by `script`), `cp` both ways, `attach` refused with what to use instead, and `port-forward`
+//! by `script`, over a WebSocket and over SPDY), `cp` both ways, `attach` refused with what to use instead, and `port-forward`
 //! carrying HTTP to a pod and to a service, many connections at once, over the WebSocket tunnel
 //! and over plain SPDY. The pod runs a small Perl HTTP server.
 
@@ -222,6 +222,24 @@ fn kubectl_exec_runs_commands_in_the_container_folder_with_exit_codes_stdin_and_
             .code(4);
         out.stdout_contains("/dev/pts/").stdout_contains("45 123");
     }
+
+    // Over SPDY, as kubectl before 1.30 and client-go's SPDY executor speak it.
+    pod.kubectl()
+        .env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")
+        .args([
+            "exec",
+            "-i",
+            "hello",
+            "--",
+            "sh",
+            "-c",
+            "cat; echo oops >&2; exit 5",
+        ])
+        .stdin("over spdy\n")
+        .code(5)
+        .stdout_contains("over spdy\n")
+        .stderr_contains("oops")
+        .stderr_contains("command terminated with exit code 5");
 
     // A client that goes away takes its command along.
     let mut running = pod

@@ -7,15 +7,24 @@ mod portforward;
 #[cfg(unix)]
 mod pty;
 mod spdy;
+mod spdy_exec;
 mod transport;
+
+use std::future::Future;
 
 use axum::Router;
 use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use hyper_util::rt::TokioIo;
 
 use crate::kube::api::Shared;
+use crate::kube::daemon::DaemonLog;
 use crate::kube::status::ApiError;
+
+/// The header of a SPDY upgrade that names the stream protocol (offered, then chosen).
+const PROTOCOL_HEADER: &str = "X-Stream-Protocol-Version";
 
 /// The routes, to be merged before the catch-all of `/api/v1/`.
 pub fn routes() -> Router<Shared> {
@@ -80,6 +89,30 @@ fn wants_spdy(request: &Request) -> bool {
         .get(axum::http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("spdy/3.1"))
+}
+
+/// Answers `101 Switching Protocols` to a SPDY/3.1 upgrade, naming `protocol`, and hands the
+/// raw connection to `then`.
+fn spdy_upgrade<F, Fut>(mut request: Request, protocol: &'static str, log: DaemonLog, then: F) -> Response
+where
+    F: FnOnce(transport::Channels) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return ApiError::internal("this connection cannot be upgraded").into_response();
+    };
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => then(transport::raw(TokioIo::new(upgraded))).await,
+            Err(e) => log.line(&format!("a SPDY upgrade failed: {e}")),
+        }
+    });
+    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+    h.insert(PROTOCOL_HEADER, HeaderValue::from_static(protocol));
+    response
 }
 
 /// The query's values of `key`, in order (`command` comes once per argument).

@@ -6,7 +6,7 @@
 //! `Status`, with reason `NonZeroExitCode` and an `ExitCode` cause when the command failed), 4
 //! terminal resizes (`{"Width":W,"Height":H}`), and in v5 255 `[255, channel]` to close one.
 //! Once the command has ended and its output is out, the outcome is sent and the WebSocket
-//! closed.
+//! closed. Clients that speak SPDY instead get the same session through [`spdy_exec`].
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 
 use super::transport::{self, Channels};
-use super::{query_flag, query_values, wants_spdy, websocket};
+use super::{PROTOCOL_HEADER, query_flag, query_values, spdy, spdy_exec, wants_spdy, websocket};
 use crate::container::scripts;
 use crate::container::state::Status;
 use crate::kube::api::{Shared, logs};
@@ -29,12 +29,12 @@ use crate::kube::status::ApiError;
 const V5: &str = "v5.channel.k8s.io";
 const V4: &str = "v4.channel.k8s.io";
 
-const STDIN: u8 = 0;
-const STDOUT: u8 = 1;
-const STDERR: u8 = 2;
-const ERROR: u8 = 3;
-const RESIZE: u8 = 4;
-const CLOSE: u8 = 255;
+pub const STDIN: u8 = 0;
+pub const STDOUT: u8 = 1;
+pub const STDERR: u8 = 2;
+pub const ERROR: u8 = 3;
+pub const RESIZE: u8 = 4;
+pub const CLOSE: u8 = 255;
 
 /// How long output may still come after the command ended (from processes it left behind that
 /// hold its stdout) before the outcome is sent.
@@ -97,11 +97,42 @@ pub async fn serve(
             found.name, found.status
         )));
     }
+    let (app_base, env) = containers.exec_context(&found);
+    let log = state.log.clone();
+    let types = spdy_exec::expected(exec.stdin, exec.stdout, exec.stderr, exec.tty);
+    let session = move |channels: Channels, v5: bool| async move {
+        let (program, args) = exec.command.split_first().expect("checked non-empty");
+        let (cmd, _) = scripts::exec_command(&app_base, program, args, &env);
+        if let Err(e) = run(channels, &exec, cmd, v5).await {
+            log.line(&format!("exec in pod {name}: {e}"));
+        }
+    };
     if wants_spdy(&request) {
-        return Err(ApiError::bad_request(format!(
-            "jube serves exec over WebSocket ({V5}), which kubectl 1.30 and later use first, \
-             not over SPDY; use kubectl 1.30 or later"
-        )));
+        let offered = request
+            .headers()
+            .get_all(PROTOCOL_HEADER)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim() == V4);
+        if !offered {
+            return Err(ApiError::bad_request(format!(
+                "exec over SPDY needs the protocol {V4} (X-Stream-Protocol-Version); \
+                 kubectl 1.30 and later use a WebSocket ({V5}) instead"
+            )));
+        }
+        let log = state.log.clone();
+        return Ok(super::spdy_upgrade(
+            request,
+            V4,
+            state.log.clone(),
+            move |channels| async move {
+                let streams = spdy::serve(channels, log);
+                if let Some(channels) = spdy_exec::channels(streams, &types).await {
+                    session(channels, true).await;
+                }
+            },
+        ));
     }
     let Some(ws) = websocket(request, &state).await else {
         return Err(ApiError::bad_request(format!(
@@ -118,16 +149,7 @@ pub async fn serve(
             )));
         }
     };
-    let (app_base, env) = containers.exec_context(&found);
-    let log = state.log.clone();
-    Ok(ws.on_upgrade(move |socket| async move {
-        let (program, args) = exec.command.split_first().expect("checked non-empty");
-        let (cmd, _) = scripts::exec_command(&app_base, program, args, &env);
-        let outcome = run(transport::websocket(socket), &exec, cmd, v5).await;
-        if let Err(e) = outcome {
-            log.line(&format!("exec in pod {name}: {e}"));
-        }
-    }))
+    Ok(ws.on_upgrade(move |socket| session(transport::websocket(socket), v5)))
 }
 
 /// The command's input and output ends this side holds.

@@ -11,10 +11,8 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -72,7 +70,12 @@ pub async fn serve(
         .map_err(|e| ApiError::internal(format!("cannot look up the pod's ports: {e}")))??;
     let log = state.log.clone();
     if wants_spdy(&request) {
-        return Ok(upgrade_spdy(request, ports, log));
+        return Ok(super::spdy_upgrade(
+            request,
+            PROTOCOL,
+            log.clone(),
+            move |channels| session(channels, ports, log),
+        ));
     }
     match websocket(request, &state).await {
         Some(ws) => {
@@ -91,25 +94,6 @@ pub async fn serve(
              or SPDY/3.1 with X-Stream-Protocol-Version: {PROTOCOL}"
         ))),
     }
-}
-
-/// Answers `101 Switching Protocols` and serves SPDY on the raw connection.
-fn upgrade_spdy(mut request: Request, ports: Ports, log: DaemonLog) -> Response {
-    let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
-        return ApiError::internal("this connection cannot be upgraded").into_response();
-    };
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => session(transport::raw(TokioIo::new(upgraded)), ports, log).await,
-            Err(e) => log.line(&format!("port-forward: the upgrade failed: {e}")),
-        }
-    });
-    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
-    h.insert("X-Stream-Protocol-Version", HeaderValue::from_static(PROTOCOL));
-    response
 }
 
 /// Pairs the streams of each request and forwards each pair.
