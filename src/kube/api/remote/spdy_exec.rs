@@ -126,3 +126,18 @@ fn message(channel: u8, data: &[u8]) -> Bytes {
     m.extend_from_slice(data);
     m.freeze()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_streams_to_wait_for_follow_the_request() {
+        assert_eq!(expected(false, true, true, false), ["error", "stdout", "stderr"]);
+        // A terminal has one output, and a resize stream.
+        assert_eq!(
+            expected(true, true, true, true),
+            ["error", "stdin", "stdout", "resize"]
+        );
+    }
+}

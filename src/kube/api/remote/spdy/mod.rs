@@ -189,3 +189,119 @@ pub fn serve(channels: Channels, log: DaemonLog) -> mpsc::Receiver<Stream> {
     });
     streams_rx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session on channels the test plays the client's side of.
+    struct Client {
+        to_server: mpsc::Sender<Bytes>,
+        from_server: mpsc::Receiver<Bytes>,
+        encoder: Encoder,
+        decoder: Decoder,
+        streams: mpsc::Receiver<Stream>,
+        _home: tempfile::TempDir,
+    }
+
+    impl Client {
+        fn start() -> Self {
+            let home = tempfile::tempdir().unwrap();
+            let log = DaemonLog::open(&crate::layout::Layout::new(home.path())).unwrap();
+            let (to_server, inbound) = mpsc::channel(16);
+            let (outbound, from_server) = mpsc::channel(16);
+            let streams = serve(Channels { inbound, outbound }, log);
+            Self {
+                to_server,
+                from_server,
+                encoder: Encoder::new(),
+                decoder: Decoder::new(),
+                streams,
+                _home: home,
+            }
+        }
+
+        async fn send(&mut self, frame: Frame) {
+            let mut bytes = BytesMut::new();
+            self.encoder.encode(&frame, &mut bytes).unwrap();
+            self.to_server.send(bytes.freeze()).await.unwrap();
+        }
+
+        async fn next(&mut self) -> Frame {
+            loop {
+                if let Some(frame) = self.decoder.next().unwrap() {
+                    return frame;
+                }
+                let chunk = self.from_server.recv().await.expect("the server's next frame");
+                self.decoder.push(&chunk);
+            }
+        }
+    }
+
+    fn syn(id: u32, kind: &str) -> Frame {
+        Frame::SynStream {
+            id,
+            fin: false,
+            headers: vec![
+                ("streamtype".into(), kind.into()),
+                ("port".into(), "80".into()),
+                ("requestid".into(), "0".into()),
+            ],
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_are_accepted_and_carry_data_both_ways_and_pings_are_answered() {
+        let mut client = Client::start();
+        client.send(syn(1, "data")).await;
+        assert!(matches!(client.next().await, Frame::SynReply { id: 1, .. }));
+        let mut stream = client.streams.recv().await.unwrap();
+        assert_eq!(headers::get(&stream.headers, "streamtype"), Some("data"));
+
+        client
+            .send(Frame::Data {
+                id: 1,
+                fin: true,
+                data: Bytes::from_static(b"ping?"),
+            })
+            .await;
+        assert_eq!(stream.data.recv().await.unwrap(), Bytes::from_static(b"ping?"));
+        assert_eq!(stream.data.recv().await, None, "FIN ends the client's side");
+
+        stream.writer.send(Bytes::from(vec![7u8; MAX_DATA + 1])).await;
+        stream.writer.finish().await;
+        let sizes = [client.next().await, client.next().await, client.next().await];
+        match &sizes {
+            [
+                Frame::Data {
+                    data: a, fin: false, ..
+                },
+                Frame::Data {
+                    data: b, fin: false, ..
+                },
+                Frame::Data {
+                    data: c, fin: true, ..
+                },
+            ] => assert_eq!((a.len(), b.len(), c.len()), (MAX_DATA, 1, 0)),
+            other => panic!("not two data frames and a FIN: {other:?}"),
+        }
+
+        client.send(Frame::Ping(3)).await;
+        assert_eq!(client.next().await, Frame::Ping(3));
+    }
+
+    #[tokio::test]
+    async fn a_reset_or_the_end_of_the_connection_tells_the_stream() {
+        let mut client = Client::start();
+        client.send(syn(1, "error")).await;
+        client.send(syn(3, "data")).await;
+        let mut first = client.streams.recv().await.unwrap();
+        let mut second = client.streams.recv().await.unwrap();
+        client.send(Frame::RstStream { id: 3, status: 5 }).await;
+        second.reset.wait_for(|r| *r).await.unwrap();
+        assert_eq!(second.data.recv().await, None);
+        assert!(!*first.reset.borrow());
+        drop(client.to_server);
+        first.reset.wait_for(|r| *r).await.unwrap();
+    }
+}
