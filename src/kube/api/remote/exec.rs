@@ -101,7 +101,9 @@ pub async fn serve(
     let log = state.log.clone();
     let types = spdy_exec::expected(exec.stdin, exec.stdout, exec.stderr, exec.tty);
     let session = move |channels: Channels, v5: bool| async move {
-        let (program, args) = exec.command.split_first().expect("checked non-empty");
+        let Some((program, args)) = exec.command.split_first() else {
+            return;
+        };
         let (cmd, _) = scripts::exec_command(&app_base, program, args, &env);
         if let Err(e) = run(channels, &exec, cmd, v5).await {
             log.line(&format!("exec in pod {name}: {e}"));
@@ -166,6 +168,8 @@ enum Ends {
 /// What the stdin task is told.
 enum Input {
     Data(Bytes),
+    /// Only a terminal has a size (and Windows gives exec none).
+    #[cfg_attr(not(unix), allow(dead_code))]
     Resize(u16, u16),
 }
 

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::response::Response;
@@ -30,6 +31,8 @@ use crate::kube::status::ApiError;
 
 const PROTOCOL: &str = "portforward.k8s.io";
 const TUNNELLED: &str = "SPDY/3.1+portforward.k8s.io";
+/// How long the first stream of a request waits for its partner (the kubelet's default too).
+const PAIR_WITHIN: Duration = Duration::from_secs(30);
 
 /// The pod's declared ports: container port → the host port jube leased for it.
 #[derive(Debug, Clone)]
@@ -96,17 +99,29 @@ pub async fn serve(
     }
 }
 
-/// Pairs the streams of each request and forwards each pair.
+/// Pairs the streams of each request and forwards each pair. A stream whose partner has not come
+/// within [`PAIR_WITHIN`] is refused when the next stream arrives.
 async fn session(channels: transport::Channels, ports: Ports, log: DaemonLog) {
     let mut streams = spdy::serve(channels, log.clone());
-    let mut waiting: HashMap<String, Stream> = HashMap::new();
+    let mut waiting: HashMap<String, (Stream, Instant)> = HashMap::new();
     while let Some(stream) = streams.recv().await {
+        let stale: Vec<String> = waiting
+            .iter()
+            .filter(|(_, (_, since))| since.elapsed() > PAIR_WITHIN)
+            .map(|(request, _)| request.clone())
+            .collect();
+        for request in stale {
+            if let Some((alone, _)) = waiting.remove(&request) {
+                let why = format!("timed out waiting for the other stream of port-forward request {request}");
+                refuse(alone, why).await;
+            }
+        }
         let Some(request) = headers::get(&stream.headers, "requestid").map(str::to_owned) else {
             refuse(stream, "a port-forward stream needs a requestID header".into()).await;
             continue;
         };
-        let Some(other) = waiting.remove(&request) else {
-            waiting.insert(request, stream);
+        let Some((other, _)) = waiting.remove(&request) else {
+            waiting.insert(request, (stream, Instant::now()));
             continue;
         };
         let (error, data) = match headers::get(&stream.headers, "streamtype") {
