@@ -6,6 +6,7 @@ mod exec;
 mod portforward;
 #[cfg(unix)]
 mod pty;
+mod session;
 mod spdy;
 mod spdy_exec;
 mod transport;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::mpsc;
 
-use super::exec::{CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT};
+use super::session::{CLOSE, ERROR, RESIZE, STDERR, STDIN, STDOUT};
 use super::spdy::{Stream, StreamWriter, headers};
 use super::transport::Channels;
 
