@@ -186,16 +186,7 @@ pub fn exec_foreground(
     args: &[String],
     env: &[(String, String)],
 ) -> Result<i32, ProcessError> {
-    let path = Path::new(program);
-    let resolved = if path.is_relative() && program.contains('/') {
-        app_base.join(path)
-    } else {
-        path.to_owned()
-    };
-    let mut cmd = Command::new(&resolved);
-    cmd.args(args)
-        .current_dir(app_base)
-        .envs(env.iter().map(|(k, v)| (k, v)));
+    let (mut cmd, resolved) = exec_command(app_base, program, args, env);
     foreground(
         &mut cmd,
         &resolved,
@@ -208,6 +199,28 @@ pub fn exec_foreground(
             })
         },
     )
+}
+
+/// `program` with `args` to run in `app_base` with `env` added to jube's own, and the program's
+/// path: a relative path with a `/` (`./status.sh`, `bin/cli`) is taken from `app_base`, a bare
+/// name is looked up on PATH.
+pub fn exec_command(
+    app_base: &Path,
+    program: &str,
+    args: &[String],
+    env: &[(String, String)],
+) -> (Command, PathBuf) {
+    let path = Path::new(program);
+    let resolved = if path.is_relative() && program.contains('/') {
+        app_base.join(path)
+    } else {
+        path.to_owned()
+    };
+    let mut cmd = Command::new(&resolved);
+    cmd.args(args)
+        .current_dir(app_base)
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    (cmd, resolved)
 }
 
 /// Spawns `cmd` (which runs `what`) with `spawn`, sharing jube's terminal, with jube's signal

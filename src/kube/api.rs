@@ -13,6 +13,7 @@ mod nodes;
 pub mod objects;
 mod openapi;
 mod protobuf;
+mod remote;
 pub mod request;
 mod stream;
 mod tables;
@@ -93,6 +94,7 @@ pub fn router(state: Shared, guard: guard::Guard) -> Router {
         .route("/openapi/v3", get(openapi::root))
         .route("/openapi/v3/api/v1", get(openapi::core_v1))
         .route("/jube/v1/shutdown", post(shutdown))
+        .merge(remote::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

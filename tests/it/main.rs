@@ -56,6 +56,8 @@ mod images;
 mod init;
 #[cfg(unix)]
 mod install;
+#[cfg(unix)] // the real kubectl into running pods: exec, cp, attach, port-forward
+mod kubectl_exec;
 #[cfg(unix)] // pods run the ticker image
 mod kubectl_like;
 #[cfg(unix)]

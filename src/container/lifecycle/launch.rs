@@ -1,7 +1,7 @@
 //! Starting a container: in the background through `start.sh` (or `run.sh` detached), or in the
 //! foreground of `jube run`. Either way jube records the app's pid with its start time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{ContainerError, Containers, StartOutcome, io_err};
@@ -211,14 +211,16 @@ impl Containers {
         if state.status != Status::Running {
             return Err(ContainerError::NotRunning { name: state.name });
         }
-        let mut all = self.script_run(&state, Duration::ZERO).env;
+        let (app_base, mut all) = self.exec_context(&state);
         all.extend(env.iter().cloned());
-        Ok(scripts::exec_foreground(
-            &self.app_base(&state),
-            program,
-            args,
-            &all,
-        )?)
+        Ok(scripts::exec_foreground(&app_base, program, args, &all)?)
+    }
+
+    /// Where a command run in the container runs (its folder) and the variables it gets on top
+    /// of the caller's: the app's own.
+    pub fn exec_context(&self, state: &State) -> (PathBuf, Vec<(String, String)>) {
+        let run = self.script_run(state, Duration::ZERO);
+        (run.app_base, run.env)
     }
 
     /// Records the app `jube run` just started, so `ps`, `stop` and `status` see it.

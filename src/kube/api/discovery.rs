@@ -134,7 +134,23 @@ pub fn group_resource_list(group_version: &str) -> Value {
             resources.push(subresource(kind, "status", kind.name(), GET_PATCH_UPDATE, None));
         }
         match kind {
-            Kind::Pod => resources.push(subresource(kind, "log", "Pod", &["get"], None)),
+            Kind::Pod => {
+                resources.push(subresource(kind, "log", "Pod", &["get"], None));
+                resources.push(subresource(
+                    kind,
+                    "exec",
+                    "PodExecOptions",
+                    &["create", "get"],
+                    None,
+                ));
+                resources.push(subresource(
+                    kind,
+                    "portforward",
+                    "PodPortForwardOptions",
+                    &["create", "get"],
+                    None,
+                ));
+            }
             k if k.scalable() => resources.push(subresource(
                 kind,
                 "scale",
@@ -201,7 +217,9 @@ mod tests {
                 "persistentvolumeclaims",
                 "persistentvolumeclaims/status",
                 "pods",
+                "pods/exec",
                 "pods/log",
+                "pods/portforward",
                 "pods/status",
                 "replicationcontrollers",
                 "replicationcontrollers/scale",

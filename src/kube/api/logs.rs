@@ -173,7 +173,7 @@ fn container_label(state: &State) -> String {
 
 /// The pod's container to show (the one asked for, or the only one) and the jube container
 /// running it.
-fn find(
+pub(super) fn find(
     state: &Shared,
     namespace: &str,
     name: &str,
