@@ -7,6 +7,7 @@ mod daemon;
 mod images;
 mod kube;
 mod kubeconfig;
+mod oci;
 pub mod output;
 pub mod progress;
 
@@ -227,6 +228,8 @@ pub enum Command {
     Describe(kube::DescribeArgs),
     /// Deployment rollouts: status, history, undo [--to-revision N], restart, pause, resume.
     Rollout(kube::RolloutArgs),
+    /// Export an image as an OCI runtime bundle (--bundle DIR) or an OCI or docker image archive.
+    Export(oci::ExportArgs),
     /// Remove image zips from the local repository.
     Rmi {
         /// `IMAGE[:VERSION]`; without a version every cached version is removed.
@@ -310,6 +313,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Describe(args) => kube::describe(&args),
         Command::Inspect { containers } => containers::inspect(&containers),
         Command::Port { container, name } => containers::port(&container, name.as_deref()),
+        Command::Export(args) => oci::export(&args, &reporter),
     };
     match result {
         Ok(code) => code,

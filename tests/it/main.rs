@@ -62,6 +62,10 @@ mod kubectl_like_pods;
 mod lifecycle;
 #[cfg(unix)]
 mod logs;
+#[cfg(target_os = "linux")] // runc runs the exported bundle
+mod oci_bundle;
+#[cfg(target_os = "linux")]
+mod oci_support;
 #[cfg(unix)]
 mod ports;
 mod pull;
