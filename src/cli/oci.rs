@@ -11,6 +11,7 @@ use crate::container::ports::PortRange;
 use crate::layout::Layout;
 use crate::maven::resolver::Resolved;
 use crate::oci::bundle::{self, BundleOptions};
+use crate::oci::image::{self as oci_image, ArchiveOptions, Format};
 use crate::registry::Registry;
 use crate::reporter::Reporter;
 
@@ -80,6 +81,9 @@ fn port_flags(flags: &[String]) -> anyhow::Result<Vec<(String, u16)>> {
 }
 
 pub fn export(args: &ExportArgs, reporter: &dyn Reporter) -> anyhow::Result<i32> {
+    if let (Some(format), Some(out)) = (args.format, &args.output) {
+        return export_archive(args, format, out, reporter);
+    }
     let Some(dir) = &args.bundle else {
         bail!("say what to export: --bundle DIR, or --format oci-archive|docker-archive -o FILE");
     };
@@ -103,5 +107,42 @@ pub fn export(args: &ExportArgs, reporter: &dyn Reporter) -> anyhow::Result<i32>
     }
     out.push_str(&format!("{}\n", written.dir.display()));
     output::print(&out)?;
+    Ok(0)
+}
+
+fn export_archive(
+    args: &ExportArgs,
+    format: ArchiveFormat,
+    out: &std::path::Path,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<i32> {
+    let registry = Registry::from_env()?;
+    let resolved = resolve(&args.image, &args.pull, reporter)?;
+    let c = &resolved.coordinates;
+    let short = crate::image::image_name(&c.group_id, &c.artifact_id, &registry.prefix);
+    let name = if short.starts_with("mvn:") {
+        c.artifact_id.to_string()
+    } else {
+        short
+    };
+    let options = ArchiveOptions {
+        format: match format {
+            ArchiveFormat::OciArchive => Format::OciArchive,
+            ArchiveFormat::DockerArchive => Format::DockerArchive,
+        },
+        base: args.base.clone(),
+        name: name.to_ascii_lowercase(),
+        coordinates: c.clone(),
+        limits: UnpackLimits::from_env()?,
+    };
+    let written = oci_image::export(&resolved.path, out, &options, reporter)
+        .with_context(|| format!("cannot export {} as an image archive", args.image))?;
+    reporter.info(&format!("config {}", written.config_digest));
+    let mut text = String::new();
+    if let Some(digest) = &written.manifest_digest {
+        text.push_str(&format!("{digest}\n"));
+    }
+    text.push_str(&format!("{}\n", written.path.display()));
+    output::print(&text)?;
     Ok(0)
 }

@@ -1,7 +1,10 @@
 //! OCI bundles and images: an image zip exported as a runtime bundle or as an OCI/docker image
 //! archive, container images imported as image zips, and apps run isolated by a container runtime.
 
+pub mod archive;
 pub mod bundle;
+pub mod image;
+pub mod tarball;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -62,6 +62,8 @@ mod kubectl_like_pods;
 mod lifecycle;
 #[cfg(unix)]
 mod logs;
+#[cfg(target_os = "linux")] // skopeo, umoci and runc read and run the exported archives
+mod oci_archive;
 #[cfg(target_os = "linux")] // runc runs the exported bundle
 mod oci_bundle;
 #[cfg(target_os = "linux")]

@@ -160,3 +160,84 @@ impl Drop for Runc {
         }
     }
 }
+
+/// Whether skopeo and umoci are here (with runc and busybox); outside CI a missing one skips.
+pub fn image_tools_ready() -> bool {
+    runc_ready()
+        && !missing(runs("skopeo", &["--version"]), "skopeo")
+        && !missing(runs("umoci", &["--version"]), "umoci")
+}
+
+/// Runs a tool that must succeed; returns its stdout.
+#[track_caller]
+pub fn tool(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A base image made from Debian's busybox-static: `/bin/busybox` and a relative link per applet,
+/// `PATH=/bin`. Returns (OCI archive, docker archive).
+pub fn busybox_base(env: &TestEnv) -> (PathBuf, PathBuf) {
+    let root = env.root().join("busybox-root");
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+    for applet in tool("busybox", &["--list"]).lines() {
+        if applet != "busybox" && !applet.is_empty() {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+    }
+    let layout = env.root().join("busybox-layout");
+    let image = format!("{}:latest", layout.display());
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    tool("umoci", &["init", "--layout", &s(&layout)]);
+    tool("umoci", &["new", "--image", &image]);
+    tool("umoci", &["insert", "--image", &image, &s(&root), "/"]);
+    tool(
+        "umoci",
+        &["config", "--image", &image, "--config.env", "PATH=/bin"],
+    );
+    let oci = env.root().join("busybox-oci.tar");
+    let docker = env.root().join("busybox-docker.tar");
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            &format!("oci:{image}"),
+            &format!("oci-archive:{}", oci.display()),
+        ],
+    );
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            &format!("oci:{image}"),
+            &format!("docker-archive:{}:busybox:1", docker.display()),
+        ],
+    );
+    (oci, docker)
+}
+
+/// Makes a bundle `umoci unpack` wrote runnable here: the host's network, no cgroup resources, no
+/// terminal, and the app's port set to `port`.
+pub fn adapt_umoci_bundle(bundle: &Path, port: u16) {
+    let path = bundle.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["process"]["terminal"] = false.into();
+    let linux = config["linux"].as_object_mut().unwrap();
+    linux.remove("resources");
+    linux.remove("cgroupsPath");
+    if let Some(ns) = linux.get_mut("namespaces").and_then(|n| n.as_array_mut()) {
+        ns.retain(|n| n["type"] != "network" && n["type"] != "user" && n["type"] != "cgroup");
+    }
+    let env = config["process"]["env"].as_array_mut().unwrap();
+    env.retain(|e| !e.as_str().unwrap_or_default().starts_with("HTTP_PORT="));
+    env.push(format!("HTTP_PORT={port}").into());
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+}
