@@ -42,6 +42,15 @@ pub struct ExportArgs {
     pull: PullFlags,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// The container image: `oci-archive:FILE`, `docker-archive:FILE` or `oci:DIR`.
+    source: String,
+    /// The image name and version to install it as: `-t myteam/app:1.0`.
+    #[arg(short = 't', long = "tag", value_name = "IMAGE:VERSION")]
+    tag: String,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ArchiveFormat {
     /// An OCI image layout in a tar (what `skopeo copy oci-archive:` reads).
@@ -144,5 +153,43 @@ fn export_archive(
     }
     text.push_str(&format!("{}\n", written.path.display()));
     output::print(&text)?;
+    Ok(0)
+}
+
+pub fn import(args: &ImportArgs, reporter: &dyn Reporter) -> anyhow::Result<i32> {
+    let registry = Registry::from_env()?;
+    let source = crate::oci::archive::Source::parse(&args.source)?;
+    let image = registry.parse(&args.tag).context("-t")?;
+    let c = crate::image::build::tag_coordinates(&image).context("-t")?;
+    let layout = Layout::from_env();
+    let imported = crate::oci::import::import(
+        &source,
+        &c,
+        &registry.local,
+        &layout.staging_dir(),
+        &UnpackLimits::from_env()?,
+    )
+    .with_context(|| format!("cannot import {}", args.source))?;
+    if let Err(e) = registry.remember(&image) {
+        reporter.warn(&format!("{e}; `jube images` will not list {image}"));
+    }
+    if imported.skipped > 0 {
+        reporter.warn(&format!(
+            "left out {} devices, pipes or sockets, which an image zip cannot hold",
+            imported.skipped
+        ));
+    }
+    let ports: Vec<String> = imported.ports.iter().map(|(n, p)| format!("{n}={p}")).collect();
+    reporter.info(&format!(
+        "imported {} as {} (ports: {})",
+        args.source,
+        args.tag,
+        if ports.is_empty() {
+            "none".to_owned()
+        } else {
+            ports.join(", ")
+        }
+    ));
+    output::print(&format!("{c}\n{}\n", imported.installed.path.display()))?;
     Ok(0)
 }

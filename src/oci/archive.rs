@@ -18,13 +18,16 @@ use crate::container::install::UnpackLimits;
 const MAX_JSON: u64 = 16 << 20;
 /// Nested indexes followed at most.
 const MAX_INDEX_DEPTH: usize = 3;
+/// The annotation that names an image in a layout (its tag).
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// Where a container image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     OciArchive(PathBuf),
     DockerArchive(PathBuf),
-    OciDir(PathBuf),
+    /// A layout folder and, optionally, the reference (tag) of one image in it.
+    OciDir(PathBuf, Option<String>),
 }
 
 impl Source {
@@ -36,7 +39,12 @@ impl Source {
             _ if path.as_os_str().is_empty() => Err(usage(text)),
             "oci-archive" => Ok(Self::OciArchive(path)),
             "docker-archive" => Ok(Self::DockerArchive(path)),
-            "oci" => Ok(Self::OciDir(path)),
+            "oci" => Ok(match text["oci:".len()..].rsplit_once(':') {
+                Some((dir, reference)) if !dir.is_empty() && !reference.contains('/') => {
+                    Self::OciDir(PathBuf::from(dir), Some(reference.to_owned()))
+                }
+                _ => Self::OciDir(path, None),
+            }),
             _ => Err(usage(text)),
         }
     }
@@ -64,7 +72,8 @@ impl Source {
         match self {
             Self::OciArchive(p) => format!("oci-archive:{}", p.display()),
             Self::DockerArchive(p) => format!("docker-archive:{}", p.display()),
-            Self::OciDir(p) => format!("oci:{}", p.display()),
+            Self::OciDir(p, None) => format!("oci:{}", p.display()),
+            Self::OciDir(p, Some(r)) => format!("oci:{}:{r}", p.display()),
         }
     }
 }
@@ -99,7 +108,7 @@ pub struct SourceImage {
 pub fn read(source: &Source, temp_in: &Path, limits: &UnpackLimits) -> Result<SourceImage, OciError> {
     let origin = source.describe();
     match source {
-        Source::OciDir(dir) => {
+        Source::OciDir(dir, reference) => {
             if !dir.join("index.json").is_file() {
                 return Err(OciError::Invalid {
                     origin,
@@ -107,7 +116,7 @@ pub fn read(source: &Source, temp_in: &Path, limits: &UnpackLimits) -> Result<So
                 });
             }
             let files = Files::Dir(dir.clone());
-            let (config, layers) = read_oci(&files, &origin)?;
+            let (config, layers) = read_oci(&files, &origin, reference.as_deref())?;
             Ok(SourceImage {
                 origin,
                 config,
@@ -122,7 +131,7 @@ pub fn read(source: &Source, temp_in: &Path, limits: &UnpackLimits) -> Result<So
                 .map_err(io_err(temp_in))?;
             let files = Files::Map(take_files(path, temp.path(), limits, &origin)?);
             let (config, layers) = if matches!(source, Source::OciArchive(_)) {
-                read_oci(&files, &origin)?
+                read_oci(&files, &origin, None)?
             } else {
                 read_docker(&files, &origin)?
             };
@@ -389,8 +398,28 @@ fn pick_manifest(
     read_json(&path, "manifest", origin)
 }
 
-fn read_oci(files: &Files, origin: &str) -> Result<(ImageConfiguration, Vec<Layer>), OciError> {
-    let index: ImageIndex = read_json(&files.get("index.json", origin)?, "index.json", origin)?;
+fn read_oci(
+    files: &Files,
+    origin: &str,
+    reference: Option<&str>,
+) -> Result<(ImageConfiguration, Vec<Layer>), OciError> {
+    let mut index: ImageIndex = read_json(&files.get("index.json", origin)?, "index.json", origin)?;
+    if let Some(reference) = reference {
+        let named = |d: &Descriptor| {
+            d.annotations()
+                .as_ref()
+                .and_then(|a| a.get(REF_NAME))
+                .is_some_and(|r| r == reference)
+        };
+        let chosen: Vec<Descriptor> = index.manifests().iter().filter(|d| named(d)).cloned().collect();
+        if chosen.is_empty() {
+            return Err(OciError::Invalid {
+                origin: origin.to_owned(),
+                detail: format!("its index.json names no image `{reference}`"),
+            });
+        }
+        index.set_manifests(chosen);
+    }
     let manifest = pick_manifest(files, &index, origin, 0)?;
     let (config_path, _) = blob(files, manifest.config(), origin)?;
     let config: ImageConfiguration = read_json(&config_path, "config", origin)?;
@@ -453,20 +482,63 @@ fn read_docker(files: &Files, origin: &str) -> Result<(ImageConfiguration, Vec<L
     Ok((config, layers))
 }
 
-/// Opens a layer as an uncompressed tar stream.
+/// Opens a layer as an uncompressed tar stream, ended cleanly for reading its entries.
 pub fn open_layer(layer: &Layer) -> Result<Box<dyn Read>, OciError> {
+    Ok(Box::new(Padded::new(decompressed(layer)?)))
+}
+
+/// A layer's bytes, uncompressed, exactly as its diff id hashes them.
+fn decompressed(layer: &Layer) -> Result<Box<dyn Read>, OciError> {
     let f = File::open(&layer.path).map_err(io_err(&layer.path))?;
     let reader = io::BufReader::new(f);
     Ok(if layer.gzip {
-        Box::new(flate2::read::GzDecoder::new(reader))
+        // Multi-member: parallel gzip writers (umoci's) emit one member per chunk.
+        Box::new(flate2::read::MultiGzDecoder::new(reader))
     } else {
         Box::new(reader)
     })
 }
 
+/// Ends a tar stream cleanly: umoci 0.4 writes layers whose last file is not padded to a whole
+/// block and that lack the end-of-archive blocks. The layer's digest was checked already, so
+/// this is how the image was made, not damage: zeros fill the last block and end the archive.
+struct Padded<R> {
+    inner: R,
+    read: u64,
+    padding: Option<u64>,
+}
+
+impl<R: Read> Padded<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            read: 0,
+            padding: None,
+        }
+    }
+}
+
+impl<R: Read> Read for Padded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.padding.is_none() {
+            let n = self.inner.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                self.read += n as u64;
+                return Ok(n);
+            }
+            self.padding = Some((512 - self.read % 512) % 512 + 1024);
+        }
+        let left = self.padding.unwrap_or(0);
+        let n = (buf.len() as u64).min(left) as usize;
+        buf[..n].fill(0);
+        self.padding = Some(left - n as u64);
+        Ok(n)
+    }
+}
+
 /// Writes a layer uncompressed to `dest` and returns its blob (the diff id).
 pub fn uncompressed(layer: &Layer, dest: &Path) -> Result<tarball::Blob, OciError> {
-    let mut reader = open_layer(layer)?;
+    let mut reader = decompressed(layer)?;
     let out = File::create(dest).map_err(io_err(dest))?;
     let mut hashing = Hashing::new(io::BufWriter::new(out));
     io::copy(&mut reader, &mut hashing).map_err(io_err(&layer.path))?;
@@ -489,7 +561,14 @@ mod tests {
             Source::parse("docker-archive:/x/b.tar").unwrap(),
             Source::DockerArchive("/x/b.tar".into())
         );
-        assert_eq!(Source::parse("oci:dir").unwrap(), Source::OciDir("dir".into()));
+        assert_eq!(
+            Source::parse("oci:dir").unwrap(),
+            Source::OciDir("dir".into(), None)
+        );
+        assert_eq!(
+            Source::parse("oci:/x/dir:web").unwrap(),
+            Source::OciDir("/x/dir".into(), Some("web".into()))
+        );
         for bad in ["a.tar", "oci:", "docker:x", ""] {
             assert!(Source::parse(bad).is_err(), "{bad}");
         }

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod bundle;
 pub mod image;
+pub mod import;
 pub mod tarball;
 
 use std::io;

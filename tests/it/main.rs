@@ -66,6 +66,8 @@ mod logs;
 mod oci_archive;
 #[cfg(target_os = "linux")] // runc runs the exported bundle
 mod oci_bundle;
+#[cfg(target_os = "linux")] // skopeo and umoci make the images; hostile archives by hand
+mod oci_import;
 #[cfg(target_os = "linux")]
 mod oci_support;
 #[cfg(unix)]
