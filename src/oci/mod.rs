@@ -5,6 +5,7 @@ pub mod archive;
 pub mod bundle;
 pub mod image;
 pub mod import;
+pub mod isolate;
 pub mod tarball;
 
 use std::io;

@@ -68,6 +68,8 @@ mod oci_archive;
 mod oci_bundle;
 #[cfg(target_os = "linux")] // skopeo and umoci make the images; hostile archives by hand
 mod oci_import;
+#[cfg(target_os = "linux")] // runc, namespaces and /proc
+mod oci_isolated;
 #[cfg(target_os = "linux")]
 mod oci_support;
 #[cfg(unix)]
