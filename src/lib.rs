@@ -9,6 +9,7 @@ pub mod image;
 pub mod kube;
 pub mod layout;
 pub mod maven;
+pub mod oci;
 pub mod pathpart;
 pub mod properties;
 pub mod registry;

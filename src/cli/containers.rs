@@ -38,6 +38,10 @@ pub struct CreateFlags {
     /// The container's name (default: a generated one).
     #[arg(long)]
     pub name: Option<String>,
+    /// Run the app under runc or crun (Linux, root): its own mount, pid, ipc and uts namespaces,
+    /// its folder writable and the rest of the host read-only.
+    #[arg(long)]
+    pub isolated: bool,
     #[command(flatten)]
     pub pull: PullFlags,
 }
@@ -72,6 +76,7 @@ impl CreateFlags {
             env,
             ports,
             limits: UnpackLimits::from_env()?,
+            isolated: self.isolated,
             ..Default::default()
         })
     }

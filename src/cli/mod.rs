@@ -7,6 +7,7 @@ mod daemon;
 mod images;
 mod kube;
 mod kubeconfig;
+mod oci;
 pub mod output;
 pub mod progress;
 mod top;
@@ -239,6 +240,10 @@ pub enum Command {
     Describe(kube::DescribeArgs),
     /// Deployment rollouts: status, history, undo [--to-revision N], restart, pause, resume.
     Rollout(kube::RolloutArgs),
+    /// Export an image as an OCI runtime bundle (--bundle DIR) or an OCI or docker image archive.
+    Export(oci::ExportArgs),
+    /// Install a container image (oci-archive:FILE, docker-archive:FILE, oci:DIR) as an image zip.
+    Import(oci::ImportArgs),
     /// Remove image zips from the local repository.
     Rmi {
         /// `IMAGE[:VERSION]`; without a version every cached version is removed.
@@ -333,6 +338,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Describe(args) => kube::describe(&args),
         Command::Inspect { containers } => containers::inspect(&containers),
         Command::Port { container, name } => containers::port(&container, name.as_deref()),
+        Command::Export(args) => oci::export(&args, &reporter),
+        Command::Import(args) => oci::import(&args, &reporter),
     };
     match result {
         Ok(code) => code,

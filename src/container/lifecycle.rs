@@ -72,6 +72,17 @@ pub enum ContainerError {
     OwnedByDaemon { name: String, pod: String },
     #[error("container {name} has no {script}: it can only be started in the background with `jube start`")]
     NoRunScript { name: String, script: String },
+    #[error(transparent)]
+    Isolate(#[from] crate::oci::isolate::IsolateError),
+    #[error(
+        "an isolated run needs the image's run.sh (the runtime runs the app in the foreground), and \
+         this image has only start.sh"
+    )]
+    IsolatedNeedsRunScript,
+    #[error(
+        "container {name} is isolated and runs in the background only: `jube start {name}`"
+    )]
+    IsolatedForeground { name: String },
 }
 
 fn tail_text(tail: &[String]) -> String {
@@ -115,6 +126,8 @@ pub struct CreateOptions {
     /// Folders inside the app's base that the app is told about: each `(VARIABLE, relative
     /// path)` is exported as the folder's absolute path.
     pub mounts: Vec<(String, String)>,
+    /// Run the app under a container runtime, in its own namespaces, the host read-only.
+    pub isolated: bool,
 }
 
 /// A port from a Kubernetes container spec.

@@ -122,6 +122,9 @@ pub struct State {
     /// How the run before the current one ended (what Kubernetes shows as `lastState`).
     #[serde(default)]
     pub last_run: Option<LastRun>,
+    /// The app runs under a container runtime, in namespaces of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolated: bool,
 }
 
 /// A finished run of a container's app.
@@ -338,6 +341,7 @@ mod tests {
             labels: BTreeMap::new(),
             restart_count: 0,
             last_run: None,
+            isolated: false,
         }
     }
 

@@ -77,6 +77,8 @@ pub fn create_options(pod: &Value, container: &Value, container_env: ContainerEn
         command,
         args,
         secret_env: secret_names,
+        isolated: str_at(pod, &format!("/metadata/annotations/{}", crate::oci::isolate::ANNOTATION.replace('/', "~1")))
+            == Some("true"),
         ..Default::default()
     }
 }
@@ -186,6 +188,18 @@ mod tests {
             }
         );
         assert_eq!(o.pod_ports[1].host_port, None);
+        assert!(!o.isolated);
+    }
+
+    #[test]
+    fn the_isolated_annotation_asks_for_an_isolated_run() {
+        let c = json!({"name": "c", "image": "x"});
+        for (value, isolated) in [("true", true), ("false", false), ("yes", false)] {
+            let pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "u",
+                "annotations": {"jube.io/isolated": value}}});
+            let o = create_options(&pod, &c, env(&pod, &c, &[]));
+            assert_eq!(o.isolated, isolated, "{value}");
+        }
     }
 
     #[test]

@@ -70,6 +70,16 @@ mod logs;
 mod logs_rotation;
 #[cfg(unix)] // pods run shell scripts that crash and print by the clock; the real kubectl
 mod logs_runs;
+#[cfg(target_os = "linux")] // skopeo, umoci and runc read and run the exported archives
+mod oci_archive;
+#[cfg(target_os = "linux")] // runc runs the exported bundle
+mod oci_bundle;
+#[cfg(target_os = "linux")] // skopeo and umoci make the images; hostile archives by hand
+mod oci_import;
+#[cfg(target_os = "linux")] // runc, namespaces and /proc
+mod oci_isolated;
+#[cfg(target_os = "linux")]
+mod oci_support;
 #[cfg(unix)]
 mod ports;
 mod pull;

@@ -31,6 +31,9 @@ impl Containers {
         for (key, _) in &options.env {
             envfile::check_name(key)?;
         }
+        if options.isolated {
+            crate::oci::isolate::check()?;
+        }
         for dir in [self.layout.staging_dir(), self.layout.containers_dir()] {
             fs_err::create_dir_all(&dir).map_err(io_err(&dir))?;
         }
@@ -80,6 +83,11 @@ impl Containers {
             _ if platform::PREFER_RUN_SCRIPT && scripts::script_path(&unpacked.app_base, "run").is_file() => {
                 (Launch::RunScript, Vec::new())
             }
+            // The runtime keeps the app in the foreground: start.sh would end, and the app with it.
+            _ if options.isolated && scripts::script_path(&unpacked.app_base, "run").is_file() => {
+                (Launch::RunScript, Vec::new())
+            }
+            _ if options.isolated => return Err(ContainerError::IsolatedNeedsRunScript),
             _ if scripts::script_path(&unpacked.app_base, "start").is_file() => {
                 (Launch::StartScript, Vec::new())
             }
@@ -113,6 +121,7 @@ impl Containers {
             labels: options.labels.clone(),
             restart_count: 0,
             last_run: None,
+            isolated: options.isolated,
         };
         state.save(&stage.dir.join("state.json"))?;
         stage.commit(&self.layout.container_dir(&id))?;

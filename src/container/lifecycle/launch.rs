@@ -44,6 +44,13 @@ impl Containers {
             self.save(&state)?;
         }
         let (id, session) = match state.launch {
+            _ if state.isolated => match self.launch_isolated(&state, &app_base)? {
+                Some(id) => (id, Some(id.pid)),
+                None => {
+                    let pid = process::read_pid_file(&app_base).unwrap_or_default();
+                    return self.ended_at_once(state, pid, since);
+                }
+            },
             Launch::StartScript => match self.run_start_script(&state, &app_base, since)? {
                 Started::App { id, session } => (id, session),
                 Started::Ended { pid } => return self.ended_at_once(state, pid, since),
@@ -67,6 +74,40 @@ impl Containers {
         state.mark_running(id, session, false, since);
         self.save(&state)?;
         Ok((state, StartOutcome::Started))
+    }
+
+    /// Starts the app under the container runtime; `None` when it ended before jube saw it.
+    fn launch_isolated(&self, state: &State, app_base: &Path) -> Result<Option<ProcessId>, ContainerError> {
+        let run = self.script_run(state, self.timeouts.script);
+        let argv: Vec<String> = match state.launch {
+            Launch::Command => {
+                let cmd = platform::app_command(&state.argv);
+                std::iter::once(cmd.get_program())
+                    .chain(cmd.get_args())
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect()
+            }
+            _ => std::iter::once(scripts::script_path(app_base, "run").to_string_lossy().into_owned())
+                .chain(state.argv.iter().cloned())
+                .collect(),
+        };
+        // The app gets jube's environment with the container's variables on top, as a script does.
+        let mut env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| !run.env.iter().any(|(r, _)| r == k))
+            .collect();
+        env.extend(run.env.iter().cloned());
+        let work = self.layout.container_dir(&state.id).join("isolated");
+        let pid = crate::oci::isolate::launch(&crate::oci::isolate::Launch {
+            id: &state.id,
+            work: &work,
+            app_base,
+            argv,
+            env,
+            log: &run.log,
+        })?;
+        let pid_file = app_base.join(process::PID_FILE);
+        crate::fsutil::write_atomic(&pid_file, format!("{pid}\n").as_bytes()).map_err(io_err(&pid_file))?;
+        Ok(ProcessId::capture(pid).filter(ProcessId::is_running))
     }
 
     /// Runs `start.sh` and finds the app it started: its pid file, naming a running process of
@@ -164,6 +205,11 @@ impl Containers {
         let (state, lock) = self.lock(query)?;
         if !state.status.can_start() {
             return Err(ContainerError::Running {
+                name: state.name.clone(),
+            });
+        }
+        if state.isolated {
+            return Err(ContainerError::IsolatedForeground {
                 name: state.name.clone(),
             });
         }

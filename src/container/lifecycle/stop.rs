@@ -77,6 +77,10 @@ impl Containers {
             });
         }
         self.stop_locked(&mut state, Halt::Kill)?;
+        if state.isolated {
+            let work = self.layout.container_dir(&state.id).join("isolated");
+            crate::oci::isolate::remove(&state.id, &work);
+        }
         // Move the folder out of `containers/` first: a half-deleted container is never listed.
         let dir = self.layout.container_dir(&state.id);
         let doomed = self.layout.staging_dir().join(format!("{}.removing", state.id));
