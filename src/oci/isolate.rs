@@ -38,7 +38,7 @@ pub enum IsolateError {
 }
 
 /// One isolated launch.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Launch<'a> {
     /// The runtime's name for the container (jube's container id).
     pub id: &'a str,
@@ -50,8 +50,8 @@ pub struct Launch<'a> {
     pub argv: Vec<String>,
     /// The whole environment of the app.
     pub env: Vec<(String, String)>,
-    /// Receives the app's stdout and stderr.
-    pub log: &'a Path,
+    /// The app's stdout and stderr (the console log's relay).
+    pub output: (std::process::Stdio, std::process::Stdio),
 }
 
 /// The runtime on the PATH, or why isolation cannot work here.
@@ -85,7 +85,7 @@ pub fn check() -> Result<PathBuf, IsolateError> {
 pub use linux::{launch, remove};
 
 #[cfg(not(target_os = "linux"))]
-pub fn launch(_launch: &Launch<'_>) -> Result<u32, IsolateError> {
+pub fn launch(_launch: Launch<'_>) -> Result<u32, IsolateError> {
     Err(IsolateError::Unsupported)
 }
 
@@ -94,7 +94,6 @@ pub fn remove(_id: &str, _work: &Path) {}
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::fs::OpenOptions;
     use std::path::Path;
     use std::process::{Command, Stdio};
 
@@ -132,7 +131,7 @@ mod linux {
 
     /// Writes the bundle, has the runtime start the app detached, and returns the app's pid on
     /// the host.
-    pub fn launch(launch: &Launch<'_>) -> Result<u32, IsolateError> {
+    pub fn launch(launch: Launch<'_>) -> Result<u32, IsolateError> {
         let runtime = check()?;
         remove(launch.id, launch.work);
         let bundle = launch.work.join("bundle");
@@ -208,22 +207,22 @@ mod linux {
         })?;
         std::fs::write(&config, json).map_err(io(&config))?;
 
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(launch.log)
-            .map_err(io(launch.log))?;
-        let start = log.metadata().map(|m| m.len()).unwrap_or(0);
+        // The runtime's own errors go to a log of its own; the app's output to the console log.
+        let runtime_log = launch.work.join("runtime.log");
+        let _ = std::fs::remove_file(&runtime_log);
         let pid_file = bundle.join("app.pid");
+        let (stdout, stderr) = launch.output;
         let status = runtime_command(&runtime, launch.work)
+            .arg("--log")
+            .arg(&runtime_log)
             .args(["run", "-d", "--pid-file"])
             .arg(&pid_file)
             .arg("-b")
             .arg(&bundle)
             .arg(launch.id)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(io(launch.log))?)
-            .stderr(log)
+            .stdout(stdout)
+            .stderr(stderr)
             .status()
             .map_err(io(&runtime))?;
         let failed = |detail: String| IsolateError::Start {
@@ -231,11 +230,9 @@ mod linux {
             detail,
         };
         if !status.success() {
-            let said = std::fs::read(launch.log)
-                .ok()
-                .map(|b| String::from_utf8_lossy(b.get(start as usize..).unwrap_or_default()).trim().to_owned())
-                .unwrap_or_default();
-            return Err(failed(format!("it exited with {status}: {said}")));
+            let said = std::fs::read_to_string(&runtime_log).unwrap_or_default();
+            let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            return Err(failed(format!("it exited with {status}: {}", last.trim())));
         }
         let text = std::fs::read_to_string(&pid_file).map_err(io(&pid_file))?;
         text.trim()

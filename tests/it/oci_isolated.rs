@@ -17,6 +17,7 @@ if echo in > "$APP_BASE/inside.txt"; then inside=written; else inside=refused; f
 if echo out > "$PROBE" 2>/dev/null; then outside=written; else outside=refused; fi
 if echo etc > /etc/jube-isolated-probe 2>/dev/null; then etc=written; else etc=refused; fi
 echo "pid $$ inside $inside outside $outside etc $etc" > www/index.html
+echo "probe up as pid $$"
 exec busybox httpd -f -p "$HTTP_PORT" -h www
 "#;
 
@@ -67,7 +68,7 @@ fn an_isolated_app_sees_itself_as_pid_1_cannot_write_outside_its_folder_and_is_m
     assert!(!std::path::Path::new("/etc/jube-isolated-probe").exists());
     let state = inspect(&env, &id);
     assert_eq!(state["isolated"], true);
-    let app_base = PathBuf::from(state["app_base"].as_str().unwrap());
+    let app_base = crate::build_helpers::app_base(&env, &id);
     assert_eq!(std::fs::read_to_string(app_base.join("inside.txt")).unwrap(), "in\n");
     // The pid jube shows is the app's own on the host's side (pid 1 inside), not runc's.
     let pid = state["process"]["pid"].as_u64().unwrap();
@@ -76,6 +77,8 @@ fn an_isolated_app_sees_itself_as_pid_1_cannot_write_outside_its_folder_and_is_m
     assert_eq!(comm.trim(), "busybox");
 
     env.jube().args(["status", "iso"]).success();
+    let logs = env.jube().args(["logs", "iso"]).success().stdout;
+    assert!(logs.contains("probe up as pid 1"), "{logs}");
     let ps = env.jube().args(["ps"]).success().stdout;
     assert!(ps.contains("iso") && ps.contains(&format!("HTTP:{port}")), "{ps}");
     let env_sh = std::fs::read_to_string(app_base.join("env.sh")).unwrap();
@@ -104,4 +107,55 @@ fn isolation_without_a_runtime_is_a_clear_error_and_creates_nothing() {
         .failure()
         .stderr_contains("neither runc nor crun is on the PATH");
     assert_eq!(env.jube().args(["ps", "-a", "-q"]).success().stdout, "");
+}
+
+#[test]
+fn a_pod_annotated_isolated_runs_under_the_runtime_and_is_restarted_as_any_pod() {
+    if !runc_ready() {
+        return;
+    }
+    let env = TestEnv::new();
+    build_probe(&env);
+    let probe_dir = tempfile::Builder::new().prefix("jube-isolated-").tempdir_in("/var/tmp").unwrap();
+    let probe = probe_dir.path().join("outside.txt");
+    let api = crate::api_support::Api::start_in(env);
+    api.create(
+        "/api/v1/namespaces/default/pods",
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "iso", "annotations": {"jube.io/isolated": "true"}},
+            "spec": {"containers": [{
+                "name": "probe", "image": "team/probe:1.0",
+                "env": [{"name": "PROBE", "value": probe.display().to_string()}],
+            }]},
+        }),
+    );
+    let mut id = String::new();
+    crate::common::wait_until("the pod's container", std::time::Duration::from_secs(60), || {
+        id = api.env.jube().args(["ps", "-q"]).success().stdout.trim().to_owned();
+        !id.is_empty()
+    });
+    let port = crate::build_helpers::host_port(&api.env, &id, "HTTP");
+    assert_eq!(answer(port), "pid 1 inside written outside refused etc refused");
+    assert!(!probe.exists());
+    let state = inspect(&api.env, &id);
+    assert_eq!(state["isolated"], true);
+    let pid = state["process"]["pid"].as_u64().unwrap();
+    assert_eq!(ns_pids(pid), [pid, 1]);
+
+    // The app dies; the daemon starts it again, isolated again.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    crate::common::wait_until("a restart", std::time::Duration::from_secs(60), || {
+        let pod = api.get("/api/v1/namespaces/default/pods/iso");
+        pod.body["status"]["containerStatuses"][0]["restartCount"].as_u64().unwrap_or(0) >= 1
+            && pod.body["status"]["containerStatuses"][0]["ready"] == true
+    });
+    assert_eq!(answer(port), "pid 1 inside written outside refused etc refused");
+    let again = inspect(&api.env, &id)["process"]["pid"].as_u64().unwrap();
+    assert_ne!(again, pid);
+    assert_eq!(ns_pids(again), [again, 1]);
+    api.delete("/api/v1/namespaces/default/pods/iso");
+    crate::common::wait_until("the container removed", std::time::Duration::from_secs(60), || {
+        api.env.jube().args(["ps", "-a", "-q"]).success().stdout.trim().is_empty()
+    });
 }

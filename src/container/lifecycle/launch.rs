@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{ContainerError, Containers, StartOutcome, io_err};
+use crate::container::logpipe;
 use crate::container::logset::LogSet;
 use crate::container::logsize::LogLimits;
 use crate::container::platform;
@@ -97,13 +98,13 @@ impl Containers {
             .collect();
         env.extend(run.env.iter().cloned());
         let work = self.layout.container_dir(&state.id).join("isolated");
-        let pid = crate::oci::isolate::launch(&crate::oci::isolate::Launch {
+        let pid = crate::oci::isolate::launch(crate::oci::isolate::Launch {
             id: &state.id,
             work: &work,
             app_base,
             argv,
             env,
-            log: &run.log,
+            output: logpipe::open(&run.log)?,
         })?;
         let pid_file = app_base.join(process::PID_FILE);
         crate::fsutil::write_atomic(&pid_file, format!("{pid}\n").as_bytes()).map_err(io_err(&pid_file))?;
