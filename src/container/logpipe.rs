@@ -14,7 +14,8 @@ use std::ffi::OsString;
 use std::io::{PipeReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, mpsc};
+use std::time::Duration;
 
 use crate::container::logset::{LogSet, LogWriter};
 use crate::container::logsize::LogLimits;
@@ -76,9 +77,34 @@ fn relay(mut input: impl Read, set: &LogSet, limits: LogLimits) {
     }
 }
 
+/// Tells when a relay has ended: every process holding its pipe closed it, and all it read is in
+/// the log.
+#[derive(Debug)]
+pub struct Relay(mpsc::Receiver<()>);
+
+impl Relay {
+    /// Whether the relay ends within `most`.
+    pub fn ended_within(&self, most: Duration) -> bool {
+        matches!(
+            self.0.recv_timeout(most),
+            Err(mpsc::RecvTimeoutError::Disconnected) | Ok(())
+        )
+    }
+
+    /// A relay that has already ended (an outcome with no output of its own).
+    pub fn ended() -> Self {
+        Self(mpsc::channel().1)
+    }
+}
+
 /// The standard output and error for a process whose output belongs in `console` (created with
 /// its folder), with the relay already reading. Reads `JUBE_LOG_MAX_SIZE`/`JUBE_LOG_MAX_FILES`.
 pub fn open(console: &Path) -> Result<(Stdio, Stdio), ProcessError> {
+    open_relay(console).map(|(stdout, stderr, _)| (stdout, stderr))
+}
+
+/// As [`open`], with the relay's end to wait for.
+pub fn open_relay(console: &Path) -> Result<(Stdio, Stdio, Relay), ProcessError> {
     let limits = LogLimits::from_env()?;
     let failed = |source| ProcessError::Log {
         path: console.to_owned(),
@@ -93,18 +119,23 @@ pub fn open(console: &Path) -> Result<(Stdio, Stdio), ProcessError> {
         .open(console)
         .map_err(failed)?;
     let (reader, writer) = std::io::pipe().map_err(failed)?;
-    start_relay(reader, console, dir, limits).map_err(failed)?;
+    let relay = start_relay(reader, console, dir, limits).map_err(failed)?;
     let stderr = writer.try_clone().map_err(failed)?;
-    Ok((Stdio::from(writer), Stdio::from(stderr)))
+    Ok((Stdio::from(writer), Stdio::from(stderr), relay))
 }
 
-fn start_relay(reader: PipeReader, console: &Path, dir: &Path, limits: LogLimits) -> std::io::Result<()> {
+fn start_relay(reader: PipeReader, console: &Path, dir: &Path, limits: LogLimits) -> std::io::Result<Relay> {
     let set = LogSet::new(console);
+    // The sender is dropped when the relay ends, which is what [`Relay`] waits for.
+    let (ended, relay_ended) = mpsc::channel::<()>();
     let Some(program) = RELAY_PROGRAM.get() else {
         std::thread::Builder::new()
             .name("log-relay".into())
-            .spawn(move || relay(reader, &set, limits))?;
-        return Ok(());
+            .spawn(move || {
+                relay(reader, &set, limits);
+                drop(ended);
+            })?;
+        return Ok(Relay(relay_ended));
     };
     let mut cmd = Command::new(program);
     cmd.arg(RELAY_ARG)
@@ -120,8 +151,11 @@ fn start_relay(reader: PipeReader, console: &Path, dir: &Path, limits: LogLimits
     // Reaped when it ends, so a long-lived jube (the daemon) keeps no zombies.
     std::thread::Builder::new()
         .name("log-relay-reaper".into())
-        .spawn(move || child.wait())?;
-    Ok(())
+        .spawn(move || {
+            let _ = child.wait();
+            drop(ended);
+        })?;
+    Ok(Relay(relay_ended))
 }
 
 /// Waits (a second at most) until `console` stops growing: a script's last lines reach the log

@@ -33,22 +33,32 @@ pub struct ScriptRun {
     pub timeout: Duration,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ScriptOutcome {
     /// The script's pid, which is also its session's id.
     pub pid: u32,
     /// The exit code (128+N for signal N); `None` when the script timed out and was killed.
     pub code: Option<i32>,
     pub timed_out: bool,
-    /// The last lines this run added to the log.
-    pub tail: Vec<String>,
     /// Where this run's output starts in the log, to read what was added after the script ended.
     pub log_start: u64,
+    log: PathBuf,
+    relay: logpipe::Relay,
 }
 
 impl ScriptOutcome {
     pub fn success(&self) -> bool {
         self.code == Some(0)
+    }
+
+    /// The last lines this run added to the log. A script that left nothing holding its output
+    /// has all of it in the log once its relay ends; output of what it left running is taken as
+    /// far as it has come when the log stops growing.
+    pub fn tail(&self) -> Vec<String> {
+        if !self.relay.ended_within(Duration::from_secs(1)) {
+            logpipe::settle(&self.log);
+        }
+        read_tail(&self.log, self.log_start, TAIL_LINES)
     }
 }
 
@@ -66,8 +76,13 @@ pub fn run_script(name: &str, run: &ScriptRun) -> Result<Option<ScriptOutcome>, 
         return Ok(None);
     }
     let log_start = std::fs::metadata(&run.log).map(|m| m.len()).unwrap_or(0);
-    let log = logpipe::open(&run.log)?;
-    let mut cmd = detached(platform::script_command(&script), &run.app_base, &run.env, log);
+    let (stdout, stderr, relay) = logpipe::open_relay(&run.log)?;
+    let mut cmd = detached(
+        platform::script_command(&script),
+        &run.app_base,
+        &run.env,
+        (stdout, stderr),
+    );
     let mut child = spawn(&mut cmd, &script)?;
     // The command holds the pipe's write end: the relay ends once the script's processes close theirs.
     drop(cmd);
@@ -83,15 +98,13 @@ pub fn run_script(name: &str, run: &ScriptRun) -> Result<Option<ScriptOutcome>, 
             (None, true)
         }
     };
-    if code != Some(0) {
-        logpipe::settle(&run.log);
-    }
     Ok(Some(ScriptOutcome {
         pid,
         code,
         timed_out,
-        tail: read_tail(&run.log, log_start, TAIL_LINES),
         log_start,
+        log: run.log.clone(),
+        relay,
     }))
 }
 
@@ -403,8 +416,9 @@ mod tests {
             pid: 1,
             code,
             timed_out: false,
-            tail: Vec::new(),
             log_start: 0,
+            log: PathBuf::new(),
+            relay: logpipe::Relay::ended(),
         };
         assert!(outcome(Some(0)).success());
         assert!(!outcome(Some(1)).success());
@@ -470,7 +484,7 @@ mod script_tests {
     #[test]
     fn a_missing_script_is_none() {
         let app = App::new();
-        assert_eq!(app.run("status", LONG), None);
+        assert!(app.run("status", LONG).is_none());
     }
 
     #[test]
@@ -492,7 +506,7 @@ mod script_tests {
         app.script("start", "echo to stdout\necho to stderr >&2\nexit 1\n");
         let outcome = app.run("start", LONG).unwrap();
         assert_eq!(outcome.code, Some(1));
-        assert_eq!(outcome.tail, ["to stdout", "to stderr"]);
+        assert_eq!(outcome.tail(), ["to stdout", "to stderr"]);
         assert_eq!(app.log_text(), "from an earlier run\nto stdout\nto stderr\n");
     }
 
@@ -500,7 +514,7 @@ mod script_tests {
     fn the_tail_is_the_last_twenty_lines() {
         let app = App::new();
         app.script("start", "for i in $(seq 1 30); do echo line $i; done\n");
-        let tail = app.run("start", LONG).unwrap().tail;
+        let tail = app.run("start", LONG).unwrap().tail();
         assert_eq!(tail.len(), TAIL_LINES);
         assert_eq!((tail[0].as_str(), tail[19].as_str()), ("line 11", "line 30"));
     }
@@ -509,7 +523,7 @@ mod script_tests {
     fn env_and_working_directory_are_set() {
         let app = App::new();
         app.script("start", "echo \"$GREETING\"\npwd -P\n");
-        let tail = app.run("start", LONG).unwrap().tail;
+        let tail = app.run("start", LONG).unwrap().tail();
         let base = app.base().canonicalize().unwrap();
         assert_eq!(tail, ["hello there".to_owned(), base.display().to_string()]);
     }
@@ -521,7 +535,7 @@ mod script_tests {
             "start",
             "if read -r line; then echo got input; else echo no input; fi\n",
         );
-        assert_eq!(app.run("start", LONG).unwrap().tail, ["no input"]);
+        assert_eq!(app.run("start", LONG).unwrap().tail(), ["no input"]);
     }
 
     #[test]
@@ -542,7 +556,7 @@ mod script_tests {
         });
         assert!(outcome.timed_out);
         assert_eq!(outcome.code, None);
-        assert_eq!(outcome.tail, ["waiting"]);
+        assert_eq!(outcome.tail(), ["waiting"]);
         assert!(
             wait_for_exit(&child_id, Duration::from_secs(5)),
             "the script's child is killed too"

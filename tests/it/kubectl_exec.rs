@@ -65,6 +65,30 @@ spec:
   ports:
   - port: 80
     targetPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: greeter
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: greeter
+  template:
+    metadata:
+      labels:
+        app: greeter
+    spec:
+      containers:
+      - name: web
+        image: example/hello:1.0
+        env:
+        - name: GREETING
+          value: the-deployment
+        ports:
+        - name: http
+          containerPort: 8080
 ";
 
 /// A daemon running the `hello` pod and its Service, and kubectl pointed at it.
@@ -100,8 +124,8 @@ impl Pod {
         let k = Kube { env };
         let file = k.write("hello.yaml", APP);
         k.apply(&file);
-        wait_until("the hello pod ready", PATIENCE, || {
-            k.ready_pods("app=hello").len() == 1
+        wait_until("the hello pod and the greeter deployment's pod ready", PATIENCE, || {
+            k.ready_pods("app=hello").len() == 1 && k.ready_pods("app=greeter").len() == 1
         });
         let addr = std::fs::read_to_string(k.daemon_addr()).expect("the daemon's address");
         Some(Self {
@@ -152,14 +176,14 @@ fn http_get(port: u16) -> String {
 }
 
 /// Ten requests at once through the same forward, each answered in full.
-fn ten_at_once(port: u16) {
+fn ten_at_once(port: u16, greeting: &str) {
     let answers: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..10).map(|_| s.spawn(move || http_get(port))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for answer in answers {
         assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
-        assert!(answer.ends_with("hello from the-pod\n"), "{answer}");
+        assert!(answer.ends_with(&format!("hello from {greeting}\n")), "{answer}");
     }
 }
 
@@ -316,17 +340,22 @@ fn kubectl_port_forward_carries_http_to_a_pod_and_a_service_many_connections_at_
     let Some(pod) = Pod::start() else { return };
 
     let (to_pod, port) = pod.port_forward("pod/hello", 8080, &[]);
-    ten_at_once(port);
+    ten_at_once(port, "the-pod");
     drop(to_pod);
 
     // kubectl finds the service's pod and its targetPort itself.
     let (to_service, port) = pod.port_forward("svc/hello", 80, &[]);
-    ten_at_once(port);
+    ten_at_once(port, "the-pod");
     drop(to_service);
+
+    // A Deployment: kubectl picks one of its pods.
+    let (to_deployment, port) = pod.port_forward("deploy/greeter", 8080, &[]);
+    ten_at_once(port, "the-deployment");
+    drop(to_deployment);
 
     // Plain SPDY, as kubectl speaks it without the WebSocket tunnel.
     let (plain, port) = pod.port_forward("pod/hello", 8080, &[("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")]);
-    ten_at_once(port);
+    ten_at_once(port, "the-pod");
     drop(plain);
 
     // A port the pod does not declare: kubectl reports the error jube sends, and gives up.

@@ -126,7 +126,7 @@ impl Containers {
         if !outcome.success() {
             return Ok(Started::Failed {
                 how: describe(&outcome, self.timeouts.script),
-                tail: outcome.tail,
+                tail: outcome.tail(),
             });
         }
         // Read again: the app may have said why it died after start.sh ended.
