@@ -79,9 +79,7 @@ pub enum ContainerError {
          this image has only start.sh"
     )]
     IsolatedNeedsRunScript,
-    #[error(
-        "container {name} is isolated and runs in the background only: `jube start {name}`"
-    )]
+    #[error("container {name} is isolated and runs in the background only: `jube start {name}`")]
     IsolatedForeground { name: String },
 }
 

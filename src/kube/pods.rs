@@ -77,8 +77,13 @@ pub fn create_options(pod: &Value, container: &Value, container_env: ContainerEn
         command,
         args,
         secret_env: secret_names,
-        isolated: str_at(pod, &format!("/metadata/annotations/{}", crate::oci::isolate::ANNOTATION.replace('/', "~1")))
-            == Some("true"),
+        isolated: str_at(
+            pod,
+            &format!(
+                "/metadata/annotations/{}",
+                crate::oci::isolate::ANNOTATION.replace('/', "~1")
+            ),
+        ) == Some("true"),
         ..Default::default()
     }
 }

@@ -8,12 +8,9 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{
-    Linux, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, Process, Root,
-    RootBuilder, Spec, get_default_mounts,
-};
+use oci_spec::runtime::{Mount, Process, Spec, get_default_mounts};
 
-use super::{APP_DIR, OciError, Staged, io_err, unpack_app};
+use super::{APP_DIR, OciError, Staged, io_err, runtime_spec, unpack_app};
 use crate::container::envfile;
 use crate::container::install::UnpackLimits;
 use crate::container::ports::{self, Lease, PortRange};
@@ -22,7 +19,6 @@ use crate::reporter::Reporter;
 
 /// The search path inside the bundle: where a base image or a bound host `/usr` keeps programs.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const RUNTIME_SPEC_VERSION: &str = "1.0.2";
 
 /// What to export and how.
 #[derive(Debug, Clone)]
@@ -211,10 +207,6 @@ fn write_env_sh(app: &Path, env: &[(String, String)]) -> Result<(), OciError> {
     crate::fsutil::set_mode(&sh, 0o755).map_err(io_err(&sh))
 }
 
-fn namespace(typ: LinuxNamespaceType) -> Result<LinuxNamespace, OciError> {
-    Ok(LinuxNamespaceBuilder::default().typ(typ).build()?)
-}
-
 /// The runtime configuration: run.sh in the foreground at `/app`, the root read-only but `/app`
 /// and `/tmp`, own mount, pid, ipc and uts namespaces, the host's network.
 fn spec(env: &[(String, String)], binds: &[HostBind], hostname: &str) -> Result<Spec, OciError> {
@@ -227,61 +219,18 @@ fn spec(env: &[(String, String)], binds: &[HostBind], hostname: &str) -> Result<
     process.set_env(Some(vars));
 
     let mut mounts: Vec<Mount> = get_default_mounts();
-    mounts.push(
-        MountBuilder::default()
-            .destination(APP_DIR)
-            .typ("bind")
-            .source(format!("rootfs{APP_DIR}"))
-            .options(vec!["rbind".to_owned(), "rw".to_owned()])
-            .build()?,
-    );
-    mounts.push(
-        MountBuilder::default()
-            .destination("/tmp")
-            .typ("tmpfs")
-            .source("tmpfs")
-            .options(vec![
-                "nosuid".to_owned(),
-                "nodev".to_owned(),
-                "mode=1777".to_owned(),
-            ])
-            .build()?,
-    );
+    mounts.push(runtime_spec::bind(
+        Path::new(&format!("rootfs{APP_DIR}")),
+        Path::new(APP_DIR),
+        &["rbind", "rw"],
+    )?);
+    mounts.push(runtime_spec::tmpfs("/tmp")?);
     for bind in binds {
-        mounts.push(
-            MountBuilder::default()
-                .destination(&bind.destination)
-                .typ("bind")
-                .source(&bind.source)
-                .options(vec!["rbind".to_owned(), "ro".to_owned(), "nosuid".to_owned()])
-                .build()?,
-        );
+        mounts.push(runtime_spec::bind(
+            &bind.source,
+            &bind.destination,
+            &["rbind", "ro", "nosuid"],
+        )?);
     }
-    let namespaces = [
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
-    ]
-    .into_iter()
-    .map(namespace)
-    .collect::<Result<Vec<_>, _>>()?;
-    // The defaults' masked and read-only paths stay; their (empty) resources would make runc
-    // touch cgroup controllers, which fails in hybrid mode.
-    let mut linux = Linux::default();
-    linux.set_namespaces(Some(namespaces));
-    linux.set_resources(None);
-    linux.set_uid_mappings(None);
-    linux.set_gid_mappings(None);
-    let root: Root = RootBuilder::default().path("rootfs").readonly(true).build()?;
-
-    let mut spec = Spec::default();
-    spec.set_version(RUNTIME_SPEC_VERSION.to_owned());
-    spec.set_process(Some(process));
-    spec.set_root(Some(root));
-    spec.set_hostname(Some(hostname.to_owned()));
-    spec.set_mounts(Some(mounts));
-    spec.set_annotations(None);
-    spec.set_linux(Some(linux));
-    Ok(spec)
+    Ok(runtime_spec::config(process, mounts, hostname.to_owned())?)
 }

@@ -7,7 +7,8 @@
 //! at its own path, so every path the app knows stays valid. The runtime starts the app detached;
 //! jube then tracks the app's own pid (its host-side pid, a session leader), as for any app.
 //!
-//! This module depends on nothing of jube's but the OCI spec, so the container layer can call it.
+//! This module depends on nothing of jube's but the OCI runtime spec, so the container layer can
+//! call it.
 
 use std::path::{Path, PathBuf};
 
@@ -97,12 +98,10 @@ mod linux {
     use std::path::Path;
     use std::process::{Command, Stdio};
 
-    use oci_spec::runtime::{
-        Linux, LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, Process, RootBuilder, Spec,
-        get_default_mounts,
-    };
+    use oci_spec::runtime::{Mount, Process, get_default_mounts};
 
     use super::{IsolateError, Launch, OWN_MOUNTS, check};
+    use crate::oci::runtime_spec;
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IsolateError + '_ {
         move |source| IsolateError::Io {
@@ -151,25 +150,23 @@ mod linux {
                 continue;
             }
             let host = Path::new("/").join(name.as_ref());
-            let Ok(meta) = std::fs::symlink_metadata(&host) else { continue };
+            let Ok(meta) = std::fs::symlink_metadata(&host) else {
+                continue;
+            };
             if meta.file_type().is_symlink() {
                 let target = std::fs::read_link(&host).map_err(io(&host))?;
                 std::os::unix::fs::symlink(&target, rootfs.join(name.as_ref())).map_err(io(&host))?;
             } else if meta.is_dir() || meta.is_file() {
-                mounts.push(bind(&host, &host, &["rbind", "rro", "nosuid"])?);
+                mounts.push(runtime_spec::bind(&host, &host, &["rbind", "rro", "nosuid"])?);
             }
         }
-        for (dest, kind) in [("/tmp", "tmpfs"), ("/run", "tmpfs")] {
-            mounts.push(
-                MountBuilder::default()
-                    .destination(dest)
-                    .typ(kind)
-                    .source(kind)
-                    .options(vec!["nosuid".to_owned(), "nodev".to_owned(), "mode=1777".to_owned()])
-                    .build()?,
-            );
-        }
-        mounts.push(bind(launch.app_base, launch.app_base, &["rbind", "rw"])?);
+        mounts.push(runtime_spec::tmpfs("/tmp")?);
+        mounts.push(runtime_spec::tmpfs("/run")?);
+        mounts.push(runtime_spec::bind(
+            launch.app_base,
+            launch.app_base,
+            &["rbind", "rw"],
+        )?);
 
         let mut process = Process::default();
         process.set_terminal(Some(false));
@@ -178,28 +175,7 @@ mod linux {
         process.set_env(Some(launch.env.iter().map(|(k, v)| format!("{k}={v}")).collect()));
         // The host's limits, as for an app jube starts itself.
         process.set_rlimits(None);
-        let namespaces = [
-            LinuxNamespaceType::Pid,
-            LinuxNamespaceType::Ipc,
-            LinuxNamespaceType::Uts,
-            LinuxNamespaceType::Mount,
-        ]
-        .into_iter()
-        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
-        .collect::<Result<Vec<_>, _>>()?;
-        let mut linux = Linux::default();
-        linux.set_namespaces(Some(namespaces));
-        linux.set_resources(None);
-        linux.set_uid_mappings(None);
-        linux.set_gid_mappings(None);
-        let mut spec = Spec::default();
-        spec.set_version("1.0.2".to_owned());
-        spec.set_hostname(Some(launch.id.chars().take(12).collect()));
-        spec.set_root(Some(RootBuilder::default().path("rootfs").readonly(true).build()?));
-        spec.set_mounts(Some(mounts));
-        spec.set_process(Some(process));
-        spec.set_annotations(None);
-        spec.set_linux(Some(linux));
+        let spec = runtime_spec::config(process, mounts, launch.id.chars().take(12).collect())?;
         let config = bundle.join("config.json");
         let json = serde_json::to_vec_pretty(&spec).map_err(|e| IsolateError::Start {
             runtime: runtime.display().to_string(),
@@ -231,21 +207,20 @@ mod linux {
         };
         if !status.success() {
             let said = std::fs::read_to_string(&runtime_log).unwrap_or_default();
-            let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            let last = said
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
             return Err(failed(format!("it exited with {status}: {}", last.trim())));
         }
         let text = std::fs::read_to_string(&pid_file).map_err(io(&pid_file))?;
-        text.trim()
-            .parse()
-            .map_err(|_| failed(format!("its pid file {} holds `{}`", pid_file.display(), text.trim())))
-    }
-
-    fn bind(source: &Path, destination: &Path, options: &[&str]) -> Result<Mount, IsolateError> {
-        Ok(MountBuilder::default()
-            .destination(destination)
-            .typ("bind")
-            .source(source)
-            .options(options.iter().map(|o| (*o).to_owned()).collect::<Vec<_>>())
-            .build()?)
+        text.trim().parse().map_err(|_| {
+            failed(format!(
+                "its pid file {} holds `{}`",
+                pid_file.display(),
+                text.trim()
+            ))
+        })
     }
 }

@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod image;
 pub mod import;
 pub mod isolate;
+mod runtime_spec;
 pub mod tarball;
 
 use std::io;

@@ -124,9 +124,11 @@ impl Pod {
         let k = Kube { env };
         let file = k.write("hello.yaml", APP);
         k.apply(&file);
-        wait_until("the hello pod and the greeter deployment's pod ready", PATIENCE, || {
-            k.ready_pods("app=hello").len() == 1 && k.ready_pods("app=greeter").len() == 1
-        });
+        wait_until(
+            "the hello pod and the greeter deployment's pod ready",
+            PATIENCE,
+            || k.ready_pods("app=hello").len() == 1 && k.ready_pods("app=greeter").len() == 1,
+        );
         let addr = std::fs::read_to_string(k.daemon_addr()).expect("the daemon's address");
         Some(Self {
             server: format!("http://{}", addr.trim()),

@@ -27,7 +27,11 @@ fn build_probe(env: &TestEnv) {
     std::fs::write(dir.join("run.sh"), PROBE_RUN_SH).unwrap();
     crate::build_helpers::set_mode(&dir.join("run.sh"), 0o755);
     std::fs::write(dir.join("ports.properties"), "HTTP=8080\n").unwrap();
-    env.jube().arg("build").arg(&dir).args(["-t", "team/probe:1.0"]).success();
+    env.jube()
+        .arg("build")
+        .arg(&dir)
+        .args(["-t", "team/probe:1.0"])
+        .success();
 }
 
 /// The `NSpid` line of a process: its pid in each pid namespace, the host's first.
@@ -49,7 +53,10 @@ fn an_isolated_app_sees_itself_as_pid_1_cannot_write_outside_its_folder_and_is_m
     }
     let mut env = TestEnv::new();
     // A folder of the host's root file system (not /tmp, which the app gets privately).
-    let probe_dir = tempfile::Builder::new().prefix("jube-isolated-").tempdir_in("/var/tmp").unwrap();
+    let probe_dir = tempfile::Builder::new()
+        .prefix("jube-isolated-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
     let probe: PathBuf = probe_dir.path().join("outside.txt");
     env.set_env("PROBE", &probe);
     build_probe(&env);
@@ -69,7 +76,10 @@ fn an_isolated_app_sees_itself_as_pid_1_cannot_write_outside_its_folder_and_is_m
     let state = inspect(&env, &id);
     assert_eq!(state["isolated"], true);
     let app_base = crate::build_helpers::app_base(&env, &id);
-    assert_eq!(std::fs::read_to_string(app_base.join("inside.txt")).unwrap(), "in\n");
+    assert_eq!(
+        std::fs::read_to_string(app_base.join("inside.txt")).unwrap(),
+        "in\n"
+    );
     // The pid jube shows is the app's own on the host's side (pid 1 inside), not runc's.
     let pid = state["process"]["pid"].as_u64().unwrap();
     assert_eq!(ns_pids(pid), [pid, 1]);
@@ -116,7 +126,10 @@ fn a_pod_annotated_isolated_runs_under_the_runtime_and_is_restarted_as_any_pod()
     }
     let env = TestEnv::new();
     build_probe(&env);
-    let probe_dir = tempfile::Builder::new().prefix("jube-isolated-").tempdir_in("/var/tmp").unwrap();
+    let probe_dir = tempfile::Builder::new()
+        .prefix("jube-isolated-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
     let probe = probe_dir.path().join("outside.txt");
     let api = crate::api_support::Api::start_in(env);
     api.create(
@@ -132,7 +145,14 @@ fn a_pod_annotated_isolated_runs_under_the_runtime_and_is_restarted_as_any_pod()
     );
     let mut id = String::new();
     crate::common::wait_until("the pod's container", std::time::Duration::from_secs(60), || {
-        id = api.env.jube().args(["ps", "-q"]).success().stdout.trim().to_owned();
+        id = api
+            .env
+            .jube()
+            .args(["ps", "-q"])
+            .success()
+            .stdout
+            .trim()
+            .to_owned();
         !id.is_empty()
     });
     let port = crate::build_helpers::host_port(&api.env, &id, "HTTP");
@@ -144,10 +164,17 @@ fn a_pod_annotated_isolated_runs_under_the_runtime_and_is_restarted_as_any_pod()
     assert_eq!(ns_pids(pid), [pid, 1]);
 
     // The app dies; the daemon starts it again, isolated again.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     crate::common::wait_until("a restart", std::time::Duration::from_secs(60), || {
         let pod = api.get("/api/v1/namespaces/default/pods/iso");
-        pod.body["status"]["containerStatuses"][0]["restartCount"].as_u64().unwrap_or(0) >= 1
+        pod.body["status"]["containerStatuses"][0]["restartCount"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1
             && pod.body["status"]["containerStatuses"][0]["ready"] == true
     });
     assert_eq!(answer(port), "pid 1 inside written outside refused etc refused");
@@ -155,7 +182,17 @@ fn a_pod_annotated_isolated_runs_under_the_runtime_and_is_restarted_as_any_pod()
     assert_ne!(again, pid);
     assert_eq!(ns_pids(again), [again, 1]);
     api.delete("/api/v1/namespaces/default/pods/iso");
-    crate::common::wait_until("the container removed", std::time::Duration::from_secs(60), || {
-        api.env.jube().args(["ps", "-a", "-q"]).success().stdout.trim().is_empty()
-    });
+    crate::common::wait_until(
+        "the container removed",
+        std::time::Duration::from_secs(60),
+        || {
+            api.env
+                .jube()
+                .args(["ps", "-a", "-q"])
+                .success()
+                .stdout
+                .trim()
+                .is_empty()
+        },
+    );
 }

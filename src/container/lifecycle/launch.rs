@@ -88,9 +88,13 @@ impl Containers {
                     .map(|a| a.to_string_lossy().into_owned())
                     .collect()
             }
-            _ => std::iter::once(scripts::script_path(app_base, "run").to_string_lossy().into_owned())
-                .chain(state.argv.iter().cloned())
-                .collect(),
+            _ => std::iter::once(
+                scripts::script_path(app_base, "run")
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+            .chain(state.argv.iter().cloned())
+            .collect(),
         };
         // The app gets jube's environment with the container's variables on top, as a script does.
         let mut env: Vec<(String, String)> = std::env::vars()
