@@ -16,8 +16,6 @@ use std::path::{Path, PathBuf};
 pub const ANNOTATION: &str = "jube.io/isolated";
 /// The runtimes tried, in order. crun refuses cgroups in hybrid mode, runc does not.
 const RUNTIMES: [&str; 2] = ["runc", "crun"];
-/// Top-level host folders that get their own mounts instead of a bind of the host's.
-const OWN_MOUNTS: [&str; 5] = ["proc", "sys", "dev", "tmp", "run"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IsolateError {
@@ -100,8 +98,11 @@ mod linux {
 
     use oci_spec::runtime::{Mount, Process, get_default_mounts};
 
-    use super::{IsolateError, Launch, OWN_MOUNTS, check};
+    use super::{IsolateError, Launch, check};
     use crate::oci::runtime_spec;
+
+    /// Top-level host folders that get their own mounts instead of a bind of the host's.
+    const OWN_MOUNTS: [&str; 5] = ["proc", "sys", "dev", "tmp", "run"];
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IsolateError + '_ {
         move |source| IsolateError::Io {

@@ -12,6 +12,11 @@
 //!   tasklist for the pid) reports "not running"; jube's own status comes from the process table
 //!   (`NtQuerySystemInformation`), which wine has, and is what the tests check.
 //! - There is no `timeout.exe` and no PowerShell; the stock images use neither any more.
+//! - Console control events: on a console made with `AllocConsole` (there is no terminal here),
+//!   `GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0)` reports success but no `SetConsoleCtrlHandler`
+//!   routine of a process on that console runs, and `CTRL_BREAK_EVENT` fails with
+//!   ERROR_INVALID_HANDLE. So that Ctrl-C and Ctrl-Break reach `jube run`'s app is not tested
+//!   here; it needs a real Windows console (the Windows runner of `.github/workflows/ci.yml`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
