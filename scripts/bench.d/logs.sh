@@ -6,7 +6,8 @@
 figure_logs() {
   local input="$FIG/input" relayed="$FIG/relayed" plain="$FIG/plain.log"
   mkdir -p "$relayed"
-  yes "$(printf '%099d' 0)" | head -c 50000000 >"$input"
+  # (yes ends on SIGPIPE, which pipefail would take as a failure)
+  head -c 50000000 < <(yes "$(printf '%099d' 0)") >"$input"
   local medians relay pipe
   medians=$(hyperfine_medians "$FIG/hyperfine.json" --warmup 2 --min-runs 10 \
     "cat $input | $JUBE __jube-log 20m 5 $relayed/console.log" \
