@@ -186,9 +186,14 @@ impl Containers {
                 continue;
             }
             let lock_path = path.with_extension("lock");
+            // A lock on a file no longer at its path (unlinked by another cleaner after we opened
+            // it) says nothing about the stage's creator, who holds the file that is there now.
             let Ok(Some(lock)) = LockedFile::try_acquire_in_place(&lock_path) else {
                 continue;
             };
+            if !lock.is_at_its_path() {
+                continue;
+            }
             // Its creator may have finished between the listing and the lock: then the folder is
             // gone (renamed into `containers/`) and its leases are a live container's.
             if path.is_dir() {
@@ -213,7 +218,10 @@ fn remove_orphan_lock(path: &Path) {
         return;
     }
     if let Ok(Some(lock)) = LockedFile::try_acquire_in_place(path) {
-        if !stage.exists() {
+        // Only the file at the path: removing it after locking an older, unlinked one would take
+        // the lock from a creator who holds the new one, and a later cleaner would then take its
+        // stage for abandoned.
+        if lock.is_at_its_path() && !stage.exists() {
             let _ = std::fs::remove_file(path);
         }
         drop(lock);
