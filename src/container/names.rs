@@ -258,6 +258,11 @@ pub fn new_id() -> String {
     hex::encode(bytes)
 }
 
+/// Whether `text` is an id [`new_id`] could have made: 64 lowercase hex digits.
+pub fn is_id(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// A generated name not in `taken`. After many collisions a number is appended, as docker does.
 pub fn generate(taken: &dyn Fn(&str) -> bool) -> String {
     let mut rng = rand::rng();
@@ -321,5 +326,13 @@ mod tests {
         assert!(check_name("we b").is_err());
         assert!(check_name("").is_err());
         assert!(check_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn ids_are_64_lowercase_hex_digits() {
+        assert!(is_id(&new_id()));
+        assert!(!is_id(&new_id()[1..]));
+        assert!(!is_id(&new_id().to_uppercase()));
+        assert!(!is_id(".jube-import-abc"));
     }
 }

@@ -180,6 +180,16 @@ impl Containers {
             return;
         };
         for entry in entries.filter_map(Result::ok) {
+            // Only containers' stages and locks (`<id>`, `<id>.lock`, `<id>.removing`): other
+            // commands keep work folders here too (an import's), guarded by their own lives.
+            let name = entry.file_name();
+            let stem = name
+                .to_str()
+                .and_then(|n| n.split('.').next())
+                .unwrap_or_default();
+            if !names::is_id(stem) {
+                continue;
+            }
             let path = entry.path();
             if !path.is_dir() {
                 remove_orphan_lock(&path);
