@@ -57,9 +57,21 @@ pub async fn run(
         mut inbound,
         outbound,
     } = channels;
+    // kubectl sends the terminal's size right after connecting: a command started before it
+    // came would see 80x24 (`stty size`, a full-screen program's first screen). What comes
+    // before it is kept and handled once the command runs.
+    let mut early = Vec::new();
+    let size = if exec.tty {
+        match first_size(&mut inbound, &mut early).await {
+            Some(size) => size,
+            None => return Ok(()),
+        }
+    } else {
+        DEFAULT_SIZE
+    };
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(true);
-    let spawned = spawn(&mut cmd, exec);
+    let spawned = spawn(&mut cmd, exec, size);
     drop(cmd);
     let (mut child, ends) = match spawned {
         Ok(spawned) => spawned,
@@ -104,6 +116,9 @@ pub async fn run(
     };
 
     let mut input = Some(input_tx);
+    for message in early {
+        dispatch(&message, &mut input, v5, exec.tty).await;
+    }
     let status = loop {
         tokio::select! {
             status = child.wait() => break status?,
@@ -136,16 +151,56 @@ pub async fn run(
     Ok(())
 }
 
-fn spawn(cmd: &mut tokio::process::Command, exec: &ExecRequest) -> std::io::Result<(Child, Ends)> {
+/// The terminal's size (columns, rows) when the client has not said one.
+const DEFAULT_SIZE: (u16, u16) = (80, 24);
+/// How long a terminal session waits for the client's first size.
+const FIRST_SIZE_WAIT: Duration = Duration::from_secs(1);
+
+/// The client's first terminal size, waiting [`FIRST_SIZE_WAIT`] at most (then the default);
+/// other messages that come first go to `early`. `None` when the client went away.
+async fn first_size(inbound: &mut mpsc::Receiver<Bytes>, early: &mut Vec<Bytes>) -> Option<(u16, u16)> {
+    let deadline = tokio::time::Instant::now() + FIRST_SIZE_WAIT;
+    loop {
+        let message = match tokio::time::timeout_at(deadline, inbound.recv()).await {
+            Err(_) => return Some(DEFAULT_SIZE),
+            Ok(None) => return None,
+            Ok(Some(message)) => message,
+        };
+        if let Some((&RESIZE, data)) = message.split_first()
+            && let Some(size) = sizes(data).into_iter().last()
+        {
+            return Some(size);
+        }
+        early.push(message);
+    }
+}
+
+/// The usable sizes in a resize message: a terminal that knows no size of its own says 0x0.
+fn sizes(data: &[u8]) -> Vec<(u16, u16)> {
+    serde_json::Deserializer::from_slice(data)
+        .into_iter::<TerminalSize>()
+        .map_while(Result::ok)
+        .filter(|s| s.width > 0 && s.height > 0)
+        .map(|s| (s.width, s.height))
+        .collect()
+}
+
+fn spawn(
+    cmd: &mut tokio::process::Command,
+    exec: &ExecRequest,
+    size: (u16, u16),
+) -> std::io::Result<(Child, Ends)> {
     #[cfg(unix)]
     if exec.tty {
-        let master = super::pty::attach(cmd, 80, 24)?;
+        let master = super::pty::attach(cmd, size.0, size.1)?;
         let child = cmd.spawn()?;
         return Ok((child, Ends::Terminal(std::sync::Arc::new(master))));
     }
     // A group of its own, which a client that goes away takes down whole.
     #[cfg(unix)]
     cmd.process_group(0);
+    #[cfg(not(unix))]
+    let _ = size; // Windows gives exec no terminal.
     let piped = |wanted: bool| if wanted { Stdio::piped() } else { Stdio::null() };
     cmd.stdin(piped(exec.stdin))
         .stdout(piped(exec.stdout))
@@ -183,14 +238,9 @@ async fn dispatch(message: &[u8], input: &mut Option<mpsc::Sender<Input>>, v5: b
             }
         }
         RESIZE if tty => {
-            let sizes = serde_json::Deserializer::from_slice(data).into_iter::<TerminalSize>();
-            // A terminal that knows no size of its own says 0x0; the default stays then.
-            for size in sizes
-                .map_while(Result::ok)
-                .filter(|s| s.width > 0 && s.height > 0)
-            {
+            for (width, height) in sizes(data) {
                 if let Some(tx) = input {
-                    let _ = tx.send(Input::Resize(size.width, size.height)).await;
+                    let _ = tx.send(Input::Resize(width, height)).await;
                 }
             }
         }
@@ -290,6 +340,45 @@ fn outcome(command: &[String], code: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn message(channel: u8, data: &[u8]) -> Bytes {
+        let mut m = vec![channel];
+        m.extend_from_slice(data);
+        Bytes::from(m)
+    }
+
+    #[tokio::test]
+    async fn a_terminal_waits_for_the_clients_first_size_and_keeps_what_came_before() {
+        let (tx, mut rx) = mpsc::channel(8);
+        tx.send(message(STDIN, b"ls\n")).await.unwrap();
+        tx.send(message(RESIZE, br#"{"Width":0,"Height":0}"#))
+            .await
+            .unwrap();
+        tx.send(message(RESIZE, br#"{"Width":123,"Height":45}"#))
+            .await
+            .unwrap();
+        tx.send(message(STDIN, b"later")).await.unwrap();
+        let mut early = Vec::new();
+        assert_eq!(first_size(&mut rx, &mut early).await, Some((123, 45)));
+        assert_eq!(
+            early,
+            [
+                message(STDIN, b"ls\n"),
+                message(RESIZE, br#"{"Width":0,"Height":0}"#)
+            ]
+        );
+        // The rest stays for the session.
+        assert_eq!(rx.recv().await, Some(message(STDIN, b"later")));
+    }
+
+    #[tokio::test]
+    async fn without_a_size_the_default_comes_after_the_wait_and_a_gone_client_ends_it() {
+        let (tx, mut rx) = mpsc::channel::<Bytes>(8);
+        let mut early = Vec::new();
+        assert_eq!(first_size(&mut rx, &mut early).await, Some(DEFAULT_SIZE));
+        drop(tx);
+        assert_eq!(first_size(&mut rx, &mut early).await, None);
+    }
 
     #[test]
     fn the_outcome_carries_the_exit_code_as_the_kubelet_does() {
