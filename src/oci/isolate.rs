@@ -7,8 +7,8 @@
 //! at its own path, so every path the app knows stays valid. The runtime starts the app detached;
 //! jube then tracks the app's own pid (its host-side pid, a session leader), as for any app.
 //!
-//! This module depends on nothing of jube's but the OCI runtime spec, so the container layer can
-//! call it.
+//! This module depends on nothing of jube's but the OCI runtime spec and the platform's PATH
+//! lookup, so the container layer can call it.
 
 use std::path::{Path, PathBuf};
 
@@ -58,16 +58,10 @@ pub fn runtime() -> Result<PathBuf, IsolateError> {
     if !cfg!(target_os = "linux") {
         return Err(IsolateError::Unsupported);
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in RUNTIMES {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
-    }
-    Err(IsolateError::NoRuntime)
+    RUNTIMES
+        .iter()
+        .find_map(|name| crate::container::platform::find_in_path(name, std::env::var_os("PATH")))
+        .ok_or(IsolateError::NoRuntime)
 }
 
 /// Checks that an isolated run can start here: Linux, root, a runtime.
